@@ -1,0 +1,229 @@
+/*
+ * harness.c: real servers for integration tests (see harness.h).
+ */
+#include "config.h"
+
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+int
+harness_free_port(void)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	int fd, port = -1;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+		port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+const char *
+harness_gearmand_path(void)
+{
+	const char *p = getenv("GEARMAND");
+
+	if (p == NULL || *p == '\0')
+		p = "/usr/sbin/gearmand";
+	return access(p, X_OK) == 0 ? p : NULL;
+}
+
+static int
+connect_port(int port)
+{
+	struct sockaddr_in sa;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons((uint16_t)port);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+char *
+harness_gearmand_admin(const harness_gearmand_t *g, const char *command)
+{
+	struct timeval tv = {5, 0};
+	size_t cap = 4096, len = 0;
+	char *buf;
+	int fd;
+
+	fd = connect_port(g->port);
+	if (fd < 0)
+		return NULL;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (write(fd, command, strlen(command)) != (ssize_t)strlen(command)) {
+		close(fd);
+		return NULL;
+	}
+	buf = malloc(cap);
+	while (buf != NULL) {
+		ssize_t n;
+
+		if (len + 1 == cap) {
+			char *nb = realloc(buf, cap * 2);
+			if (nb == NULL)
+				break;
+			buf = nb;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		buf[len] = '\0';
+		/* Single-line replies (OK ..., ERR ...) end at the first newline,
+		 * listings (status, workers) at a line holding a lone dot. */
+		if ((strncmp(buf, "OK", 2) == 0 || strncmp(buf, "ERR", 3) == 0) &&
+		    strchr(buf, '\n') != NULL)
+			break;
+		if (len >= 2 && strcmp(buf + len - 2, ".\n") == 0 &&
+		    (len == 2 || buf[len - 3] == '\n'))
+			break;
+	}
+	close(fd);
+	return buf;
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+static int
+start_once(harness_gearmand_t *g, const char *bin, int port)
+{
+	char portarg[32], logarg[300], pidarg[300];
+	int i;
+
+	g->port = port;
+	snprintf(g->addr, sizeof(g->addr), "127.0.0.1:%d", port);
+	snprintf(portarg, sizeof(portarg), "--port=%d", port);
+	snprintf(logarg, sizeof(logarg), "--log-file=%s/gearmand.log", g->dir);
+	snprintf(pidarg, sizeof(pidarg), "--pid-file=%s/gearmand.pid", g->dir);
+
+	g->pid = fork();
+	if (g->pid < 0)
+		return -1;
+	if (g->pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		if (null >= 0) {
+			dup2(null, 0);
+			dup2(null, 1);
+		}
+		execl(bin, bin, "--listen=127.0.0.1", portarg, logarg, pidarg, "--threads=2",
+		      "--verbose=WARNING", (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 200; i++) {
+		int status;
+		char *reply;
+
+		if (waitpid(g->pid, &status, WNOHANG) == g->pid) {
+			g->pid = 0;
+			return -1;
+		}
+		reply = harness_gearmand_admin(g, "version\n");
+		if (reply != NULL && strncmp(reply, "OK", 2) == 0) {
+			free(reply);
+			return 0;
+		}
+		free(reply);
+		sleep_ms(50);
+	}
+	return -1;
+}
+
+int
+harness_gearmand_start(harness_gearmand_t *g, int port)
+{
+	const char *bin = harness_gearmand_path();
+	const char *tmp = getenv("TMPDIR");
+	int attempt;
+
+	memset(g, 0, sizeof(*g));
+	if (bin == NULL) {
+		fprintf(stderr, "harness: gearmand not found (set GEARMAND)\n");
+		return -1;
+	}
+	snprintf(g->dir, sizeof(g->dir), "%s/gh-gearmand-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (mkdtemp(g->dir) == NULL) {
+		fprintf(stderr, "harness: mkdtemp: %s\n", strerror(errno));
+		return -1;
+	}
+	/* A free port can be taken between the probe and the bind: try again. */
+	for (attempt = 0; attempt < 5; attempt++) {
+		int p = port > 0 ? port : harness_free_port();
+
+		if (p > 0 && start_once(g, bin, p) == 0)
+			return 0;
+		harness_gearmand_stop(g, 1);
+		if (port > 0)
+			break;
+	}
+	fprintf(stderr, "harness: gearmand did not start (see %s/gearmand.log)\n", g->dir);
+	return -1;
+}
+
+void
+harness_gearmand_stop(harness_gearmand_t *g, int keep_dir)
+{
+	if (g->pid > 0) {
+		int status, i;
+
+		kill(g->pid, SIGTERM);
+		for (i = 0; i < 200; i++) {
+			if (waitpid(g->pid, &status, WNOHANG) == g->pid)
+				break;
+			sleep_ms(50);
+		}
+		if (i == 200) {
+			kill(g->pid, SIGKILL);
+			waitpid(g->pid, &status, 0);
+		}
+		g->pid = 0;
+	}
+	if (!keep_dir && g->dir[0] != '\0') {
+		char path[320];
+
+		snprintf(path, sizeof(path), "%s/gearmand.log", g->dir);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/gearmand.pid", g->dir);
+		unlink(path);
+		rmdir(g->dir);
+		g->dir[0] = '\0';
+	}
+}

@@ -1,0 +1,36 @@
+/*
+ * harness.h: starts and stops real servers for integration tests.
+ * Servers listen on free loopback ports and are stopped by their pid.
+ */
+#ifndef GEARHORN_TEST_HARNESS_H
+#define GEARHORN_TEST_HARNESS_H
+
+#include <sys/types.h>
+
+/* Returns a TCP port on 127.0.0.1 that was free when asked, or -1. */
+int harness_free_port(void);
+
+typedef struct {
+	pid_t pid;     /* 0 when not running */
+	int port;      /* the loopback port it listens on */
+	char dir[256]; /* private directory for its log and pid files */
+	char addr[64]; /* "127.0.0.1:PORT" */
+} harness_gearmand_t;
+
+/* Path of gearmand: $GEARMAND, else /usr/sbin/gearmand; NULL if not executable. Borrowed. */
+const char *harness_gearmand_path(void);
+
+/* Starts gearmand on a free loopback port (port 0) or the given one, in a
+ * fresh directory under $TMPDIR, and waits until it answers the admin
+ * protocol. Returns 0, or -1 with a message on stderr. */
+int harness_gearmand_start(harness_gearmand_t *g, int port);
+
+/* Stops it by pid (SIGTERM, then SIGKILL after 10 s), reaps it and removes
+ * its directory unless keep_dir. Accepts a never-started g. */
+void harness_gearmand_stop(harness_gearmand_t *g, int keep_dir);
+
+/* Sends one gearman admin text command ("status\n") and returns the reply up
+ * to the terminating ".\n" line (caller owns), or NULL on error. */
+char *harness_gearmand_admin(const harness_gearmand_t *g, const char *command);
+
+#endif

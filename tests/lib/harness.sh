@@ -1,0 +1,92 @@
+# harness.sh: sourced by integration scripts (bash). Starts real servers on
+# free loopback ports in a private directory and stops them by pid on exit.
+#
+#   . "$top_srcdir/tests/lib/harness.sh"
+#   gh_require_tool "$GEARMAND"      # exit 77 (skip) when absent
+#   gh_start_gearmand                # sets GH_GEARMAND_PORT, GH_GEARMAND_PID
+#   ...                              # everything is stopped on exit
+
+set -u
+: "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+: "${GEARMAND:=/usr/sbin/gearmand}"
+
+GH_TMP=$(mktemp -d "${TMPDIR:-/tmp}/gh-test-XXXXXX")
+GH_PIDS=()
+
+gh_cleanup() {
+	local pid
+	for pid in "${GH_PIDS[@]}"; do
+		gh_stop_pid "$pid"
+	done
+	if [ "${GH_KEEP_TMP:-0}" = 1 ]; then
+		echo "harness: kept $GH_TMP" >&2
+	else
+		rm -rf "$GH_TMP"
+	fi
+}
+trap gh_cleanup EXIT
+
+gh_skip() { echo "SKIP: $*" >&2; exit 77; }
+gh_fail() { echo "FAIL: $*" >&2; exit 1; }
+gh_require_tool() { [ -n "${1:-}" ] && [ -x "$1" ] || gh_skip "${1:-a required tool} is not installed"; }
+
+gh_free_port() { "$top_builddir/tests/freeport"; }
+
+# Stops a process by pid: SIGTERM, then SIGKILL after 10 s; reaps it if it is our child.
+gh_stop_pid() {
+	local pid=$1 i
+	kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+	kill -TERM "$pid" 2>/dev/null
+	for i in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+# Waits up to $2 seconds (default 10) for a command to succeed.
+gh_wait_for() {
+	local cmd=$1 limit=${2:-10} i
+	for i in $(seq 1 $((limit * 10))); do
+		eval "$cmd" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# gearman admin text protocol over bash's /dev/tcp.
+gh_gearman_admin() {
+	local port=$1 cmd=$2 line
+	exec 9<>"/dev/tcp/127.0.0.1/$port" || return 1
+	printf '%s\n' "$cmd" >&9
+	while IFS= read -r -t 5 line <&9; do
+		[ "$line" = "." ] && break
+		printf '%s\n' "$line"
+		case "$line" in OK*|ERR*) [ "$cmd" = version ] && break ;; esac
+	done
+	exec 9<&- 9>&-
+}
+
+# Starts gearmand on a free loopback port. Sets GH_GEARMAND_PORT and GH_GEARMAND_PID.
+gh_start_gearmand() {
+	local attempt port pid
+	gh_require_tool "$GEARMAND"
+	for attempt in 1 2 3 4 5; do
+		port=$(gh_free_port)
+		"$GEARMAND" --listen=127.0.0.1 --port="$port" --threads=2 --verbose=WARNING \
+			--log-file="$GH_TMP/gearmand-$port.log" --pid-file="$GH_TMP/gearmand-$port.pid" \
+			</dev/null >/dev/null 2>&1 &
+		pid=$!
+		if gh_wait_for "gh_gearman_admin $port version | grep -q ^OK" 10; then
+			GH_GEARMAND_PORT=$port
+			GH_GEARMAND_PID=$pid
+			GH_PIDS+=("$pid")
+			return 0
+		fi
+		gh_stop_pid "$pid"
+	done
+	gh_fail "gearmand did not start"
+}
