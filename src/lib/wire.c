@@ -1,0 +1,249 @@
+/*
+ * wire.c: whole multipart messages on ZeroMQ sockets, and a socket helper.
+ */
+#include "config.h"
+
+#include "wire.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void
+msg_init_empty(wire_msg_t *m)
+{
+	m->n = 0;
+	m->bytes = 0;
+	m->truncated = 0;
+	m->oversized = 0;
+}
+
+int
+wire_recv(void *sock, wire_msg_t *m, size_t max_bytes, int flags)
+{
+	size_t nframes = 0;
+	zmq_msg_t spare;
+	int more;
+
+	msg_init_empty(m);
+	do {
+		bool keep = m->n < WIRE_MAX_FRAMES && !m->oversized;
+		zmq_msg_t *dst = keep ? &m->part[m->n] : &spare;
+
+		zmq_msg_init(dst);
+		/* Only the first part can be missing: libzmq queues a message
+		 * whole, so the later reads never wait. */
+		while (zmq_msg_recv(dst, sock, nframes == 0 ? flags : 0) < 0) {
+			int e = errno;
+
+			if (e == EINTR && nframes > 0)
+				continue;
+			zmq_msg_close(dst);
+			wire_msg_close(m);
+			errno = e;
+			return -1;
+		}
+		nframes++;
+		m->bytes += zmq_msg_size(dst);
+		more = zmq_msg_more(dst);
+		if (max_bytes > 0 && m->bytes > max_bytes)
+			m->oversized = 1;
+		if (keep && !m->oversized)
+			m->n++;
+		else
+			zmq_msg_close(dst);
+	} while (more);
+	m->truncated = nframes > WIRE_MAX_FRAMES;
+	return 0;
+}
+
+void
+wire_msg_close(wire_msg_t *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->n; i++)
+		zmq_msg_close(&m->part[i]);
+	m->n = 0;
+}
+
+size_t
+wire_frames(const wire_msg_t *m, size_t from, gh_frame_t *out, size_t cap)
+{
+	size_t i, w = 0;
+
+	for (i = from; i < m->n && w < cap; i++, w++) {
+		/* zmq_msg_data() takes a non-const message but does not change it. */
+		zmq_msg_t *part = (zmq_msg_t *)&m->part[i];
+
+		out[w].data = zmq_msg_data(part);
+		out[w].size = zmq_msg_size(part);
+	}
+	return w;
+}
+
+/* One outgoing part: borrowed bytes (copied by zmq_send) or a received frame
+ * (shared by zmq_msg_copy, so the original survives a failed send). */
+struct out {
+	const void *data;
+	size_t size;
+	zmq_msg_t *msg;
+};
+
+static int
+send_part(void *sock, const struct out *o, int flags)
+{
+	zmq_msg_t copy;
+
+	if (o->msg == NULL)
+		return zmq_send(sock, o->data, o->size, flags) < 0 ? -1 : 0;
+	zmq_msg_init(&copy);
+	if (zmq_msg_copy(&copy, o->msg) < 0 || zmq_msg_send(&copy, sock, flags) < 0) {
+		int e = errno;
+
+		zmq_msg_close(&copy);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+/* Sends parts identity?, prefix[], msgs[] as one message; see wire.h on
+ * atomicity. */
+static int
+send_parts(void *sock, const void *identity, size_t idlen, const gh_frame_t *prefix, size_t nprefix,
+           zmq_msg_t *msgs, size_t nmsgs, int flags)
+{
+	size_t total = (identity != NULL) + nprefix + nmsgs;
+	size_t k;
+	int err = 0, rc = 0;
+
+	if (nprefix + nmsgs == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	flags &= ZMQ_DONTWAIT;
+	for (k = 0; k < total; k++) {
+		struct out o = {NULL, 0, NULL};
+		size_t j = k - (identity != NULL);
+
+		if (identity != NULL && k == 0) {
+			o.data = identity;
+			o.size = idlen;
+		} else if (j < nprefix) {
+			o.data = prefix[j].data;
+			o.size = prefix[j].size;
+		} else {
+			o.msg = &msgs[j - nprefix];
+		}
+		/* Past the first part the message is committed: a signal must
+		 * not cut it short. */
+		while ((rc = send_part(sock, &o, flags | (k + 1 < total ? ZMQ_SNDMORE : 0))) < 0 &&
+		       errno == EINTR && k > 0)
+			;
+		if (rc < 0) {
+			if (k == 0)
+				return -1;
+			if (err == 0)
+				err = errno;
+		}
+	}
+	if (err == 0)
+		return 0;
+	/* libzmq ends a message itself after a late EAGAIN (it drops the
+	 * rest); after any other late error, if even the last part failed,
+	 * an empty part ends it, so the peer gets a malformed message it can
+	 * reject instead of one glued to the next. */
+	if (rc < 0 && err != EAGAIN)
+		zmq_send(sock, "", 0, flags);
+	errno = err;
+	return -1;
+}
+
+int
+wire_send(void *sock, const void *identity, size_t idlen, const gh_frame_t *frames, size_t n,
+          int flags)
+{
+	return send_parts(sock, identity, idlen, frames, n, NULL, 0, flags);
+}
+
+int
+wire_forward(void *sock, const void *identity, size_t idlen, const gh_frame_t *prefix,
+             size_t nprefix, wire_msg_t *m, size_t from, int flags)
+{
+	size_t i;
+
+	if (from > m->n) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (send_parts(sock, identity, idlen, prefix, nprefix, &m->part[from], m->n - from, flags) <
+	    0)
+		return -1;
+	for (i = from; i < m->n; i++)
+		zmq_msg_close(&m->part[i]);
+	m->n = from;
+	return 0;
+}
+
+static int
+set_int(void *sock, int option, int value)
+{
+	return zmq_setsockopt(sock, option, &value, sizeof(value));
+}
+
+void *
+wire_socket(void *ctx, int type, const char *endpoints, int bind, int hwm, char *err, size_t errlen)
+{
+	const char *p, *verb = bind ? "bind" : "connect";
+	void *sock;
+	int e;
+
+	if (endpoints == NULL || endpoints[strspn(endpoints, " ,")] == '\0') {
+		errno = EINVAL;
+		gh_err(err, errlen, "%s: no endpoint given", verb);
+		return NULL;
+	}
+	sock = zmq_socket(ctx, type);
+	if (sock == NULL) {
+		e = errno;
+		gh_err(err, errlen, "zmq_socket: %s", zmq_strerror(e));
+		errno = e;
+		return NULL;
+	}
+	if (set_int(sock, ZMQ_LINGER, 0) < 0 || set_int(sock, ZMQ_SNDHWM, hwm) < 0 ||
+	    set_int(sock, ZMQ_RCVHWM, hwm) < 0 ||
+	    (type == ZMQ_ROUTER && set_int(sock, ZMQ_ROUTER_MANDATORY, 1) < 0)) {
+		e = errno;
+		gh_err(err, errlen, "zmq_setsockopt: %s", zmq_strerror(e));
+		goto fail;
+	}
+	for (p = endpoints; *p != '\0';) {
+		char *endpoint;
+		size_t len;
+		int rc;
+
+		p += strspn(p, " ,");
+		len = strcspn(p, ",");
+		while (len > 0 && p[len - 1] == ' ')
+			len--;
+		if (len == 0)
+			continue;
+		endpoint = gh_strndup(p, len);
+		rc = bind ? zmq_bind(sock, endpoint) : zmq_connect(sock, endpoint);
+		if (rc < 0) {
+			e = errno;
+			gh_err(err, errlen, "%s %s: %s", verb, endpoint, zmq_strerror(e));
+			free(endpoint);
+			goto fail;
+		}
+		free(endpoint);
+		p += len;
+	}
+	return sock;
+fail:
+	zmq_close(sock);
+	errno = e;
+	return NULL;
+}

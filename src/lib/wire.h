@@ -1,0 +1,93 @@
+/*
+ * wire.h: whole multipart messages on ZeroMQ sockets. The codec (proto.h)
+ * turns frames into structs; this module moves frames between sockets and
+ * never looks inside them.
+ *
+ * Atomicity: libzmq queues a multipart message whole or not at all, and
+ * with ZMQ_DONTWAIT only the first part of a send can meet the high-water
+ * mark (it is checked once per message), so EAGAIN and EHOSTUNREACH normally
+ * come from the first part and mean that nothing was sent. A later part can
+ * still fail: ETERM, or a DEALER whose peer vanished mid-message (libzmq then
+ * discards the parts already written, drops the rest and reports EAGAIN);
+ * EINTR on a later part is retried. wire_send and wire_forward then push the
+ * remaining parts anyway and, if the last part itself failed with anything
+ * but EAGAIN, an empty final part, so that the socket ends the broken message
+ * instead of gluing the next one to it (the peer gets a malformed message to
+ * reject), and return -1 with the first error. The message may be lost; the
+ * caller decides whether to retry or report it. EAGAIN always means that no
+ * part reached a peer, so a retry is safe.
+ */
+#ifndef GEARHORN_WIRE_H
+#define GEARHORN_WIRE_H
+
+#include <stddef.h>
+
+#include <zmq.h>
+
+#include "util.h"
+
+#define WIRE_MAX_FRAMES 32
+
+/* One received multipart message. Frames are ZeroMQ messages, so large
+ * ones are reference-counted and forwarding them copies no bytes. */
+typedef struct {
+	zmq_msg_t part[WIRE_MAX_FRAMES];
+	size_t n;      /* received frames kept, part[0..n) */
+	size_t bytes;  /* total bytes of all frames received, kept or not */
+	int truncated; /* more than WIRE_MAX_FRAMES frames arrived; the rest were dropped */
+	int oversized; /* bytes exceeded max_bytes; frames past the limit were dropped */
+} wire_msg_t;
+
+/* Receives one whole multipart message into m, always reading through its
+ * last part so that the socket stays in step. Frames are kept while the
+ * running total of bytes stays within max_bytes (0: no limit) and their
+ * count within WIRE_MAX_FRAMES; the rest are read, counted and dropped, and
+ * the flags say so. flags: 0 or ZMQ_DONTWAIT (which only applies to the
+ * first part: the others are already there). m is initialised even on
+ * failure. Returns 0, or -1 with errno (EAGAIN: nothing was waiting; EINTR,
+ * ETERM, ...; m then holds no frames). Caller owns m's frames and must call
+ * wire_msg_close(). */
+int wire_recv(void *sock, wire_msg_t *m, size_t max_bytes, int flags);
+
+/* Releases m's frames; m stays valid and empty, so a second call is a
+ * no-op. m must have been filled by wire_recv. */
+void wire_msg_close(wire_msg_t *m);
+
+/* Writes borrowed views of frames [from, m->n) into out, at most cap of
+ * them; returns how many were written (0 if from >= m->n). Borrowed, valid
+ * until wire_msg_close(m) or until wire_forward moves those frames. */
+size_t wire_frames(const wire_msg_t *m, size_t from, gh_frame_t *out, size_t cap);
+
+/* Sends identity (if non-NULL: idlen bytes, for ROUTER sockets) followed by
+ * frames[0..n) as one multipart message. The bytes are copied, so frames and
+ * identity stay owned by the caller. flags: 0 or ZMQ_DONTWAIT. Returns 0, or
+ * -1 with errno: EAGAIN (nothing was sent: high-water mark), EHOSTUNREACH
+ * (nothing was sent: ROUTER_MANDATORY and no such peer), EINVAL (n == 0), or
+ * as described at the top of this file. */
+int wire_send(void *sock, const void *identity, size_t idlen, const gh_frame_t *frames, size_t n,
+              int flags);
+
+/* Forwards frames [from, m->n) of m without copying their bytes, preceded by
+ * identity (if non-NULL) and by prefix[0..nprefix) (copied). On success the
+ * forwarded frames are moved out of m: they are released and m->n becomes
+ * from, so frames [0, from) (e.g. the sender's identity) stay usable. On
+ * failure m is left intact for a retry. Same flags and returns as wire_send
+ * (EINVAL: from > m->n, or nothing at all to send). */
+int wire_forward(void *sock, const void *identity, size_t idlen, const gh_frame_t *prefix,
+                 size_t nprefix, wire_msg_t *m, size_t from, int flags);
+
+/* Creates a socket of type (ZMQ_ROUTER, ZMQ_DEALER, ...) with ZMQ_LINGER 0,
+ * ZMQ_SNDHWM and ZMQ_RCVHWM set to hwm (messages; 0 means no limit, which
+ * gearhorn never wants) and, for ZMQ_ROUTER, ZMQ_ROUTER_MANDATORY 1: sends
+ * to an unknown peer fail with EHOSTUNREACH instead of vanishing, and a send
+ * to a peer at its high-water mark blocks, or fails with EAGAIN under
+ * ZMQ_DONTWAIT, instead of being dropped, so a loop must send with
+ * ZMQ_DONTWAIT. Then binds (bind != 0) or connects every endpoint of the
+ * comma-separated list endpoints (spaces around commas are ignored). ctx is
+ * borrowed. Returns the socket (caller owns it: zmq_close it), or NULL with
+ * errno set and err (errlen bytes, may be NULL) naming the failing endpoint
+ * and zmq_strerror. */
+void *wire_socket(void *ctx, int type, const char *endpoints, int bind, int hwm, char *err,
+                  size_t errlen);
+
+#endif
