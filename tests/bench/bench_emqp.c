@@ -1,0 +1,359 @@
+/*
+ * bench_emqp: round trips through a ZeroMQ broker, for make bench.
+ *
+ *   bench_emqp bare [-n COUNT] [-i INFLIGHT] [-s SIZE]
+ *       The baseline: a bare broker (client DEALER -> ROUTER/ROUTER broker ->
+ *       worker DEALER, echoing) in threads of this process, over loopback TCP.
+ *   bench_emqp router FRONTEND [-q QUEUE] [-n COUNT] [-i INFLIGHT] [-s SIZE]
+ *       eMQP REQUESTs with reply-requested to the builtin echo handler through
+ *       gearhorn-router and a job manager; a request ends at its result REPLY.
+ *
+ * Prints one line: mode, inflight, count, seconds, rate (round trips per
+ * second), p50 and p99 latency in microseconds.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "proto.h"
+#include "util.h"
+#include "wire.h"
+
+typedef struct {
+	long count, inflight;
+	size_t size;
+	const char *queue;
+} opts_t;
+
+static void
+die(const char *what)
+{
+	fprintf(stderr, "bench_emqp: %s: %s\n", what, zmq_strerror(zmq_errno()));
+	exit(1);
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void
+report(const char *mode, const opts_t *o, uint64_t elapsed_us, uint64_t *lat, long n)
+{
+	qsort(lat, (size_t)n, sizeof(*lat), cmp_u64);
+	printf("mode=%s inflight=%ld count=%ld seconds=%.3f rate=%.0f p50_us=%llu p99_us=%llu\n",
+	       mode, o->inflight, n, (double)elapsed_us / 1e6, (double)n * 1e6 / (double)elapsed_us,
+	       (unsigned long long)lat[n / 2], (unsigned long long)lat[(n * 99) / 100]);
+}
+
+/* ---- the bare broker ---------------------------------------------------- */
+
+typedef struct {
+	void *ctx;
+	char front[256], back[256];
+} bare_t;
+
+static void *
+bare_broker(void *arg)
+{
+	bare_t *b = arg;
+	void *front = zmq_socket(b->ctx, ZMQ_ROUTER), *back = zmq_socket(b->ctx, ZMQ_ROUTER);
+	zmq_pollitem_t items[2] = {{front, 0, ZMQ_POLLIN, 0}, {back, 0, ZMQ_POLLIN, 0}};
+	char worker[256];
+	size_t worker_len = 0, len;
+	int hwm = 0, linger = 0;
+
+	zmq_setsockopt(front, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(front, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(back, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(back, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(front, ZMQ_LINGER, &linger, sizeof(linger));
+	zmq_setsockopt(back, ZMQ_LINGER, &linger, sizeof(linger));
+	if (zmq_bind(front, "tcp://127.0.0.1:*") != 0 || zmq_bind(back, "tcp://127.0.0.1:*") != 0)
+		die("bind");
+	len = sizeof(b->front);
+	zmq_getsockopt(front, ZMQ_LAST_ENDPOINT, b->front, &len);
+	len = sizeof(b->back);
+	zmq_getsockopt(back, ZMQ_LAST_ENDPOINT, b->back, &len);
+
+	/* The worker says hello first so the broker learns its identity. */
+	{
+		wire_msg_t m;
+
+		if (wire_recv(back, &m, 0, 0) != 0)
+			die("worker hello");
+		worker_len = zmq_msg_size(&m.part[0]);
+		memcpy(worker, zmq_msg_data(&m.part[0]), worker_len);
+		wire_msg_close(&m);
+	}
+	for (;;) {
+		wire_msg_t m;
+
+		if (zmq_poll(items, 2, -1) < 0) {
+			if (zmq_errno() == ETERM)
+				break;
+			continue;
+		}
+		while (items[0].revents & ZMQ_POLLIN) {
+			/* [client, '', payload] -> [worker, client, '', payload] */
+			if (wire_recv(front, &m, 0, ZMQ_DONTWAIT) != 0)
+				break;
+			if (wire_forward(back, worker, worker_len, NULL, 0, &m, 0, 0) != 0)
+				die("forward to worker");
+			wire_msg_close(&m);
+		}
+		while (items[1].revents & ZMQ_POLLIN) {
+			/* [worker, client, '', payload] -> [client, '', payload] */
+			if (wire_recv(back, &m, 0, ZMQ_DONTWAIT) != 0)
+				break;
+			if (wire_forward(front, NULL, 0, NULL, 0, &m, 1, 0) != 0)
+				die("forward to client");
+			wire_msg_close(&m);
+		}
+	}
+	zmq_close(front);
+	zmq_close(back);
+	return NULL;
+}
+
+static void *
+bare_worker(void *arg)
+{
+	bare_t *b = arg;
+	void *s = zmq_socket(b->ctx, ZMQ_DEALER);
+	int hwm = 0, linger = 0;
+
+	zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+	if (zmq_connect(s, b->back) != 0)
+		die("worker connect");
+	zmq_send(s, "", 0, 0);
+	for (;;) {
+		wire_msg_t m;
+
+		if (wire_recv(s, &m, 0, 0) != 0)
+			break;
+		if (wire_forward(s, NULL, 0, NULL, 0, &m, 0, 0) != 0)
+			break;
+		wire_msg_close(&m);
+	}
+	zmq_close(s);
+	return NULL;
+}
+
+/* ---- the client ------------------------------------------------------------ */
+
+/* Each request carries its index; the reply gives it back. */
+typedef struct {
+	void *sock;
+	int emqp;
+	const opts_t *o;
+	char *payload;
+	char *body;
+	size_t body_len;
+} client_t;
+
+static void
+client_send(client_t *c, long idx)
+{
+	char id[32];
+	gh_frame_t f[8];
+	size_t n = 0;
+
+	snprintf(id, sizeof(id), "%ld", idx);
+	if (c->emqp) {
+		f[n++] = (gh_frame_t){"", 0};
+		f[n++] = (gh_frame_t){PROTO_VERSION, strlen(PROTO_VERSION)};
+		f[n++] = (gh_frame_t){"REQUEST", 7};
+		f[n++] = (gh_frame_t){id, strlen(id)};
+		f[n++] = (gh_frame_t){c->o->queue, strlen(c->o->queue)};
+		f[n++] = (gh_frame_t){"reply-requested", 15};
+		f[n++] = (gh_frame_t){c->body, c->body_len};
+	} else {
+		f[n++] = (gh_frame_t){"", 0};
+		f[n++] = (gh_frame_t){id, strlen(id)};
+		f[n++] = (gh_frame_t){c->payload, c->o->size};
+	}
+	if (wire_send(c->sock, NULL, 0, f, n, 0) != 0)
+		die("send");
+}
+
+/* Returns the index of the request a result belongs to, or -1 for other
+ * messages (the router's dispatch acknowledgements, heartbeats). */
+static long
+client_recv(client_t *c)
+{
+	gh_frame_t f[WIRE_MAX_FRAMES];
+	wire_msg_t m;
+	size_t n;
+	long idx = -1;
+	char id[32];
+
+	if (wire_recv(c->sock, &m, 0, 0) != 0)
+		die("recv");
+	n = wire_frames(&m, 0, f, GH_ARRAY_LEN(f));
+	if (c->emqp) {
+		proto_msg_t msg;
+		proto_err_t err;
+
+		if (proto_decode(f, n, &msg, &err) != 0) {
+			fprintf(stderr, "bench_emqp: bad message: %s\n", err.text);
+			exit(1);
+		}
+		if (msg.cmd == PROTO_ERROR) {
+			fprintf(stderr, "bench_emqp: router error %.*s: %.*s\n", (int)msg.code.size,
+			        msg.code.data, (int)msg.text.size, msg.text.data);
+			exit(1);
+		}
+		if (msg.cmd == PROTO_REPLY && msg.result.data != NULL &&
+		    msg.ref.size < sizeof(id)) {
+			memcpy(id, msg.ref.data, msg.ref.size);
+			id[msg.ref.size] = '\0';
+			idx = strtol(id, NULL, 10);
+		}
+	} else if (n == 3 && f[1].size < sizeof(id)) {
+		memcpy(id, f[1].data, f[1].size);
+		id[f[1].size] = '\0';
+		idx = strtol(id, NULL, 10);
+	}
+	wire_msg_close(&m);
+	return idx;
+}
+
+static void
+run_client(client_t *c, const char *mode)
+{
+	const opts_t *o = c->o;
+	uint64_t *sent = gh_calloc((size_t)o->count, sizeof(*sent));
+	uint64_t *lat = gh_calloc((size_t)o->count, sizeof(*lat));
+	long next = 0, done = 0, warm = o->count / 10;
+	uint64_t t0 = 0;
+
+	while (done < o->count) {
+		long idx;
+
+		while (next < o->count && next - done < o->inflight) {
+			sent[next] = gh_now_us();
+			client_send(c, next++);
+		}
+		idx = client_recv(c);
+		if (idx < 0 || idx >= o->count || sent[idx] == 0)
+			continue;
+		lat[done++] = gh_now_us() - sent[idx];
+		sent[idx] = 0;
+		if (done == warm)
+			t0 = gh_now_us();
+	}
+	/* The first tenth warms the connections up and is not counted. */
+	report(mode, o, gh_now_us() - t0, lat + warm, o->count - warm);
+	free(sent);
+	free(lat);
+}
+
+static void *
+client_socket(void *ctx, const char *endpoint)
+{
+	void *s = zmq_socket(ctx, ZMQ_DEALER);
+	int hwm = 0, linger = 0;
+
+	zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+	if (zmq_connect(s, endpoint) != 0)
+		die(endpoint);
+	return s;
+}
+
+int
+main(int argc, char **argv)
+{
+	opts_t o = {20000, 1, 100, "bench"};
+	const char *mode, *endpoint = NULL;
+	client_t c;
+	void *ctx;
+	int ch;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: bench_emqp bare|router [FRONTEND] [-n COUNT] [-i INFLIGHT] "
+		                "[-s SIZE] [-q QUEUE]\n");
+		return 64;
+	}
+	mode = argv[1];
+	if (strcmp(mode, "router") == 0) {
+		if (argc < 3)
+			return 64;
+		endpoint = argv[2];
+		optind = 3;
+	} else if (strcmp(mode, "bare") == 0) {
+		optind = 2;
+	} else {
+		return 64;
+	}
+	while ((ch = getopt(argc, argv, "n:i:s:q:")) != -1) {
+		switch (ch) {
+		case 'n':
+			o.count = strtol(optarg, NULL, 10);
+			break;
+		case 'i':
+			o.inflight = strtol(optarg, NULL, 10);
+			break;
+		case 's':
+			o.size = (size_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'q':
+			o.queue = optarg;
+			break;
+		default:
+			return 64;
+		}
+	}
+	if (o.count < 10 || o.inflight < 1 || o.size < 1 || o.size > 1000000)
+		return 64;
+
+	ctx = zmq_ctx_new();
+	memset(&c, 0, sizeof(c));
+	c.o = &o;
+	c.payload = gh_malloc(o.size);
+	memset(c.payload, 'x', o.size);
+	if (endpoint == NULL) {
+		bare_t b;
+		pthread_t tb, tw;
+
+		memset(&b, 0, sizeof(b));
+		b.ctx = ctx;
+		pthread_create(&tb, NULL, bare_broker, &b);
+		while (b.back[0] == '\0' || b.front[0] == '\0')
+			usleep(1000);
+		pthread_create(&tw, NULL, bare_worker, &b);
+		c.sock = client_socket(ctx, b.front);
+		run_client(&c, "bare");
+		zmq_close(c.sock);
+		/* The broker and worker threads block in zmq calls; exit ends them. */
+		free(c.payload);
+		fflush(stdout);
+		_exit(0);
+	}
+	c.emqp = 1;
+	c.body =
+	    gh_asprintf("[\"run\", {\"callable\": \"echo\", \"path\": \"builtin\", \"args\": "
+	                "[\"%.*s\"], \"kwargs\": {}, \"class_args\": [], \"class_kwargs\": {}}]",
+	                (int)o.size, c.payload);
+	c.body_len = strlen(c.body);
+	c.sock = client_socket(ctx, endpoint);
+	run_client(&c, "router");
+	zmq_close(c.sock);
+	zmq_ctx_term(ctx);
+	free(c.body);
+	free(c.payload);
+	return 0;
+}
