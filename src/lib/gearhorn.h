@@ -21,6 +21,51 @@ const char *gearhorn_version(void);
 /* The eMQP protocol version string the library speaks ("eMQP/1.0"). Static. */
 const char *gearhorn_protocol_version(void);
 
+/* ---- client: submit jobs to gearhorn-router (or an EventMQ router) ---- */
+
+#include <stddef.h>
+
+typedef struct gearhorn_client gearhorn_client_t;
+
+/* Connects to the frontend of one or more routers: a comma-separated list of
+ * ZeroMQ endpoints (tcp://HOST:PORT). With several, requests are spread over
+ * them. Returns NULL with a message in err. Caller owns the result. */
+gearhorn_client_t *gearhorn_client_new(const char *endpoints, char *err, size_t errlen);
+
+/* Closes the connection. Accepts NULL and clears *self_p. */
+void gearhorn_client_destroy(gearhorn_client_t **self_p);
+
+typedef struct {
+	int wait;      /* 1: wait for the job's result (sends reply-requested) */
+	int guarantee; /* 1: requeue the job if its job manager dies */
+	long retries;  /* retry-count:N with guarantee; -1: the router's default */
+	long timeout;  /* timeout:N seconds for the job to run; -1: none given */
+	long ttl;      /* ttl:N seconds the job may wait for a job manager; -1: none */
+	long wait_ms;  /* how long to wait for the router's answers; 0: 10 s */
+} gearhorn_submit_opts_t;
+
+/* Default options: fire and forget, nothing else set. */
+void gearhorn_submit_opts_init(gearhorn_submit_opts_t *opts);
+
+/* Sends a REQUEST with the job body (EventMQ's ["run", {...}] JSON) to queue
+ * and waits until the router accepts it. With opts->wait it then waits for
+ * the result and stores it in *result (the job manager's JSON,
+ * {"value": ...}; caller owns it, free() it), with its length in *result_len.
+ * Returns 0, or -1 with a message in err: the router's refusal or failure
+ * report ("queue-full: ...", "job-failed: ...", "expired: ..."), or
+ * "timeout: ..." when no answer came in time. opts may be NULL. */
+int gearhorn_submit(gearhorn_client_t *c, const char *queue, const char *body, size_t body_len,
+                    const gearhorn_submit_opts_t *opts, char **result, size_t *result_len,
+                    char *err, size_t errlen);
+
+/* Sends one admin command (STATUS, ROUTER_SHOW_WORKERS,
+ * ROUTER_SHOW_SCHEDULERS, DISCONNECT) to a router's admin endpoint and
+ * waits up to wait_ms (0: 10 s) for the answer. For REPLY answers *reply is
+ * the JSON text (caller owns it, free() it); for DISCONNECT it is NULL.
+ * Returns 0, or -1 with a message in err. */
+int gearhorn_admin(const char *endpoint, const char *command, long wait_ms, char **reply, char *err,
+                   size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

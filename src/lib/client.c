@@ -1,0 +1,241 @@
+/*
+ * client.c: the client half of the public API (see gearhorn.h).
+ *
+ * A DEALER socket speaks eMQP/1.0 to the router frontend. Every accepted
+ * request is acknowledged by the router with REPLY [msgid, our msgid]; a
+ * result comes as REPLY [msgid, result, our msgid]; a refusal or failure as
+ * ERROR [msgid, our msgid, code, text].
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "gearhorn.h"
+#include "proto.h"
+#include "util.h"
+#include "wire.h"
+
+#define CLIENT_WAIT_MS     10000
+#define CLIENT_MAX_MESSAGE (256u << 20)
+
+struct gearhorn_client {
+	void *ctx;
+	void *sock;
+};
+
+gearhorn_client_t *
+gearhorn_client_new(const char *endpoints, char *err, size_t errlen)
+{
+	gearhorn_client_t *c = gh_calloc(1, sizeof(*c));
+
+	c->ctx = zmq_ctx_new();
+	if (c->ctx == NULL) {
+		gh_err(err, errlen, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
+		free(c);
+		return NULL;
+	}
+	c->sock = wire_socket(c->ctx, ZMQ_DEALER, endpoints, 0, 10000, err, errlen);
+	if (c->sock == NULL) {
+		zmq_ctx_term(c->ctx);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void
+gearhorn_client_destroy(gearhorn_client_t **self_p)
+{
+	gearhorn_client_t *c;
+
+	if (self_p == NULL || (c = *self_p) == NULL)
+		return;
+	zmq_close(c->sock);
+	zmq_ctx_term(c->ctx);
+	free(c);
+	*self_p = NULL;
+}
+
+void
+gearhorn_submit_opts_init(gearhorn_submit_opts_t *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->retries = -1;
+	opts->timeout = -1;
+	opts->ttl = -1;
+}
+
+static int
+frame_is(gh_frame_t f, const char *s)
+{
+	return f.data != NULL && f.size == strlen(s) && memcmp(f.data, s, f.size) == 0;
+}
+
+/* Waits for the next REPLY, ACK or ERROR that refers to msgid (or, with
+ * msgid NULL, the next one at all: an admin REPLY carries only its JSON).
+ * Returns 1 and fills msg (borrowing from m, which the caller closes) when
+ * one arrived, 0 on timeout, -1 on a socket error. Messages about other
+ * requests and heartbeats are skipped. */
+static int
+await(void *sock, const char *msgid, uint64_t deadline, wire_msg_t *m, proto_msg_t *msg)
+{
+	for (;;) {
+		gh_frame_t f[WIRE_MAX_FRAMES];
+		zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
+		uint64_t now = gh_now_ms();
+		proto_err_t perr;
+		size_t n;
+		int rc;
+
+		if (now >= deadline)
+			return 0;
+		rc = zmq_poll(&item, 1, (long)(deadline - now));
+		if (rc < 0 && zmq_errno() != EINTR)
+			return -1;
+		if (rc <= 0)
+			continue;
+		if (wire_recv(sock, m, CLIENT_MAX_MESSAGE, ZMQ_DONTWAIT) != 0)
+			continue;
+		n = wire_frames(m, 0, f, GH_ARRAY_LEN(f));
+		if (!m->truncated && !m->oversized && proto_decode(f, n, msg, &perr) == 0 &&
+		    (msg->cmd == PROTO_REPLY || msg->cmd == PROTO_ERROR || msg->cmd == PROTO_ACK) &&
+		    (msgid == NULL || frame_is(msg->ref, msgid)))
+			return 1;
+		wire_msg_close(m);
+	}
+}
+
+static int
+error_reply(const proto_msg_t *msg, char *err, size_t errlen)
+{
+	return gh_err(err, errlen, "%.*s: %.*s", (int)msg->code.size, msg->code.data,
+	              (int)msg->text.size, msg->text.data);
+}
+
+int
+gearhorn_submit(gearhorn_client_t *c, const char *queue, const char *body, size_t body_len,
+                const gearhorn_submit_opts_t *opts, char **result, size_t *result_len, char *err,
+                size_t errlen)
+{
+	char msgid[GH_UUID_LEN + 1], hbuf[PROTO_HEADERS_FORMAT_SIZE];
+	gearhorn_submit_opts_t dflt;
+	gh_frame_t frames[PROTO_MAX_ARGS + 4];
+	proto_msg_t msg, in;
+	proto_err_t perr;
+	wire_msg_t m;
+	uint64_t deadline;
+	int n, rc, acked = 0;
+
+	if (result != NULL)
+		*result = NULL;
+	if (result_len != NULL)
+		*result_len = 0;
+	if (opts == NULL) {
+		gearhorn_submit_opts_init(&dflt);
+		opts = &dflt;
+	}
+	gh_uuid(msgid);
+	proto_msg_init(&msg, PROTO_REQUEST, msgid);
+	msg.queue = (gh_frame_t){queue, strlen(queue)};
+	msg.body = (gh_frame_t){body, body_len};
+	if (opts->wait)
+		msg.hdr.flags |= PROTO_H_REPLY_REQUESTED;
+	if (opts->guarantee)
+		msg.hdr.flags |= PROTO_H_GUARANTEE;
+	if (opts->guarantee && opts->retries >= 0)
+		msg.hdr.retry_count = opts->retries;
+	if (opts->timeout >= 0)
+		msg.hdr.timeout = opts->timeout;
+	if (opts->ttl >= 0)
+		msg.hdr.ttl = opts->ttl;
+	if (proto_msg_set_headers(&msg, hbuf, sizeof(hbuf)) != 0)
+		return gh_err(err, errlen, "headers do not fit");
+	n = proto_encode(&msg, frames, GH_ARRAY_LEN(frames), &perr);
+	if (n < 0)
+		return gh_err(err, errlen, "%s", perr.text);
+	if (wire_send(c->sock, NULL, 0, frames, (size_t)n, 0) != 0)
+		return gh_err(err, errlen, "send: %s", zmq_strerror(errno));
+
+	deadline = gh_now_ms() + (uint64_t)(opts->wait_ms > 0 ? opts->wait_ms : CLIENT_WAIT_MS);
+	for (;;) {
+		rc = await(c->sock, msgid, deadline, &m, &in);
+		if (rc < 0)
+			return gh_err(err, errlen, "receive: %s", zmq_strerror(zmq_errno()));
+		if (rc == 0)
+			return gh_err(err, errlen, "timeout: no %s from the router in time",
+			              acked ? "result" : "acknowledgement");
+		if (in.cmd == PROTO_ERROR) {
+			error_reply(&in, err, errlen);
+			wire_msg_close(&m);
+			return -1;
+		}
+		if (in.cmd == PROTO_REPLY && in.result.data == NULL) {
+			acked = 1;
+			wire_msg_close(&m);
+			if (!opts->wait)
+				return 0;
+			continue;
+		}
+		if (in.cmd == PROTO_REPLY) {
+			if (result != NULL)
+				*result = gh_strndup(in.result.data, in.result.size);
+			if (result_len != NULL)
+				*result_len = in.result.size;
+			wire_msg_close(&m);
+			return 0;
+		}
+		wire_msg_close(&m);
+	}
+}
+
+int
+gearhorn_admin(const char *endpoint, const char *command, long wait_ms, char **reply, char *err,
+               size_t errlen)
+{
+	char msgid[GH_UUID_LEN + 7] = "admin:";
+	gh_frame_t frames[4];
+	proto_msg_t in;
+	wire_msg_t m;
+	void *ctx, *sock;
+	int rc = -1, got;
+
+	if (reply != NULL)
+		*reply = NULL;
+	gh_uuid(msgid + 6);
+	ctx = zmq_ctx_new();
+	sock = wire_socket(ctx, ZMQ_DEALER, endpoint, 0, 1000, err, errlen);
+	if (sock == NULL) {
+		zmq_ctx_term(ctx);
+		return -1;
+	}
+	frames[0] = (gh_frame_t){"", 0};
+	frames[1] = (gh_frame_t){PROTO_VERSION, strlen(PROTO_VERSION)};
+	frames[2] = (gh_frame_t){command, strlen(command)};
+	frames[3] = (gh_frame_t){msgid, strlen(msgid)};
+	if (wire_send(sock, NULL, 0, frames, 4, 0) != 0) {
+		gh_err(err, errlen, "send to %s: %s", endpoint, zmq_strerror(errno));
+		goto out;
+	}
+	got = await(sock, NULL, gh_now_ms() + (uint64_t)(wait_ms > 0 ? wait_ms : CLIENT_WAIT_MS),
+	            &m, &in);
+	if (got <= 0) {
+		gh_err(err, errlen, "no answer from %s", endpoint);
+		goto out;
+	}
+	if (in.cmd == PROTO_ERROR) {
+		error_reply(&in, err, errlen);
+	} else {
+		/* An admin REPLY carries its JSON as its one argument. */
+		if (in.cmd == PROTO_REPLY && reply != NULL)
+			*reply = gh_strndup(in.ref.data, in.ref.size);
+		rc = 0;
+	}
+	wire_msg_close(&m);
+out:
+	zmq_close(sock);
+	zmq_ctx_term(ctx);
+	return rc;
+}
