@@ -1,0 +1,318 @@
+/*
+ * sched.c: schedules in memory and in SQLite (see sched.h).
+ */
+#include "config.h"
+
+#include "sched.h"
+
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cron.h"
+#include "db.h"
+#include "dict.h"
+#include "log.h"
+#include "proto.h"
+
+typedef struct {
+	char *key, *queue, *headers, *body, *cron;
+	long interval, runs_left;
+	time_t next;
+	cron_t cr;
+} entry_t;
+
+struct sched {
+	sqlite3 *db;
+	sqlite3_stmt *put, *del;
+	dict_t *entries; /* key -> entry_t */
+};
+
+/* From schema/scheduler-*.sql, compiled in by the build (schema-sql.c). */
+extern const char *const sched_migrations[];
+extern const size_t sched_nmigrations;
+
+static void
+entry_free(void *p)
+{
+	entry_t *e = p;
+
+	free(e->key);
+	free(e->queue);
+	free(e->headers);
+	free(e->body);
+	free(e->cron);
+	free(e);
+}
+
+/* The identity of a call, as EventMQ computes it: its args, kwargs,
+ * class_args, class_kwargs, path and callable, keys sorted. */
+static char *
+call_key(gh_frame_t body, char *err, size_t errlen)
+{
+	static const char *const keys[] = {"args",         "kwargs", "class_args",
+	                                   "class_kwargs", "path",   "callable"};
+	json_error_t jerr;
+	json_t *job, *call, *id;
+	char *key;
+	size_t i;
+
+	job = json_loadb(body.data, body.size, 0, &jerr);
+	if (job == NULL) {
+		gh_err(err, errlen, "the job is not JSON: %s", jerr.text);
+		return NULL;
+	}
+	call = json_array_get(job, 1);
+	if (!json_is_array(job) || !json_is_object(call)) {
+		json_decref(job);
+		gh_err(err, errlen, "the job is not [\"run\", {...}]");
+		return NULL;
+	}
+	id = json_object();
+	for (i = 0; i < GH_ARRAY_LEN(keys); i++) {
+		json_t *v = json_object_get(call, keys[i]);
+
+		json_object_set(id, keys[i], v != NULL ? v : json_null());
+	}
+	key = json_dumps(id, JSON_SORT_KEYS | JSON_COMPACT);
+	json_decref(id);
+	json_decref(job);
+	if (key == NULL)
+		gh_err(err, errlen, "the job cannot be encoded");
+	return key;
+}
+
+static time_t
+first_after(const entry_t *e, time_t now)
+{
+	return e->interval >= 0 ? now + e->interval : cron_next(&e->cr, now);
+}
+
+static int
+save(sched_t *s, const entry_t *e)
+{
+	sqlite3_stmt *st = s->put;
+	int rc;
+
+	sqlite3_bind_text(st, 1, e->key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, e->queue, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, e->headers, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, e->interval);
+	sqlite3_bind_text(st, 5, e->cron, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, e->body, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, e->runs_left);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)e->next);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		log_error("scheduler: cannot save schedule: %s", sqlite3_errmsg(s->db));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+forget(sched_t *s, const char *key)
+{
+	sqlite3_bind_text(s->del, 1, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(s->del) != SQLITE_DONE)
+		log_error("scheduler: cannot delete schedule: %s", sqlite3_errmsg(s->db));
+	sqlite3_reset(s->del);
+	sqlite3_clear_bindings(s->del);
+}
+
+static int
+load(sched_t *s, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db,
+	                       "SELECT key, queue, headers, interval_s, cron, body, runs_left, "
+	                       "next_run FROM schedule",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return gh_err(err, errlen, "cannot read schedules: %s", sqlite3_errmsg(s->db));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		entry_t *e = gh_calloc(1, sizeof(*e));
+		char cerr[256];
+
+		e->key = gh_strdup((const char *)sqlite3_column_text(st, 0));
+		e->queue = gh_strdup((const char *)sqlite3_column_text(st, 1));
+		e->headers = gh_strdup((const char *)sqlite3_column_text(st, 2));
+		e->interval = (long)sqlite3_column_int64(st, 3);
+		e->cron = gh_strdup((const char *)sqlite3_column_text(st, 4));
+		e->body = gh_strdup((const char *)sqlite3_column_text(st, 5));
+		e->runs_left = (long)sqlite3_column_int64(st, 6);
+		e->next = (time_t)sqlite3_column_int64(st, 7);
+		if (e->interval < 0 && cron_parse(e->cron, &e->cr, cerr, sizeof(cerr)) != 0) {
+			log_warn("scheduler: dropping a stored schedule with a bad cron: %s", cerr);
+			forget(s, e->key);
+			entry_free(e);
+			continue;
+		}
+		dict_set(s->entries, e->key, strlen(e->key), e);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return gh_err(err, errlen, "cannot read schedules: %s", sqlite3_errmsg(s->db));
+	return 0;
+}
+
+sched_t *
+sched_open(const char *path, char *err, size_t errlen)
+{
+	sched_t *s = gh_calloc(1, sizeof(*s));
+
+	s->entries = dict_new(entry_free);
+	s->db = db_open(path, sched_migrations, sched_nmigrations, err, errlen);
+	if (s->db == NULL)
+		goto fail;
+	if (sqlite3_prepare_v2(s->db,
+	                       "INSERT OR REPLACE INTO schedule (key, queue, headers, interval_s, "
+	                       "cron, body, runs_left, next_run, created) VALUES (?1, ?2, ?3, ?4, "
+	                       "?5, ?6, ?7, ?8, strftime('%s','now'))",
+	                       -1, &s->put, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, "DELETE FROM schedule WHERE key = ?1", -1, &s->del, NULL) !=
+	        SQLITE_OK) {
+		gh_err(err, errlen, "%s: %s", path, sqlite3_errmsg(s->db));
+		goto fail;
+	}
+	if (load(s, err, errlen) != 0)
+		goto fail;
+	return s;
+fail:
+	sched_destroy(&s);
+	return NULL;
+}
+
+void
+sched_destroy(sched_t **self_p)
+{
+	sched_t *s;
+
+	if (self_p == NULL || (s = *self_p) == NULL)
+		return;
+	sqlite3_finalize(s->put);
+	sqlite3_finalize(s->del);
+	sqlite3_close_v2(s->db);
+	dict_destroy(&s->entries);
+	free(s);
+	*self_p = NULL;
+}
+
+int
+sched_schedule(sched_t *s, gh_frame_t queue, gh_frame_t headers, long interval, gh_frame_t cron,
+               gh_frame_t body, time_t now, char *err, size_t errlen)
+{
+	char hbuf[PROTO_HEADERS_FORMAT_SIZE];
+	proto_headers_t h;
+	proto_err_t perr;
+	entry_t *e;
+	char *key;
+
+	if (!proto_valid_name(queue.data, queue.size))
+		return gh_err(err, errlen, "invalid queue name");
+	if (proto_headers_parse(headers.data, headers.size, &h, &perr) != 0)
+		return gh_err(err, errlen, "%s", perr.text);
+	if (h.run_count == 0)
+		return gh_err(err, errlen, "run_count must be at least 1");
+	if (interval == 0 || interval < -1)
+		return gh_err(err, errlen,
+		              "interval must be at least 1 second (or -1 with a cron)");
+	if ((key = call_key(body, err, errlen)) == NULL)
+		return -1;
+	e = gh_calloc(1, sizeof(*e));
+	e->key = key;
+	e->interval = interval;
+	e->cron = gh_strndup(cron.data, cron.size);
+	if (interval < 0 && cron_parse(e->cron, &e->cr, err, errlen) != 0) {
+		entry_free(e);
+		return -1;
+	}
+	e->queue = gh_strndup(queue.data, queue.size);
+	e->body = gh_strndup(body.data, body.size);
+	e->runs_left = h.run_count > 0 ? h.run_count : -1;
+	e->next = first_after(e, now);
+	if (e->next == (time_t)-1) {
+		entry_free(e);
+		return gh_err(err, errlen, "the cron expression never matches");
+	}
+	if (!(h.flags & PROTO_H_NOHASTE))
+		e->next = now;
+	/* The REQUESTs it sends ask for the result, so failures reach the log;
+	 * the scheduling headers stay here. */
+	h.flags = (h.flags & ~(unsigned)PROTO_H_NOHASTE) | PROTO_H_REPLY_REQUESTED;
+	h.run_count = -1;
+	proto_headers_format(&h, hbuf, sizeof(hbuf));
+	e->headers = gh_strdup(hbuf);
+	if (save(s, e) != 0) {
+		entry_free(e);
+		return gh_err(err, errlen, "cannot save the schedule");
+	}
+	dict_set(s->entries, e->key, strlen(e->key), e);
+	return 0;
+}
+
+int
+sched_unschedule(sched_t *s, gh_frame_t body, char *err, size_t errlen)
+{
+	char *key = call_key(body, err, errlen);
+	int found;
+
+	if (key == NULL)
+		return -1;
+	found = dict_get(s->entries, key, strlen(key)) != NULL;
+	if (found) {
+		forget(s, key);
+		dict_del(s->entries, key, strlen(key));
+	}
+	free(key);
+	return found;
+}
+
+size_t
+sched_run_due(sched_t *s, time_t now, sched_fire_fn *fire, void *arg)
+{
+	dict_iter_t it;
+	void *v;
+	size_t fired = 0;
+
+	dict_iter_init(s->entries, &it);
+	while (dict_iter_next(&it, NULL, NULL, &v)) {
+		entry_t *e = v;
+		sched_job_t job;
+
+		if (e->next > now)
+			continue;
+		if (e->runs_left > 0)
+			e->runs_left--;
+		job = (sched_job_t){e->key,      e->queue, e->headers,  e->body,
+		                    e->interval, e->cron,  e->runs_left};
+		fire(&job, arg);
+		fired++;
+		if (e->runs_left == 0) {
+			forget(s, e->key);
+			dict_iter_del(&it);
+			continue;
+		}
+		/* Missed runs (the scheduler was down or disconnected) are not
+		 * caught up in a burst: the next run is the next one from now. */
+		e->next =
+		    first_after(e, e->interval >= 0 && e->next + e->interval > now ? e->next : now);
+		if (e->next == (time_t)-1) {
+			forget(s, e->key);
+			dict_iter_del(&it);
+			continue;
+		}
+		save(s, e);
+	}
+	return fired;
+}
+
+size_t
+sched_count(const sched_t *s)
+{
+	return dict_size(s->entries);
+}

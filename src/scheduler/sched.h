@@ -1,0 +1,53 @@
+/*
+ * sched.h: the scheduler's table of schedules, kept in SQLite so that it
+ * survives a restart. No sockets: the daemon feeds it SCHEDULE and
+ * UNSCHEDULE arguments and the time, and it calls back for each job due.
+ */
+#ifndef GEARHORN_SCHED_H
+#define GEARHORN_SCHED_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "util.h"
+
+typedef struct sched sched_t;
+
+/* One schedule, as the fire callback sees it. Borrowed, valid during the
+ * call. */
+typedef struct {
+	const char *key;     /* canonical JSON of the call: its identity */
+	const char *queue;   /* where the REQUEST goes */
+	const char *headers; /* headers for the REQUEST (scheduling ones removed) */
+	const char *body;    /* the job JSON, as the client sent it */
+	long interval;       /* seconds, or -1 for cron */
+	const char *cron;    /* "" for interval schedules */
+	long runs_left;      /* after this run; -1: unlimited */
+} sched_job_t;
+
+typedef void(sched_fire_fn)(const sched_job_t *job, void *arg);
+
+/* Opens or creates the database at path and loads its schedules. Returns
+ * NULL with a message in err. Caller owns the result. */
+sched_t *sched_open(const char *path, char *err, size_t errlen);
+/* Accepts NULL and clears *self_p. */
+void sched_destroy(sched_t **self_p);
+
+/* Adds or replaces the schedule of the call in body (EventMQ's ["run",
+ * {...}] JSON). interval >= 1 for an interval schedule, or -1 with a cron
+ * expression. Headers nohaste and run_count:N are honoured: without nohaste
+ * the job is due at once. Returns 0, or -1 with a message in err. */
+int sched_schedule(sched_t *s, gh_frame_t queue, gh_frame_t headers, long interval, gh_frame_t cron,
+                   gh_frame_t body, time_t now, char *err, size_t errlen);
+
+/* Removes the schedule of the call in body, interval or cron alike.
+ * Returns 1 if there was one, 0 if not, -1 with a message in err. */
+int sched_unschedule(sched_t *s, gh_frame_t body, char *err, size_t errlen);
+
+/* Calls fire for every schedule due at now, then moves it on (or removes it
+ * when its run count is spent) and saves that. Returns how many fired. */
+size_t sched_run_due(sched_t *s, time_t now, sched_fire_fn *fire, void *arg);
+
+size_t sched_count(const sched_t *s);
+
+#endif
