@@ -37,6 +37,8 @@ static int cmd_help(cli_t *, int, char **);
 static int cmd_version(cli_t *, int, char **);
 static int cmd_config(cli_t *, int, char **);
 static int cmd_submit(cli_t *, int, char **);
+static int cmd_schedule(cli_t *, int, char **);
+static int cmd_unschedule(cli_t *, int, char **);
 static int cmd_status(cli_t *, int, char **);
 static int cmd_workers(cli_t *, int, char **);
 static int cmd_queues(cli_t *, int, char **);
@@ -53,6 +55,10 @@ static const cli_cmd_t commands[] = {
      "Send a job (EventMQ's [\"run\", {...}] JSON) to a router queue; with --wait print its "
      "result.",
      cmd_submit},
+    {"schedule",
+     "schedule QUEUE JOB (--every N | --cron EXPR) [--nohaste] [--count N] [--guarantee] [-r EP]",
+     "Have the scheduler run a job every N seconds or at cron times.", cmd_schedule},
+    {"unschedule", "unschedule JOB [-r EP]", "Remove the schedule of a job.", cmd_unschedule},
     {"status", "status [--json] [-a EP]", "Show the router's queues, jobs and counters.",
      cmd_status},
     {"workers", "workers [--json] [-a EP]", "Show the job managers connected to the router.",
@@ -139,7 +145,7 @@ cmd_config(cli_t *cli, int argc, char **argv)
 	int keys = 0, c;
 	size_t i;
 
-	optind = 1;
+	optind = 0; /* glibc: 0 resets getopt for a new argv */
 	while ((c = getopt_long(argc, argv, "k", opts, NULL)) != -1) {
 		if (c != 'k') {
 			fprintf(stderr, "usage: gearhorn config [--keys] [SECTION]\n");
@@ -223,6 +229,9 @@ parse_count(const char *opt, const char *s, long *out)
 	return 0;
 }
 
+static int job_is_json(const char *job);
+static gearhorn_client_t *connect_client(cli_t *cli, const char *router);
+
 static int
 cmd_submit(cli_t *cli, int argc, char **argv)
 {
@@ -236,13 +245,11 @@ cmd_submit(cli_t *cli, int argc, char **argv)
 	gearhorn_submit_opts_t o;
 	gearhorn_client_t *client;
 	const char *router = NULL;
-	char err[512], *ep, *result = NULL;
-	json_error_t jerr;
-	json_t *job;
+	char err[512], *result = NULL;
 	int c, rc;
 
 	gearhorn_submit_opts_init(&o);
-	optind = 1;
+	optind = 0; /* glibc: 0 resets getopt for a new argv */
 	while ((c = getopt_long(argc, argv, "wgr:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'w':
@@ -283,21 +290,10 @@ cmd_submit(cli_t *cli, int argc, char **argv)
 		fprintf(stderr, "gearhorn: \"%s\" is not a valid queue name\n", argv[optind]);
 		return EX_USAGE;
 	}
-	job = json_loads(argv[optind + 1], JSON_DECODE_ANY, &jerr);
-	if (job == NULL) {
-		fprintf(stderr, "gearhorn: JOB is not JSON: %s (column %d)\n", jerr.text,
-		        jerr.column);
+	if (!job_is_json(argv[optind + 1]))
 		return EX_DATAERR;
-	}
-	json_decref(job);
-	if ((ep = router_endpoint(cli, router, "frontend")) == NULL)
-		return EX_CONFIG;
-	client = gearhorn_client_new(ep, err, sizeof(err));
-	free(ep);
-	if (client == NULL) {
-		fprintf(stderr, "gearhorn: %s\n", err);
+	if ((client = connect_client(cli, router)) == NULL)
 		return EX_UNAVAILABLE;
-	}
 	rc = gearhorn_submit(client, argv[optind], argv[optind + 1], strlen(argv[optind + 1]), &o,
 	                     &result, NULL, err, sizeof(err));
 	gearhorn_client_destroy(&client);
@@ -313,6 +309,149 @@ cmd_submit(cli_t *cli, int argc, char **argv)
 	return EX_OK;
 }
 
+/* Checks that a job argument is JSON; prints why not. */
+static int
+job_is_json(const char *job)
+{
+	json_error_t jerr;
+	json_t *j = json_loads(job, JSON_DECODE_ANY, &jerr);
+
+	if (j == NULL) {
+		fprintf(stderr, "gearhorn: JOB is not JSON: %s (column %d)\n", jerr.text,
+		        jerr.column);
+		return 0;
+	}
+	json_decref(j);
+	return 1;
+}
+
+static gearhorn_client_t *
+connect_client(cli_t *cli, const char *router)
+{
+	gearhorn_client_t *client;
+	char err[512], *ep;
+
+	if ((ep = router_endpoint(cli, router, "frontend")) == NULL)
+		return NULL;
+	client = gearhorn_client_new(ep, err, sizeof(err));
+	free(ep);
+	if (client == NULL)
+		fprintf(stderr, "gearhorn: %s\n", err);
+	return client;
+}
+
+static int
+cmd_schedule(cli_t *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"every", required_argument, NULL, 'e'},   {"cron", required_argument, NULL, 'C'},
+	    {"nohaste", no_argument, NULL, 'n'},       {"count", required_argument, NULL, 'N'},
+	    {"guarantee", no_argument, NULL, 'g'},     {"router", required_argument, NULL, 'r'},
+	    {"wait-ms", required_argument, NULL, 'W'}, {NULL, 0, NULL, 0}};
+	const char *usage_text = "usage: gearhorn schedule QUEUE JOB (--every N | --cron EXPR) "
+	                         "[--nohaste] [--count N] [--guarantee] [-r ENDPOINT]\n";
+	gearhorn_schedule_opts_t o;
+	gearhorn_client_t *client;
+	const char *router = NULL;
+	char err[512];
+	int c, rc;
+
+	gearhorn_schedule_opts_init(&o);
+	optind = 0; /* glibc: 0 resets getopt for a new argv */
+	while ((c = getopt_long(argc, argv, "r:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'e':
+			if (parse_count("--every", optarg, &o.interval) != 0 || o.interval < 1) {
+				fprintf(stderr, "gearhorn: --every needs at least 1 second\n");
+				return EX_USAGE;
+			}
+			break;
+		case 'C':
+			o.cron = optarg;
+			break;
+		case 'n':
+			o.nohaste = 1;
+			break;
+		case 'N':
+			if (parse_count("--count", optarg, &o.run_count) != 0 || o.run_count < 1) {
+				fprintf(stderr, "gearhorn: --count needs at least 1\n");
+				return EX_USAGE;
+			}
+			break;
+		case 'g':
+			o.guarantee = 1;
+			break;
+		case 'W':
+			if (parse_count("--wait-ms", optarg, &o.wait_ms) != 0)
+				return EX_USAGE;
+			break;
+		case 'r':
+			router = optarg;
+			break;
+		default:
+			fputs(usage_text, stderr);
+			return EX_USAGE;
+		}
+	}
+	if (argc - optind != 2 || (o.cron == NULL) == (o.interval < 1)) {
+		fputs(usage_text, stderr);
+		return EX_USAGE;
+	}
+	if (!proto_valid_name(argv[optind], strlen(argv[optind]))) {
+		fprintf(stderr, "gearhorn: \"%s\" is not a valid queue name\n", argv[optind]);
+		return EX_USAGE;
+	}
+	if (!job_is_json(argv[optind + 1]))
+		return EX_DATAERR;
+	if ((client = connect_client(cli, router)) == NULL)
+		return EX_UNAVAILABLE;
+	rc = gearhorn_schedule(client, argv[optind], argv[optind + 1], strlen(argv[optind + 1]), &o,
+	                       err, sizeof(err));
+	gearhorn_client_destroy(&client);
+	if (rc != 0) {
+		fprintf(stderr, "gearhorn: %s\n", err);
+		return strncmp(err, "timeout:", 8) == 0 ? EX_UNAVAILABLE : 1;
+	}
+	printf("scheduled\n");
+	return EX_OK;
+}
+
+static int
+cmd_unschedule(cli_t *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {{"router", required_argument, NULL, 'r'},
+	                                     {NULL, 0, NULL, 0}};
+	gearhorn_client_t *client;
+	const char *router = NULL;
+	char err[512];
+	int c, rc;
+
+	optind = 0; /* glibc: 0 resets getopt for a new argv */
+	while ((c = getopt_long(argc, argv, "r:", opts, NULL)) != -1) {
+		if (c != 'r') {
+			fprintf(stderr, "usage: gearhorn unschedule JOB [-r ENDPOINT]\n");
+			return EX_USAGE;
+		}
+		router = optarg;
+	}
+	if (argc - optind != 1) {
+		fprintf(stderr, "usage: gearhorn unschedule JOB [-r ENDPOINT]\n");
+		return EX_USAGE;
+	}
+	if (!job_is_json(argv[optind]))
+		return EX_DATAERR;
+	if ((client = connect_client(cli, router)) == NULL)
+		return EX_UNAVAILABLE;
+	rc = gearhorn_unschedule(client, argv[optind], strlen(argv[optind]), 0, err, sizeof(err));
+	gearhorn_client_destroy(&client);
+	if (rc != 0) {
+		fprintf(stderr, "gearhorn: %s\n", err);
+		return strncmp(err, "timeout:", 8) == 0 ? EX_UNAVAILABLE : 1;
+	}
+	printf("unscheduled\n");
+	return EX_OK;
+}
+
 /* Parses [--json] [-a ENDPOINT] for the admin commands. */
 static int
 admin_options(int argc, char **argv, int allow_json, int *json, const char **admin)
@@ -324,7 +463,7 @@ admin_options(int argc, char **argv, int allow_json, int *json, const char **adm
 
 	*json = 0;
 	*admin = NULL;
-	optind = 1;
+	optind = 0; /* glibc: 0 resets getopt for a new argv */
 	while ((c = getopt_long(argc, argv, "a:", opts, NULL)) != -1) {
 		if (c == 'j' && allow_json)
 			*json = 1;

@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
@@ -115,6 +116,95 @@ error_reply(const proto_msg_t *msg, char *err, size_t errlen)
 	              (int)msg->text.size, msg->text.data);
 }
 
+/* Encodes msg, sends it and waits for the router's acknowledgement
+ * (REPLY [msgid, our msgid]) or refusal (ERROR). Returns 0 or -1. */
+static int
+send_and_ack(gearhorn_client_t *c, proto_msg_t *msg, uint64_t deadline, char *err, size_t errlen)
+{
+	gh_frame_t frames[PROTO_MAX_ARGS + 4];
+	char msgid[PROTO_MAX_MSGID + 1];
+	proto_msg_t in;
+	proto_err_t perr;
+	wire_msg_t m;
+	int n, rc;
+
+	n = proto_encode(msg, frames, GH_ARRAY_LEN(frames), &perr);
+	if (n < 0)
+		return gh_err(err, errlen, "%s", perr.text);
+	memcpy(msgid, msg->msgid.data, msg->msgid.size);
+	msgid[msg->msgid.size] = '\0';
+	if (wire_send(c->sock, NULL, 0, frames, (size_t)n, 0) != 0)
+		return gh_err(err, errlen, "send: %s", zmq_strerror(errno));
+	rc = await(c->sock, msgid, deadline, &m, &in);
+	if (rc < 0)
+		return gh_err(err, errlen, "receive: %s", zmq_strerror(zmq_errno()));
+	if (rc == 0)
+		return gh_err(err, errlen, "timeout: no acknowledgement from the router in time");
+	rc = in.cmd == PROTO_ERROR ? error_reply(&in, err, errlen) : 0;
+	wire_msg_close(&m);
+	return rc;
+}
+
+void
+gearhorn_schedule_opts_init(gearhorn_schedule_opts_t *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->interval = -1;
+	opts->run_count = -1;
+}
+
+static uint64_t
+deadline_after(long wait_ms)
+{
+	return gh_now_ms() + (uint64_t)(wait_ms > 0 ? wait_ms : CLIENT_WAIT_MS);
+}
+
+static int
+send_schedule(gearhorn_client_t *c, proto_cmd_t cmd, const char *queue, const char *body,
+              size_t body_len, const gearhorn_schedule_opts_t *o, char *err, size_t errlen)
+{
+	char msgid[GH_UUID_LEN + 1], hbuf[PROTO_HEADERS_FORMAT_SIZE], ibuf[24];
+	proto_msg_t msg;
+
+	gh_uuid(msgid);
+	proto_msg_init(&msg, cmd, msgid);
+	msg.queue = (gh_frame_t){queue, strlen(queue)};
+	msg.body = (gh_frame_t){body, body_len};
+	if (o->nohaste)
+		msg.hdr.flags |= PROTO_H_NOHASTE;
+	if (o->guarantee)
+		msg.hdr.flags |= PROTO_H_GUARANTEE;
+	if (o->run_count > 0)
+		msg.hdr.run_count = o->run_count;
+	if (proto_msg_set_headers(&msg, hbuf, sizeof(hbuf)) != 0)
+		return gh_err(err, errlen, "headers do not fit");
+	snprintf(ibuf, sizeof(ibuf), "%ld", o->cron != NULL ? -1L : o->interval);
+	msg.interval = (gh_frame_t){ibuf, strlen(ibuf)};
+	msg.cron = o->cron != NULL ? (gh_frame_t){o->cron, strlen(o->cron)} : (gh_frame_t){"", 0};
+	return send_and_ack(c, &msg, deadline_after(o->wait_ms), err, errlen);
+}
+
+int
+gearhorn_schedule(gearhorn_client_t *c, const char *queue, const char *body, size_t body_len,
+                  const gearhorn_schedule_opts_t *opts, char *err, size_t errlen)
+{
+	if ((opts->cron == NULL) == (opts->interval < 1))
+		return gh_err(err, errlen, "give either an interval of at least 1 s or a cron");
+	return send_schedule(c, PROTO_SCHEDULE, queue, body, body_len, opts, err, errlen);
+}
+
+int
+gearhorn_unschedule(gearhorn_client_t *c, const char *body, size_t body_len, long wait_ms,
+                    char *err, size_t errlen)
+{
+	gearhorn_schedule_opts_t o;
+
+	/* EventMQ sends UNSCHEDULE with all nine frames; only the job counts. */
+	gearhorn_schedule_opts_init(&o);
+	o.wait_ms = wait_ms;
+	return send_schedule(c, PROTO_UNSCHEDULE, "default", body, body_len, &o, err, errlen);
+}
+
 int
 gearhorn_submit(gearhorn_client_t *c, const char *queue, const char *body, size_t body_len,
                 const gearhorn_submit_opts_t *opts, char **result, size_t *result_len, char *err,
@@ -122,12 +212,10 @@ gearhorn_submit(gearhorn_client_t *c, const char *queue, const char *body, size_
 {
 	char msgid[GH_UUID_LEN + 1], hbuf[PROTO_HEADERS_FORMAT_SIZE];
 	gearhorn_submit_opts_t dflt;
-	gh_frame_t frames[PROTO_MAX_ARGS + 4];
 	proto_msg_t msg, in;
-	proto_err_t perr;
 	wire_msg_t m;
 	uint64_t deadline;
-	int n, rc, acked = 0;
+	int rc;
 
 	if (result != NULL)
 		*result = NULL;
@@ -153,33 +241,23 @@ gearhorn_submit(gearhorn_client_t *c, const char *queue, const char *body, size_
 		msg.hdr.ttl = opts->ttl;
 	if (proto_msg_set_headers(&msg, hbuf, sizeof(hbuf)) != 0)
 		return gh_err(err, errlen, "headers do not fit");
-	n = proto_encode(&msg, frames, GH_ARRAY_LEN(frames), &perr);
-	if (n < 0)
-		return gh_err(err, errlen, "%s", perr.text);
-	if (wire_send(c->sock, NULL, 0, frames, (size_t)n, 0) != 0)
-		return gh_err(err, errlen, "send: %s", zmq_strerror(errno));
-
-	deadline = gh_now_ms() + (uint64_t)(opts->wait_ms > 0 ? opts->wait_ms : CLIENT_WAIT_MS);
+	deadline = deadline_after(opts->wait_ms);
+	if (send_and_ack(c, &msg, deadline, err, errlen) != 0)
+		return -1;
+	if (!opts->wait)
+		return 0;
 	for (;;) {
 		rc = await(c->sock, msgid, deadline, &m, &in);
 		if (rc < 0)
 			return gh_err(err, errlen, "receive: %s", zmq_strerror(zmq_errno()));
 		if (rc == 0)
-			return gh_err(err, errlen, "timeout: no %s from the router in time",
-			              acked ? "result" : "acknowledgement");
+			return gh_err(err, errlen, "timeout: no result from the router in time");
 		if (in.cmd == PROTO_ERROR) {
 			error_reply(&in, err, errlen);
 			wire_msg_close(&m);
 			return -1;
 		}
-		if (in.cmd == PROTO_REPLY && in.result.data == NULL) {
-			acked = 1;
-			wire_msg_close(&m);
-			if (!opts->wait)
-				return 0;
-			continue;
-		}
-		if (in.cmd == PROTO_REPLY) {
+		if (in.cmd == PROTO_REPLY && in.result.data != NULL) {
 			if (result != NULL)
 				*result = gh_strndup(in.result.data, in.result.size);
 			if (result_len != NULL)

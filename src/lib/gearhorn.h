@@ -58,6 +58,30 @@ int gearhorn_submit(gearhorn_client_t *c, const char *queue, const char *body, s
                     const gearhorn_submit_opts_t *opts, char **result, size_t *result_len,
                     char *err, size_t errlen);
 
+typedef struct {
+	long interval;    /* seconds between runs, or -1 with cron */
+	const char *cron; /* five-field cron expression, or NULL with interval */
+	int nohaste;      /* 1: do not run at once, wait for the first time */
+	long run_count;   /* run this many times in all; -1: no limit */
+	int guarantee;    /* 1: every run is sent with guarantee */
+	long wait_ms;     /* how long to wait for the router's answer; 0: 10 s */
+} gearhorn_schedule_opts_t;
+
+/* Default options: no interval, no cron, no limit. */
+void gearhorn_schedule_opts_init(gearhorn_schedule_opts_t *opts);
+
+/* Asks the router's scheduler to run the job body on queue every
+ * opts->interval seconds or at the times of opts->cron. Scheduling the
+ * same call again replaces it. Returns 0 once the router accepted it, or -1
+ * with a message in err ("no-scheduler: ...", "timeout: ..."). */
+int gearhorn_schedule(gearhorn_client_t *c, const char *queue, const char *body, size_t body_len,
+                      const gearhorn_schedule_opts_t *opts, char *err, size_t errlen);
+
+/* Removes the schedule of the call in body. Returns 0 once the router
+ * accepted the request, or -1 with a message in err. */
+int gearhorn_unschedule(gearhorn_client_t *c, const char *body, size_t body_len, long wait_ms,
+                        char *err, size_t errlen);
+
 /* Sends one admin command (STATUS, ROUTER_SHOW_WORKERS,
  * ROUTER_SHOW_SCHEDULERS, DISCONNECT) to a router's admin endpoint and
  * waits up to wait_ms (0: 10 s) for the answer. For REPLY answers *reply is
