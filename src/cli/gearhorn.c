@@ -232,6 +232,26 @@ parse_count(const char *opt, const char *s, long *out)
 static int job_is_json(const char *job);
 static gearhorn_client_t *connect_client(cli_t *cli, const char *router);
 
+/* Checks the QUEUE and JOB arguments; returns 0 or the exit code. */
+static int
+check_queue_and_job(const char *queue, const char *job)
+{
+	if (!proto_valid_name(queue, strlen(queue))) {
+		fprintf(stderr, "gearhorn: \"%s\" is not a valid queue name\n", queue);
+		return EX_USAGE;
+	}
+	return job_is_json(job) ? 0 : EX_DATAERR;
+}
+
+/* Prints a failed request and returns its exit code: 69 when the router did
+ * not answer in time, 1 when it refused or failed the job. */
+static int
+request_failed(const char *err)
+{
+	fprintf(stderr, "gearhorn: %s\n", err);
+	return strncmp(err, "timeout:", 8) == 0 ? EX_UNAVAILABLE : 1;
+}
+
 static int
 cmd_submit(cli_t *cli, int argc, char **argv)
 {
@@ -286,21 +306,15 @@ cmd_submit(cli_t *cli, int argc, char **argv)
 		fputs(usage_text, stderr);
 		return EX_USAGE;
 	}
-	if (!proto_valid_name(argv[optind], strlen(argv[optind]))) {
-		fprintf(stderr, "gearhorn: \"%s\" is not a valid queue name\n", argv[optind]);
-		return EX_USAGE;
-	}
-	if (!job_is_json(argv[optind + 1]))
-		return EX_DATAERR;
+	if ((rc = check_queue_and_job(argv[optind], argv[optind + 1])) != 0)
+		return rc;
 	if ((client = connect_client(cli, router)) == NULL)
 		return EX_UNAVAILABLE;
 	rc = gearhorn_submit(client, argv[optind], argv[optind + 1], strlen(argv[optind + 1]), &o,
 	                     &result, NULL, err, sizeof(err));
 	gearhorn_client_destroy(&client);
-	if (rc != 0) {
-		fprintf(stderr, "gearhorn: %s\n", err);
-		return strncmp(err, "timeout:", 8) == 0 ? EX_UNAVAILABLE : 1;
-	}
+	if (rc != 0)
+		return request_failed(err);
 	if (result != NULL)
 		printf("%s\n", result);
 	else
@@ -397,21 +411,15 @@ cmd_schedule(cli_t *cli, int argc, char **argv)
 		fputs(usage_text, stderr);
 		return EX_USAGE;
 	}
-	if (!proto_valid_name(argv[optind], strlen(argv[optind]))) {
-		fprintf(stderr, "gearhorn: \"%s\" is not a valid queue name\n", argv[optind]);
-		return EX_USAGE;
-	}
-	if (!job_is_json(argv[optind + 1]))
-		return EX_DATAERR;
+	if ((rc = check_queue_and_job(argv[optind], argv[optind + 1])) != 0)
+		return rc;
 	if ((client = connect_client(cli, router)) == NULL)
 		return EX_UNAVAILABLE;
 	rc = gearhorn_schedule(client, argv[optind], argv[optind + 1], strlen(argv[optind + 1]), &o,
 	                       err, sizeof(err));
 	gearhorn_client_destroy(&client);
-	if (rc != 0) {
-		fprintf(stderr, "gearhorn: %s\n", err);
-		return strncmp(err, "timeout:", 8) == 0 ? EX_UNAVAILABLE : 1;
-	}
+	if (rc != 0)
+		return request_failed(err);
 	printf("scheduled\n");
 	return EX_OK;
 }
@@ -444,10 +452,8 @@ cmd_unschedule(cli_t *cli, int argc, char **argv)
 		return EX_UNAVAILABLE;
 	rc = gearhorn_unschedule(client, argv[optind], strlen(argv[optind]), 0, err, sizeof(err));
 	gearhorn_client_destroy(&client);
-	if (rc != 0) {
-		fprintf(stderr, "gearhorn: %s\n", err);
-		return strncmp(err, "timeout:", 8) == 0 ? EX_UNAVAILABLE : 1;
-	}
+	if (rc != 0)
+		return request_failed(err);
 	printf("unscheduled\n");
 	return EX_OK;
 }
