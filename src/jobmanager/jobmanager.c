@@ -1,0 +1,833 @@
+/*
+ * jobmanager.c: gearhorn-jobmanager(8). Connects one DEALER to a router
+ * backend, INFORMs it of the queues it serves, advertises one READY per idle
+ * worker and runs each REQUEST in the prefork pool (pool.h), answering with
+ * REPLY (result) or ERROR, then READY for the freed slot.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <zmq.h>
+
+#include "conf.h"
+#include "log.h"
+#include "loop.h"
+#include "pool.h"
+#include "proto.h"
+#include "util.h"
+#include "wire.h"
+
+#define SECTION          "jobmanager"
+#define JM_HWM           100000
+#define JM_MAX_PENDING   10000
+#define JM_MAX_MESSAGE   (16u * 1024 * 1024 + 65536)
+#define JM_TICK_MS       1000
+#define JM_LIVENESS      3 /* heartbeat_timeout periods without a word: router dead */
+#define JM_MAX_OVERRIDES 16
+
+extern char **environ;
+
+typedef struct pending {
+	struct pending *next;
+	char ref[POOL_MAX_REF + 1];
+	char *body;
+	size_t len;
+	uint64_t timeout_ms;
+} pending_t;
+
+typedef struct {
+	const char *config_path;
+	struct {
+		const char *key, *value;
+	} overrides[JM_MAX_OVERRIDES];
+	size_t noverrides;
+
+	conf_t *conf;
+	loop_t *loop;
+	void *ctx, *sock;
+	pool_t *pool;
+	char **routers;
+	size_t nrouters, cur;
+	char *queues_json;
+	char identity[GH_UUID_LEN + 1];
+	char inform_msgid[GH_UUID_LEN + 1];
+	int acked;
+	size_t advertised;   /* READYs sent and not yet used by a REQUEST */
+	uint64_t last_rx;    /* ms: anything from the router */
+	uint64_t last_hb;    /* ms: our last HEARTBEAT */
+	uint64_t inform_at;  /* ms: our last INFORM */
+	uint64_t connect_at; /* ms: this connection */
+	long hb_interval, hb_timeout, timeout;
+	pending_t *pending, **pending_tail;
+	size_t npending;
+	int stopping;
+	uint64_t grace_timer;
+	int exit_code;
+} jm_t;
+
+/* Queues. */
+
+/* Turns "[[20,\"email\"],[10,\"default\"]]", "20:email,10:default" or
+ * "email reports" (weight 10) into the INFORM queues JSON. Caller owns the
+ * result; NULL with err on a bad spec. */
+static char *
+queues_to_json(const char *spec, char *err, size_t errlen)
+{
+	proto_queue_t q[PROTO_MAX_INFORM_QUEUES];
+	size_t n = 0, i;
+	json_t *arr;
+	char *out;
+	const char *s = spec;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (*s == '[') {
+		proto_err_t perr;
+		gh_frame_t f = {s, strlen(s)};
+		if (proto_parse_queues(f, q, GH_ARRAY_LEN(q), &n, &perr) == -1) {
+			gh_err(err, errlen, "queues: %s", perr.text);
+			return NULL;
+		}
+	} else {
+		char *copy = gh_strdup(s), *save = NULL, *tok;
+		for (tok = strtok_r(copy, ", \t", &save); tok != NULL;
+		     tok = strtok_r(NULL, ", \t", &save)) {
+			char *colon = strchr(tok, ':');
+			long w = 10;
+			if (n == GH_ARRAY_LEN(q)) {
+				free(copy);
+				gh_err(err, errlen, "queues: more than %d queues",
+				       PROTO_MAX_INFORM_QUEUES);
+				return NULL;
+			}
+			if (colon != NULL) {
+				*colon = '\0';
+				if (gh_parse_long(tok, 0, PROTO_MAX_QUEUE_WEIGHT, &w) == -1) {
+					*colon = ':';
+					colon = NULL; /* a name that contains ':' */
+					w = 10;
+				}
+			}
+			tok = colon ? colon + 1 : tok;
+			if (!proto_valid_name(tok, strlen(tok)) ||
+			    gh_strlcpy(q[n].name, tok, sizeof(q[n].name)) >= sizeof(q[n].name)) {
+				free(copy);
+				gh_err(err, errlen, "queues: bad queue name \"%.64s\"", tok);
+				return NULL;
+			}
+			q[n++].weight = w;
+		}
+		free(copy);
+	}
+	if (n == 0) {
+		gh_err(err, errlen, "queues: no queue given");
+		return NULL;
+	}
+	arr = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr, json_pack("[Is]", (json_int_t)q[i].weight, q[i].name));
+	out = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
+	return out;
+}
+
+/* Sending. */
+
+static int
+send_msg(jm_t *jm, proto_msg_t *m)
+{
+	gh_frame_t frames[4 + PROTO_MAX_ARGS];
+	proto_err_t perr;
+	int n;
+
+	if (jm->sock == NULL)
+		return -1;
+	n = proto_encode(m, frames, GH_ARRAY_LEN(frames), &perr);
+	if (n < 0) {
+		log_error("cannot encode %s: %s", proto_cmd_name(m->cmd), perr.text);
+		return -1;
+	}
+	if (wire_send(jm->sock, NULL, 0, frames, (size_t)n, ZMQ_DONTWAIT) == -1) {
+		log_warn("cannot send %s to %s: %s", proto_cmd_name(m->cmd), jm->routers[jm->cur],
+		         zmq_strerror(errno));
+		return -1;
+	}
+	log_debug("sent %s", proto_cmd_name(m->cmd));
+	return 0;
+}
+
+static gh_frame_t
+frame(const char *s)
+{
+	gh_frame_t f = {s, strlen(s)};
+	return f;
+}
+
+static void
+send_simple(jm_t *jm, proto_cmd_t cmd)
+{
+	char id[GH_UUID_LEN + 1];
+	proto_msg_t m;
+
+	gh_uuid(id);
+	proto_msg_init(&m, cmd, id);
+	send_msg(jm, &m);
+}
+
+static void
+send_inform(jm_t *jm)
+{
+	proto_msg_t m;
+
+	gh_uuid(jm->inform_msgid);
+	proto_msg_init(&m, PROTO_INFORM, jm->inform_msgid);
+	m.queues = frame(jm->queues_json);
+	m.peer_type = frame("worker");
+	jm->acked = 0;
+	jm->advertised = 0;
+	jm->inform_at = loop_now(jm->loop);
+	log_info("INFORM %s with queues %s", jm->routers[jm->cur], jm->queues_json);
+	send_msg(jm, &m);
+}
+
+static void
+send_heartbeat(jm_t *jm)
+{
+	char id[GH_UUID_LEN + 1], ts[64];
+	proto_msg_t m;
+
+	gh_uuid(id);
+	snprintf(ts, sizeof(ts), "%.6f", gh_wall_time());
+	proto_msg_init(&m, PROTO_HEARTBEAT, id);
+	m.timestamp = frame(ts);
+	jm->last_hb = loop_now(jm->loop);
+	send_msg(jm, &m);
+}
+
+static void
+send_error(jm_t *jm, const char *ref, const char *code, const char *text)
+{
+	char id[GH_UUID_LEN + 1];
+	proto_msg_t m;
+
+	gh_uuid(id);
+	proto_msg_init(&m, PROTO_ERROR, id);
+	m.ref = frame(ref);
+	m.code = frame(code);
+	m.text = frame(text);
+	if (send_msg(jm, &m) == -1) {
+		/* The text was not UTF-8 (a handler's message): send it escaped. */
+		char esc[1024];
+		log_escape(text, strlen(text), esc, sizeof(esc));
+		m.text = frame(esc);
+		send_msg(jm, &m);
+	}
+}
+
+/* Slots. */
+
+/* Sends READY for every idle worker not yet advertised, but never more
+ * READYs outstanding than idle workers (EventMQ over-advertised). */
+static void
+advertise(jm_t *jm)
+{
+	size_t idle = pool_idle(jm->pool);
+
+	if (!jm->acked || jm->stopping || jm->sock == NULL)
+		return;
+	idle = idle > jm->npending ? idle - jm->npending : 0;
+	while (jm->advertised < idle) {
+		send_simple(jm, PROTO_READY);
+		jm->advertised++;
+	}
+}
+
+static void
+run_pending(jm_t *jm)
+{
+	pending_t *pj;
+
+	while ((pj = jm->pending) != NULL && pool_idle(jm->pool) > 0) {
+		if (pool_submit(jm->pool, pj->ref, pj->body, pj->len, pj->timeout_ms) == -1)
+			break;
+		jm->pending = pj->next;
+		if (jm->pending == NULL)
+			jm->pending_tail = &jm->pending;
+		jm->npending--;
+		free(pj->body);
+		free(pj);
+	}
+}
+
+static void
+fail_pending(jm_t *jm, const char *text)
+{
+	pending_t *pj;
+
+	while ((pj = jm->pending) != NULL) {
+		jm->pending = pj->next;
+		send_error(jm, pj->ref, "crashed", text);
+		free(pj->body);
+		free(pj);
+	}
+	jm->pending_tail = &jm->pending;
+	jm->npending = 0;
+}
+
+/* Pool callbacks. */
+
+static void
+on_done(pool_t *p, const char *ref, pool_status_t st, const char *text, size_t len, void *arg)
+{
+	jm_t *jm = arg;
+	char id[GH_UUID_LEN + 1];
+	proto_msg_t m;
+
+	GH_UNUSED(p);
+	switch (st) {
+	case POOL_OK:
+		gh_uuid(id);
+		proto_msg_init(&m, PROTO_REPLY, id);
+		m.result.data = text;
+		m.result.size = len;
+		m.ref = frame(ref);
+		log_debug("job %s done", ref);
+		send_msg(jm, &m);
+		break;
+	case POOL_JOB_FAILED:
+		log_info("job %s failed: %s", ref, text);
+		send_error(jm, ref, "job-failed", text);
+		break;
+	case POOL_BAD_JOB:
+		log_info("job %s refused: %s", ref, text);
+		send_error(jm, ref, "bad-job", text);
+		break;
+	case POOL_TIMEOUT:
+		send_error(jm, ref, "timeout", text);
+		break;
+	case POOL_CRASHED:
+		send_error(jm, ref, "crashed", text);
+		break;
+	}
+}
+
+static void
+on_idle(pool_t *p, void *arg)
+{
+	jm_t *jm = arg;
+
+	GH_UNUSED(p);
+	run_pending(jm);
+	advertise(jm);
+	if (jm->stopping && pool_busy(jm->pool) == 0) {
+		log_info("all jobs ended, exiting");
+		loop_stop(jm->loop);
+	}
+}
+
+/* The router connection. */
+
+static int on_router(loop_t *loop, void *sock, int fd, short revents, void *arg);
+
+static void
+disconnect(jm_t *jm)
+{
+	if (jm->sock != NULL) {
+		loop_remove_socket(jm->loop, jm->sock);
+		zmq_close(jm->sock);
+		jm->sock = NULL;
+	}
+	jm->acked = 0;
+	jm->advertised = 0;
+}
+
+static int
+connect_router(jm_t *jm)
+{
+	int zero = 0, hwm = JM_HWM;
+	const char *ep = jm->routers[jm->cur];
+
+	disconnect(jm);
+	gh_uuid(jm->identity);
+	jm->sock = zmq_socket(jm->ctx, ZMQ_DEALER);
+	if (jm->sock == NULL) {
+		log_error("zmq_socket: %s", zmq_strerror(errno));
+		return -1;
+	}
+	zmq_setsockopt(jm->sock, ZMQ_LINGER, &zero, sizeof(zero));
+	zmq_setsockopt(jm->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(jm->sock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(jm->sock, ZMQ_ROUTING_ID, jm->identity, GH_UUID_LEN);
+	if (zmq_connect(jm->sock, ep) == -1) {
+		log_error("cannot connect to %s: %s", ep, zmq_strerror(errno));
+		zmq_close(jm->sock);
+		jm->sock = NULL;
+		return -1;
+	}
+	loop_add_socket(jm->loop, jm->sock, ZMQ_POLLIN, on_router, jm);
+	jm->connect_at = jm->last_rx = loop_now(jm->loop);
+	log_info("connected to %s as %s", ep, jm->identity);
+	send_inform(jm);
+	return 0;
+}
+
+/* Heartbeat loss or KBYE: a new identity, on the next router of the list. */
+static void
+reconnect(jm_t *jm, const char *why)
+{
+	size_t tries;
+
+	log_warn("router %s: %s; reconnecting", jm->routers[jm->cur], why);
+	for (tries = 0; tries < jm->nrouters; tries++) {
+		jm->cur = (jm->cur + 1) % jm->nrouters;
+		if (connect_router(jm) == 0)
+			return;
+	}
+}
+
+static void
+handle_request(jm_t *jm, const proto_msg_t *m, int oversized)
+{
+	char ref[POOL_MAX_REF + 1];
+	uint64_t timeout_ms;
+	pending_t *pj;
+
+	if (m->msgid.size > POOL_MAX_REF)
+		return;
+	memcpy(ref, m->msgid.data, m->msgid.size);
+	ref[m->msgid.size] = '\0';
+	if (jm->advertised > 0)
+		jm->advertised--;
+	if (jm->stopping) {
+		send_error(jm, ref, "crashed", "not run: the job manager is shutting down");
+		return;
+	}
+	if (oversized) {
+		send_error(jm, ref, "bad-job", "job too large");
+		advertise(jm);
+		return;
+	}
+	timeout_ms = (uint64_t)(m->hdr.timeout > 0 ? m->hdr.timeout : jm->timeout) * 1000;
+	log_debug("REQUEST %s queue %.*s", ref, (int)m->queue.size, m->queue.data);
+	if (jm->pending == NULL &&
+	    pool_submit(jm->pool, ref, m->body.data, m->body.size, timeout_ms) == 0)
+		return;
+	if (jm->npending >= JM_MAX_PENDING) {
+		send_error(jm, ref, "job-failed",
+		           "not run: no free worker and too many jobs waiting");
+		return;
+	}
+	/* The router sent more than we advertised (an EventMQ router may): wait. */
+	pj = gh_calloc(1, sizeof(*pj));
+	memcpy(pj->ref, ref, sizeof(ref));
+	pj->body = gh_malloc(m->body.size + 1);
+	memcpy(pj->body, m->body.data, m->body.size);
+	pj->len = m->body.size;
+	pj->timeout_ms = timeout_ms;
+	*jm->pending_tail = pj;
+	jm->pending_tail = &pj->next;
+	jm->npending++;
+}
+
+static void
+handle_message(jm_t *jm, wire_msg_t *wm)
+{
+	gh_frame_t frames[WIRE_MAX_FRAMES];
+	size_t n = wire_frames(wm, 0, frames, GH_ARRAY_LEN(frames));
+	proto_msg_t m;
+	proto_err_t perr;
+
+	jm->last_rx = loop_now(jm->loop);
+	if (wm->oversized && n >= 4) {
+		/* Only a REQUEST can be that large: refuse it by its msgid. */
+		proto_msg_t big;
+		proto_msg_init(&big, PROTO_NONE, NULL);
+		if (frames[2].size == 7 && memcmp(frames[2].data, "REQUEST", 7) == 0 &&
+		    proto_valid_msgid(frames[3].data, frames[3].size)) {
+			big.msgid = frames[3];
+			handle_request(jm, &big, 1);
+		}
+		return;
+	}
+	if (proto_decode(frames, n, &m, &perr) == -1) {
+		log_warn("bad message from the router: %s", perr.text);
+		if (m.cmd == PROTO_REQUEST && m.msgid.data != NULL) {
+			char ref[PROTO_MAX_MSGID + 1];
+			memcpy(ref, m.msgid.data, m.msgid.size);
+			ref[m.msgid.size] = '\0';
+			if (jm->advertised > 0)
+				jm->advertised--;
+			send_error(jm, ref, "bad-job", perr.text);
+			advertise(jm);
+		}
+		return;
+	}
+	switch (m.cmd) {
+	case PROTO_ACK:
+		if (!jm->acked && m.ref.size == GH_UUID_LEN &&
+		    memcmp(m.ref.data, jm->inform_msgid, GH_UUID_LEN) == 0) {
+			log_info("router %s acknowledged us", jm->routers[jm->cur]);
+			jm->acked = 1;
+			advertise(jm);
+		}
+		break;
+	case PROTO_HEARTBEAT:
+		break;
+	case PROTO_REQUEST:
+		handle_request(jm, &m, 0);
+		break;
+	case PROTO_ERROR:
+		if (m.code.size == 12 && memcmp(m.code.data, "unknown-peer", 12) == 0) {
+			if (!jm->stopping && jm->acked) {
+				log_warn("router %s forgot us; informing it again",
+				         jm->routers[jm->cur]);
+				send_inform(jm);
+			}
+		} else {
+			char t[256], c[64];
+			log_warn("router error %s: %s",
+			         log_escape(m.code.data, m.code.size, c, sizeof(c)),
+			         log_escape(m.text.data, m.text.size, t, sizeof(t)));
+		}
+		break;
+	case PROTO_KBYE:
+		if (!jm->stopping)
+			reconnect(jm, "said goodbye (KBYE)");
+		break;
+	case PROTO_DISCONNECT:
+		log_warn(
+		    "ignoring DISCONNECT from the router (job managers only stop on a signal)");
+		break;
+	default:
+		log_debug("ignoring %s from the router", proto_cmd_name(m.cmd));
+		break;
+	}
+}
+
+static int
+on_router(loop_t *loop, void *sock, int fd, short revents, void *arg)
+{
+	jm_t *jm = arg;
+	int i;
+
+	GH_UNUSED(loop);
+	GH_UNUSED(fd);
+	GH_UNUSED(revents);
+	for (i = 0; i < 64 && jm->sock == sock; i++) {
+		wire_msg_t wm;
+		if (wire_recv(sock, &wm, JM_MAX_MESSAGE, ZMQ_DONTWAIT) == -1) {
+			if (errno != EAGAIN && errno != EINTR)
+				log_error("receive: %s", zmq_strerror(errno));
+			break;
+		}
+		handle_message(jm, &wm);
+		wire_msg_close(&wm);
+	}
+	return 0;
+}
+
+static int
+on_tick(loop_t *loop, uint64_t id, void *arg)
+{
+	jm_t *jm = arg;
+	uint64_t now = loop_now(loop);
+	uint64_t dead_ms = (uint64_t)jm->hb_timeout * JM_LIVENESS * 1000;
+
+	GH_UNUSED(id);
+	if (jm->stopping)
+		return 0;
+	if (jm->sock == NULL) {
+		reconnect(jm, "not connected");
+		return 0;
+	}
+	if (now - jm->last_rx >= dead_ms) {
+		reconnect(jm, jm->acked ? "no heartbeat" : "no answer to INFORM");
+		return 0;
+	}
+	if (!jm->acked) {
+		if (now - jm->inform_at >= (uint64_t)jm->hb_timeout * 1000)
+			send_inform(jm);
+		return 0;
+	}
+	if (now - jm->last_hb >= (uint64_t)jm->hb_interval * 1000 - JM_TICK_MS / 2)
+		send_heartbeat(jm);
+	return 0;
+}
+
+/* Signals. */
+
+static int
+on_grace(loop_t *loop, uint64_t id, void *arg)
+{
+	jm_t *jm = arg;
+
+	GH_UNUSED(id);
+	jm->grace_timer = 0;
+	log_warn("kill_grace_period over: killing %zu running jobs", pool_busy(jm->pool));
+	pool_kill_busy(jm->pool, "killed: the job manager stopped");
+	loop_stop(loop);
+	return 0;
+}
+
+static int
+on_stop_signal(loop_t *loop, int signo, void *arg)
+{
+	jm_t *jm = arg;
+	long grace;
+
+	if (jm->stopping) {
+		log_warn("signal %d again: killing running jobs now", signo);
+		on_grace(loop, 0, jm);
+		return 0;
+	}
+	jm->stopping = 1;
+	pool_stop(jm->pool);
+	log_notice("signal %d: stopping (%zu jobs running)", signo, pool_busy(jm->pool));
+	send_simple(jm, PROTO_KBYE);
+	fail_pending(jm, "the job manager is shutting down");
+	if (pool_busy(jm->pool) == 0) {
+		loop_stop(loop);
+		return 0;
+	}
+	grace = conf_get_int(jm->conf, SECTION, "kill_grace_period");
+	jm->grace_timer = loop_add_timer(loop, (uint64_t)grace * 1000, 0, on_grace, jm);
+	return 0;
+}
+
+static conf_t *
+load_conf(jm_t *jm, char *err, size_t errlen)
+{
+	conf_t *c = conf_load(jm->config_path, environ, err, errlen);
+	size_t i;
+
+	if (c == NULL)
+		return NULL;
+	for (i = 0; i < jm->noverrides; i++)
+		if (conf_set(c, SECTION, jm->overrides[i].key, jm->overrides[i].value,
+		             "command line", err, errlen) == -1) {
+			conf_destroy(&c);
+			return NULL;
+		}
+	return c;
+}
+
+static void
+apply_log_level(const conf_t *c)
+{
+	log_level_t lv = LOG_LEVEL_INFO;
+
+	log_level_parse(conf_get(c, SECTION, "log_level"), &lv);
+	log_set_level(lv);
+}
+
+static int
+on_hup(loop_t *loop, int signo, void *arg)
+{
+	jm_t *jm = arg;
+	char err[1024];
+	conf_t *c;
+
+	GH_UNUSED(loop);
+	GH_UNUSED(signo);
+	if ((c = load_conf(jm, err, sizeof(err))) == NULL) {
+		log_error("SIGHUP: configuration not reloaded: %s", err);
+		return 0;
+	}
+	conf_destroy(&jm->conf);
+	jm->conf = c;
+	apply_log_level(c);
+	jm->timeout = conf_get_int(c, SECTION, "timeout");
+	log_notice("SIGHUP: reloaded log_level (%s) and timeout (%ld s); other keys need a restart",
+	           log_level_name(log_get_level()), jm->timeout);
+	return 0;
+}
+
+/* Set-up. */
+
+static int
+jobmanager(jm_t *jm)
+{
+	char err[1024], **dirs, **programs;
+	size_t ndirs, nprograms;
+	pool_config_t pc;
+	int rc = EX_OK;
+
+	jm->routers = conf_get_list(jm->conf, SECTION, "router", &jm->nrouters);
+	if (jm->nrouters == 0) {
+		log_error("[jobmanager] router: no endpoint given");
+		return EX_CONFIG;
+	}
+	jm->queues_json = queues_to_json(conf_get(jm->conf, SECTION, "queues"), err, sizeof(err));
+	if (jm->queues_json == NULL) {
+		log_error("[jobmanager] %s", err);
+		return EX_CONFIG;
+	}
+	jm->hb_interval = conf_get_int(jm->conf, SECTION, "heartbeat_interval");
+	jm->hb_timeout = conf_get_int(jm->conf, SECTION, "heartbeat_timeout");
+	jm->timeout = conf_get_int(jm->conf, SECTION, "timeout");
+	jm->pending_tail = &jm->pending;
+
+	jm->loop = loop_new();
+	loop_add_signal(jm->loop, SIGTERM, on_stop_signal, jm);
+	loop_add_signal(jm->loop, SIGINT, on_stop_signal, jm);
+	loop_add_signal(jm->loop, SIGHUP, on_hup, jm);
+	signal(SIGPIPE, SIG_IGN);
+
+	dirs = conf_get_list(jm->conf, SECTION, "handler_dirs", &ndirs);
+	programs = conf_get_list(jm->conf, SECTION, "programs", &nprograms);
+	memset(&pc, 0, sizeof(pc));
+	pc.workers = (size_t)conf_get_int(jm->conf, SECTION, "concurrent_jobs");
+	pc.max_jobs = conf_get_int(jm->conf, SECTION, "max_job_count");
+	pc.dirs = dirs;
+	pc.ndirs = ndirs;
+	pc.programs = programs;
+	pc.nprograms = nprograms;
+	pc.done = on_done;
+	pc.idle = on_idle;
+	pc.arg = jm;
+	/* The pool forks before the ZeroMQ context exists: no worker inherits it. */
+	jm->pool = pool_new(jm->loop, &pc, err, sizeof(err));
+	conf_list_free(dirs, ndirs);
+	conf_list_free(programs, nprograms);
+	if (jm->pool == NULL) {
+		log_error("%s", err);
+		rc = strstr(err, "program") ? EX_CONFIG : EX_OSERR;
+		goto out;
+	}
+	log_notice("started: %zu workers, queues %s, router %s", pc.workers, jm->queues_json,
+	           jm->routers[0]);
+
+	jm->ctx = zmq_ctx_new();
+	if (jm->ctx == NULL) {
+		log_error("zmq_ctx_new: %s", zmq_strerror(errno));
+		rc = EX_OSERR;
+		goto out;
+	}
+	if (connect_router(jm) == -1)
+		reconnect(jm, "cannot connect");
+	loop_add_timer(jm->loop, JM_TICK_MS, JM_TICK_MS, on_tick, jm);
+	if (loop_run(jm->loop) == -1) {
+		log_error("event loop: %s", zmq_strerror(errno));
+		rc = EX_SOFTWARE;
+	}
+	log_notice("stopped");
+out:
+	pool_destroy(&jm->pool);
+	fail_pending(jm, "the job manager stopped");
+	if (jm->sock != NULL) {
+		/* Let the last results and the KBYE reach the router. */
+		int linger = 2000;
+		zmq_setsockopt(jm->sock, ZMQ_LINGER, &linger, sizeof(linger));
+	}
+	disconnect(jm);
+	if (jm->ctx != NULL)
+		zmq_ctx_term(jm->ctx);
+	loop_destroy(&jm->loop);
+	conf_list_free(jm->routers, jm->nrouters);
+	free(jm->queues_json);
+	return rc;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: gearhorn-jobmanager [-hV] [-c file] [-j jobs] [-l level] [-Q queues]\n"
+	        "                           [-r endpoints]\n"
+	        "  -c, --config FILE      configuration file (default %s)\n"
+	        "  -r, --router LIST      router backend endpoints, tried in order\n"
+	        "  -Q, --queues QUEUES    queues: [[20,\"email\"]] or 20:email,10:default\n"
+	        "  -j, --jobs N           worker processes (concurrent_jobs)\n"
+	        "  -l, --log-level LEVEL  error, warn, notice, info or debug\n"
+	        "  -h, --help             show this help\n"
+	        "  -V, --version          show the version\n",
+	        conf_default_path());
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'c'},    {"router", required_argument, NULL, 'r'},
+	    {"queues", required_argument, NULL, 'Q'},    {"jobs", required_argument, NULL, 'j'},
+	    {"log-level", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0}};
+	jm_t jm;
+	char err[1024];
+	int c, rc;
+
+	memset(&jm, 0, sizeof(jm));
+	log_open("gearhorn-jobmanager", LOG_LEVEL_INFO, 0);
+	while ((c = getopt_long(argc, argv, "c:r:Q:j:l:hV", opts, NULL)) != -1) {
+		const char *key = NULL;
+		switch (c) {
+		case 'c':
+			jm.config_path = optarg;
+			break;
+		case 'r':
+			key = "router";
+			break;
+		case 'Q':
+			key = "queues";
+			break;
+		case 'j':
+			key = "concurrent_jobs";
+			break;
+		case 'l':
+			key = "log_level";
+			break;
+		case 'h':
+			usage(stdout);
+			return EX_OK;
+		case 'V':
+			printf("gearhorn-jobmanager %s (protocol %s)\n", PACKAGE_VERSION,
+			       PROTO_VERSION);
+			return EX_OK;
+		default:
+			usage(stderr);
+			return EX_USAGE;
+		}
+		if (key != NULL) {
+			if (jm.noverrides == JM_MAX_OVERRIDES) {
+				fprintf(stderr, "gearhorn-jobmanager: too many options\n");
+				return EX_USAGE;
+			}
+			jm.overrides[jm.noverrides].key = key;
+			jm.overrides[jm.noverrides].value = optarg;
+			jm.noverrides++;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	if ((jm.conf = load_conf(&jm, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "gearhorn-jobmanager: %s\n", err);
+		return EX_CONFIG;
+	}
+	{
+		char *q = queues_to_json(conf_get(jm.conf, SECTION, "queues"), err, sizeof(err));
+		if (q == NULL) {
+			fprintf(stderr, "gearhorn-jobmanager: [jobmanager] %s\n", err);
+			conf_destroy(&jm.conf);
+			return EX_CONFIG;
+		}
+		free(q);
+	}
+	log_open("gearhorn-jobmanager", LOG_LEVEL_INFO,
+	         strcmp(conf_get(jm.conf, SECTION, "log_target"), "syslog") == 0);
+	apply_log_level(jm.conf);
+	rc = jobmanager(&jm);
+	conf_destroy(&jm.conf);
+	log_close();
+	return rc;
+}

@@ -1,0 +1,419 @@
+/*
+ * check_pool.c: the job manager's worker pool and handlers, without ZeroMQ:
+ * the built-in module, results and errors, crash detection and replacement,
+ * timeouts, recycling, handler modules (tests/handlers/testmod.c), names
+ * that must be refused, and allowlisted programs.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "handler.h"
+#include "loop.h"
+#include "pool.h"
+#include "util.h"
+
+typedef struct {
+	int done;
+	char ref[POOL_MAX_REF + 1];
+	pool_status_t st;
+	char *text;
+	int idle_calls;
+} result_t;
+
+static loop_t *loop;
+static pool_t *pool;
+static result_t res;
+static char *moddir;
+
+static void
+on_done(pool_t *p, const char *ref, pool_status_t st, const char *text, size_t len, void *arg)
+{
+	GH_UNUSED(p);
+	GH_UNUSED(arg);
+	ck_assert_uint_eq(strlen(text), len);
+	res.done++;
+	gh_strlcpy(res.ref, ref, sizeof(res.ref));
+	res.st = st;
+	free(res.text);
+	res.text = gh_strdup(text);
+	loop_stop(loop);
+}
+
+static void
+on_idle(pool_t *p, void *arg)
+{
+	GH_UNUSED(p);
+	GH_UNUSED(arg);
+	res.idle_calls++;
+}
+
+static int
+on_guard(loop_t *l, uint64_t id, void *arg)
+{
+	GH_UNUSED(l);
+	GH_UNUSED(id);
+	GH_UNUSED(arg);
+	ck_abort_msg("no result within 30 s");
+	return -1;
+}
+
+static void
+start(size_t workers, long max_jobs)
+{
+	static char *const programs[] = {"cat=/bin/cat", "sh=/bin/sh", "missing=/nonexistent/prog"};
+	char *const dirs[] = {"/nonexistent-dir", moddir};
+	pool_config_t cfg;
+	char err[256];
+
+	memset(&cfg, 0, sizeof(cfg));
+	memset(&res, 0, sizeof(res));
+	cfg.workers = workers;
+	cfg.max_jobs = max_jobs;
+	cfg.dirs = dirs;
+	cfg.ndirs = 2;
+	cfg.programs = programs;
+	cfg.nprograms = 3;
+	cfg.done = on_done;
+	cfg.idle = on_idle;
+	loop = loop_new();
+	pool = pool_new(loop, &cfg, err, sizeof(err));
+	ck_assert_msg(pool != NULL, "pool_new: %s", err);
+	ck_assert_uint_eq(pool_idle(pool), workers);
+}
+
+static void
+stop(void)
+{
+	pool_destroy(&pool);
+	ck_assert_ptr_null(pool);
+	loop_destroy(&loop);
+	free(res.text);
+	res.text = NULL;
+}
+
+/* Runs one job to its end; returns the status, the text is in res.text. */
+static pool_status_t
+run(const char *body, uint64_t timeout_ms)
+{
+	uint64_t guard;
+	int before = res.done;
+
+	ck_assert_int_eq(pool_submit(pool, "ref-1", body, strlen(body), timeout_ms), 0);
+	guard = loop_add_timer(loop, 30000, 0, on_guard, NULL);
+	while (res.done == before)
+		ck_assert_int_eq(loop_run(loop), 0);
+	loop_cancel_timer(loop, guard);
+	ck_assert_str_eq(res.ref, "ref-1");
+	return res.st;
+}
+
+static long
+worker_pid(void)
+{
+	ck_assert_int_eq(run("[\"run\", {\"callable\": \"getpid\", \"path\": \"builtin\"}]", 0),
+	                 POOL_OK);
+	ck_assert(strncmp(res.text, "{\"value\": ", 10) == 0);
+	return atol(res.text + 10);
+}
+
+START_TEST(test_echo)
+{
+	start(2, 0);
+	ck_assert_int_eq(run("[\"run\", {\"callable\": \"echo\", \"path\": \"builtin\", \"args\": "
+	                     "[\"hi\"], \"kwargs\": {}, \"class_args\": [], \"class_kwargs\": {}}]",
+	                     0),
+	                 POOL_OK);
+	ck_assert_str_eq(res.text, "{\"value\": \"hi\"}");
+	ck_assert_int_eq(
+	    run("[\"run\", {\"callable\": \"echo\", \"path\": \"builtin\", \"args\": [1, {\"a\": "
+	        "[true, null]}]}]",
+	        0),
+	    POOL_OK);
+	ck_assert_str_eq(res.text, "{\"value\": [1, {\"a\": [true, null]}]}");
+	ck_assert_int_eq(run("[\"run\", {\"callable\": \"sleep\", \"path\": \"builtin\", \"args\": "
+	                     "[0.01]}]",
+	                     0),
+	                 POOL_OK);
+	ck_assert_str_eq(res.text, "{\"value\": null}");
+	ck_assert_uint_eq(pool_idle(pool), 2);
+	ck_assert_uint_eq(pool_busy(pool), 0);
+	ck_assert_int_ge(res.idle_calls, 3);
+	stop();
+}
+END_TEST
+
+START_TEST(test_fail)
+{
+	start(1, 0);
+	ck_assert_int_eq(
+	    run("[\"run\", {\"callable\": \"fail\", \"path\": \"builtin\", \"args\": [\"boom\"]}]",
+	        0),
+	    POOL_JOB_FAILED);
+	ck_assert_str_eq(res.text, "boom");
+	ck_assert_int_eq(run("[\"run\", {\"callable\": \"fail\", \"path\": \"builtin\"}]", 0),
+	                 POOL_JOB_FAILED);
+	ck_assert_str_eq(res.text, "failed");
+	stop();
+}
+END_TEST
+
+START_TEST(test_crash_replaced)
+{
+	long pid;
+
+	start(1, 0);
+	pid = worker_pid();
+	ck_assert_int_eq(run("[\"run\", {\"callable\": \"crash\", \"path\": \"builtin\"}]", 0),
+	                 POOL_CRASHED);
+	ck_assert_msg(strstr(res.text, "signal 6") != NULL, "%s", res.text);
+	ck_assert_uint_eq(pool_idle(pool), 1);
+	ck_assert_int_ne(worker_pid(), pid);
+	pid = worker_pid();
+	ck_assert_int_eq(run("[\"run\", {\"callable\": \"exit\", \"path\": \"builtin\"}]", 0),
+	                 POOL_CRASHED);
+	/* Not "status 3": under valgrind a child that leaks at exit reports 99. */
+	ck_assert_msg(strstr(res.text, "exited with status") != NULL, "%s", res.text);
+	ck_assert_int_ne(worker_pid(), pid);
+	stop();
+}
+END_TEST
+
+START_TEST(test_timeout)
+{
+	long pid;
+
+	start(1, 0);
+	pid = worker_pid();
+	ck_assert_int_eq(
+	    run("[\"run\", {\"callable\": \"sleep\", \"path\": \"builtin\", \"args\": [30]}]", 200),
+	    POOL_TIMEOUT);
+	ck_assert_uint_eq(pool_idle(pool), 1);
+	ck_assert_uint_eq(pool_busy(pool), 0);
+	ck_assert_int_ne(worker_pid(), pid);
+	/* A job that ends in time is not killed. */
+	ck_assert_int_eq(
+	    run("[\"run\", {\"callable\": \"echo\", \"path\": \"builtin\", \"args\": [1]}]", 30000),
+	    POOL_OK);
+	stop();
+}
+END_TEST
+
+START_TEST(test_recycle)
+{
+	long a, b, c, d, e;
+
+	start(1, 2);
+	a = worker_pid();
+	b = worker_pid();
+	c = worker_pid();
+	d = worker_pid();
+	e = worker_pid();
+	ck_assert_int_eq(a, b);
+	ck_assert_int_ne(b, c);
+	ck_assert_int_eq(c, d);
+	ck_assert_int_ne(d, e);
+	ck_assert_int_ne(a, e);
+	ck_assert_uint_eq(pool_idle(pool), 1);
+	stop();
+}
+END_TEST
+
+START_TEST(test_concurrent)
+{
+	const char *job =
+	    "[\"run\", {\"callable\": \"sleep\", \"path\": \"builtin\", \"args\": [0.2]}]";
+	uint64_t guard;
+
+	start(3, 0);
+	ck_assert_int_eq(pool_submit(pool, "a", job, strlen(job), 0), 0);
+	ck_assert_int_eq(pool_submit(pool, "b", job, strlen(job), 0), 0);
+	ck_assert_int_eq(pool_submit(pool, "c", job, strlen(job), 0), 0);
+	ck_assert_uint_eq(pool_idle(pool), 0);
+	ck_assert_uint_eq(pool_busy(pool), 3);
+	ck_assert_int_eq(pool_submit(pool, "d", job, strlen(job), 0), -1);
+	guard = loop_add_timer(loop, 30000, 0, on_guard, NULL);
+	while (res.done < 3)
+		ck_assert_int_eq(loop_run(loop), 0);
+	loop_cancel_timer(loop, guard);
+	ck_assert_uint_eq(pool_idle(pool), 3);
+	stop();
+}
+END_TEST
+
+START_TEST(test_kill_busy)
+{
+	const char *job =
+	    "[\"run\", {\"callable\": \"sleep\", \"path\": \"builtin\", \"args\": [30]}]";
+
+	start(2, 0);
+	ck_assert_int_eq(pool_submit(pool, "x", job, strlen(job), 0), 0);
+	pool_stop(pool);
+	pool_kill_busy(pool, "stopped");
+	ck_assert_int_eq(res.done, 1);
+	ck_assert_int_eq(res.st, POOL_CRASHED);
+	ck_assert_str_eq(res.text, "stopped");
+	ck_assert_uint_eq(pool_busy(pool), 0);
+	stop();
+}
+END_TEST
+
+START_TEST(test_module)
+{
+	long pid;
+
+	start(1, 0);
+	pid = worker_pid();
+	ck_assert_int_eq(
+	    run("[\"run\", {\"callable\": \"add\", \"path\": \"testmod\", \"args\": [1, 2, 3]}]",
+	        0),
+	    POOL_OK);
+	ck_assert_str_eq(res.text, "{\"value\": 6}");
+	ck_assert_int_eq(run("[\"run\", {\"callable\": \"mul\", \"path\": \"testmod:Calc\", "
+	                     "\"args\": [7], \"class_kwargs\": {\"factor\": 6}}]",
+	                     0),
+	                 POOL_OK);
+	ck_assert_str_eq(res.text, "{\"value\": 42}");
+	ck_assert_int_eq(
+	    run("[\"run\", {\"callable\": \"add\", \"path\": \"testmod\", \"args\": [1, \"x\"]}]",
+	        0),
+	    POOL_JOB_FAILED);
+	ck_assert_str_eq(res.text, "add: args[1] is not an integer");
+	ck_assert_int_eq(run("[\"run\", {\"callable\": \"oops\", \"path\": \"testmod\", "
+	                     "\"kwargs\": {\"why\": \"because\"}}]",
+	                     0),
+	                 POOL_JOB_FAILED);
+	ck_assert_str_eq(res.text, "oops: because");
+	/* One worker ran all of it: the module was loaded once and cached. */
+	ck_assert_int_eq(worker_pid(), pid);
+	stop();
+}
+END_TEST
+
+static const struct {
+	const char *body, *expect;
+} bad_jobs[] = {
+    {"not json", "job is not JSON"},
+    {"[]", "job must be"},
+    {"{\"run\": 1}", "job must be"},
+    {"[\"run\"]", "job must be"},
+    {"[\"run\", {}, 3]", "job must be"},
+    {"[\"frob\", {}]", "unknown job verb"},
+    {"[\"run\", {\"path\": \"builtin\"}]", "must be strings"},
+    {"[\"run\", {\"callable\": 1, \"path\": \"builtin\"}]", "must be strings"},
+    {"[\"run\", {\"callable\": \"echo\", \"path\": \"builtin\", \"args\": {}}]", "must be arrays"},
+    {"[\"run\", {\"callable\": \"echo\", \"path\": \"builtin\", \"kwargs\": []}]",
+     "must be objects"},
+    {"[\"run\", {\"callable\": \"nope\", \"path\": \"builtin\"}]", "no callable \"nope\""},
+    {"[\"run\", {\"callable\": \"echo\", \"path\": \"builtin:Cls\"}]", "no handler module"},
+    {"[\"run\", {\"callable\": \"x\", \"path\": \"../x\"}]", "module name must match"},
+    {"[\"run\", {\"callable\": \"x\", \"path\": \"/etc/passwd\"}]", "module name must match"},
+    {"[\"run\", {\"callable\": \"x\", \"path\": \"..\"}]", "module name must match"},
+    {"[\"run\", {\"callable\": \"x\", \"path\": \"a/b\"}]", "module name must match"},
+    {"[\"run\", {\"callable\": \"x\", \"path\": \"\"}]", "module name must match"},
+    {"[\"run\", {\"callable\": \"x\", \"path\": \"nosuch\"}]", "no handler module \"nosuch\""},
+    {"[\"run\", {\"callable\": \"bad-name\", \"path\": \"testmod\"}]", "callable must match"},
+    {"[\"run\", {\"callable\": \"1x\", \"path\": \"testmod\"}]", "callable must match"},
+    {"[\"run\", {\"callable\": \"nosym\", \"path\": \"testmod\"}]",
+     "no symbol gearhorn_handler_nosym"},
+    {"[\"run\", {\"callable\": \"add\", \"path\": \"testmod:Bad-Class\"}]", "MODULE:Class"},
+    {"[\"run\", {\"callable\": \"add\", \"path\": \"testmod:../x\"}]", "MODULE:Class"},
+    {"[\"exec\", {\"program\": \"rm\"}]", "is not allowed"},
+    {"[\"exec\", {\"program\": \"/bin/cat\"}]", "is not allowed"},
+    {"[\"exec\", {}]", "\"program\" must be a string"},
+    {"[\"exec\", {\"program\": \"cat\", \"args\": [1]}]", "array of strings"},
+    {"[\"exec\", {\"program\": \"cat\", \"stdin\": 5}]", "\"stdin\" must be a string"},
+};
+
+START_TEST(test_bad_jobs)
+{
+	long pid;
+	size_t i;
+
+	start(1, 0);
+	pid = worker_pid();
+	for (i = 0; i < GH_ARRAY_LEN(bad_jobs); i++) {
+		ck_assert_int_eq(run(bad_jobs[i].body, 0), POOL_BAD_JOB);
+		ck_assert_msg(strstr(res.text, bad_jobs[i].expect) != NULL, "%s: got \"%s\"",
+		              bad_jobs[i].body, res.text);
+	}
+	/* The worker lived through all of them. */
+	ck_assert_int_eq(worker_pid(), pid);
+	stop();
+}
+END_TEST
+
+START_TEST(test_exec)
+{
+	start(1, 0);
+	ck_assert_int_eq(run("[\"exec\", {\"program\": \"cat\", \"stdin\": \"hello\\nworld\"}]", 0),
+	                 POOL_OK);
+	ck_assert_str_eq(res.text, "{\"value\": \"hello\\nworld\"}");
+	ck_assert_int_eq(run("[\"exec\", {\"program\": \"sh\", \"args\": [\"-c\", \"printf "
+	                     "'%s' \\\"$1\\\"\", \"sh\", \"a b;c\"]}]",
+	                     0),
+	                 POOL_OK);
+	ck_assert_str_eq(res.text, "{\"value\": \"a b;c\"}");
+	ck_assert_int_eq(run("[\"exec\", {\"program\": \"sh\", \"args\": [\"-c\", \"echo bad "
+	                     "news >&2; exit 2\"]}]",
+	                     0),
+	                 POOL_JOB_FAILED);
+	ck_assert_str_eq(res.text, "program sh exited with status 2: bad news");
+	ck_assert_int_eq(run("[\"exec\", {\"program\": \"missing\"}]", 0), POOL_JOB_FAILED);
+	ck_assert_msg(strstr(res.text, "cannot execute /nonexistent/prog") != NULL, "%s", res.text);
+	stop();
+}
+END_TEST
+
+START_TEST(test_program_items)
+{
+	char err[256];
+
+	ck_assert_int_eq(handler_check_program("cat=/bin/cat", err, sizeof(err)), 0);
+	ck_assert_int_eq(handler_check_program("cat", err, sizeof(err)), -1);
+	ck_assert_int_eq(handler_check_program("=/bin/cat", err, sizeof(err)), -1);
+	ck_assert_int_eq(handler_check_program("cat=bin/cat", err, sizeof(err)), -1);
+	ck_assert_int_eq(handler_check_program("c/t=/bin/cat", err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "name must match"));
+}
+END_TEST
+
+static Suite *
+pool_suite(void)
+{
+	Suite *s = suite_create("pool");
+	TCase *tc = tcase_create("pool");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_echo);
+	tcase_add_test(tc, test_fail);
+	tcase_add_test(tc, test_crash_replaced);
+	tcase_add_test(tc, test_timeout);
+	tcase_add_test(tc, test_recycle);
+	tcase_add_test(tc, test_concurrent);
+	tcase_add_test(tc, test_kill_busy);
+	tcase_add_test(tc, test_module);
+	tcase_add_test(tc, test_bad_jobs);
+	tcase_add_test(tc, test_exec);
+	tcase_add_test(tc, test_program_items);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	const char *b = getenv("top_builddir");
+	SRunner *sr = srunner_create(pool_suite());
+	int failed;
+
+	moddir = gh_asprintf("%s/tests/handlers/.libs", b && *b ? b : ".");
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	free(moddir);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

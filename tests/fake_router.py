@@ -1,0 +1,355 @@
+"""A stand-in for gearhorn-router's backend, for tests/jobmanager.test.
+
+Binds a ROUTER socket, plays EventMQ 0.3.13's router towards one
+gearhorn-jobmanager (INFORM/ACK, HEARTBEAT, READY credits, REQUEST frames
+exactly as EventMQ forwards them) and checks every answer. Exits 0 when all
+checks pass, 1 with a message otherwise.
+
+usage: fake_router.py PORT JOBMANAGER_PID CONCURRENT_JOBS [grace]
+
+With "grace", only checks that SIGTERM kills a job that outlives
+kill_grace_period and reports it as crashed.
+"""
+import json
+import os
+import re
+import signal
+import sys
+import time
+import uuid
+
+import zmq
+
+PORT, JM_PID, JOBS = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+MODE = sys.argv[4] if len(sys.argv) > 4 else "full"
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+
+ctx = zmq.Context()
+sock = ctx.socket(zmq.ROUTER)
+sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
+sock.setsockopt(zmq.LINGER, 0)
+sock.bind("tcp://127.0.0.1:%d" % PORT)
+
+peer = None          # the job manager's current identity
+keepalive = True     # send router heartbeats while waiting
+last_hb_sent = 0.0
+heartbeats = 0       # HEARTBEATs received
+checks = 0
+
+
+def fail(msg):
+    print("fake_router: FAIL: %s" % msg, flush=True)
+    sys.exit(1)
+
+
+def ok(what):
+    global checks
+    checks += 1
+    print("fake_router: ok %d - %s" % (checks, what), flush=True)
+
+
+def send(cmd, *args, to=None):
+    frames = [to or peer, b"", b"eMQP/1.0", cmd.encode(), str(uuid.uuid4()).encode()]
+    frames += [a.encode() if isinstance(a, str) else a for a in args]
+    sock.send_multipart(frames)
+
+
+def send_request(msgid, queue, headers, body):
+    """A REQUEST as EventMQ's router forwards it: the client's msgid kept."""
+    sock.send_multipart([peer, b"", b"eMQP/1.0", b"REQUEST", msgid.encode(), queue.encode(),
+                         headers.encode(), body.encode()])
+
+
+def job(callable_, args=(), path="builtin", kwargs=None):
+    # Python's json.dumps, like EventMQ's client (client/messages.py).
+    return json.dumps(["run", {"callable": callable_, "path": path, "args": list(args),
+                               "kwargs": kwargs or {}, "class_args": [], "class_kwargs": {}}])
+
+
+def recv(timeout):
+    """The next message that is not a HEARTBEAT, as (identity, cmd, msgid, args)."""
+    global heartbeats, last_hb_sent
+    deadline = time.time() + timeout
+    while True:
+        now = time.time()
+        if keepalive and peer is not None and now - last_hb_sent > 0.5:
+            try:
+                send("HEARTBEAT", "%.6f" % now)
+            except zmq.ZMQError:  # the job manager left this identity
+                pass
+            last_hb_sent = now
+        left = deadline - now
+        if left <= 0:
+            return None
+        if not sock.poll(min(left, 0.2) * 1000):
+            continue
+        f = sock.recv_multipart()
+        if len(f) < 5 or f[1] != b"" or f[2] != b"eMQP/1.0":
+            fail("malformed frames %r" % f)
+        ident, cmd, msgid = f[0], f[3].decode(), f[4].decode()
+        args = [a.decode() for a in f[5:]]
+        if not UUID_RE.match(msgid):
+            fail("%s msgid %r is not a uuid4" % (cmd, msgid))
+        if cmd == "HEARTBEAT":
+            if len(args) != 1 or not re.match(r"^\d+\.\d{6}$", args[0]):
+                fail("HEARTBEAT frames %r" % args)
+            heartbeats += 1
+            continue
+        return ident, cmd, msgid, args
+
+
+def expect(cmd, timeout=15):
+    m = recv(timeout)
+    if m is None:
+        fail("expected %s, got nothing in %d s" % (cmd, timeout))
+    if m[1] != cmd:
+        fail("expected %s, got %s %r" % (cmd, m[1], m[3]))
+    if peer is not None and cmd != "INFORM" and m[0] != peer:
+        fail("%s from an unexpected identity %r" % (cmd, m[0]))
+    return m
+
+
+def expect_nothing(seconds):
+    m = recv(seconds)
+    if m is not None:
+        fail("expected silence, got %s %r" % (m[1], m[3]))
+
+
+def expect_informed(ident=None):
+    """INFORM with the configured queues; ACK it; returns the identity."""
+    global peer
+    i, _, msgid, args = expect("INFORM")
+    if args != ['[[20,"email"],[10,"default"]]', "worker"]:
+        fail("INFORM arguments %r" % args)
+    if ident is not None and i != ident:
+        fail("INFORM came from a new identity, expected the same one")
+    peer = i
+    send("ACK", msgid)
+    return i, msgid
+
+
+def expect_readies(n):
+    for _ in range(n):
+        expect("READY")
+    expect_nothing(0.5)  # never more READYs than idle workers
+
+
+def run_job(msgid, body, headers="reply-requested", queue="email"):
+    send_request(msgid, queue, headers, body)
+
+
+def expect_reply(msgid):
+    _, _, _, args = expect("REPLY")
+    if len(args) != 2 or args[1] != msgid:
+        fail("REPLY frames %r, expected [result, %s]" % (args, msgid))
+    try:
+        result = json.loads(args[0])
+    except ValueError:
+        fail("REPLY result is not JSON: %r" % args[0])
+    if not isinstance(result, dict) or list(result) != ["value"]:
+        fail("REPLY result %r is not {\"value\": ...}" % result)
+    return result["value"]
+
+
+def expect_error(msgid, code, text=None):
+    _, _, _, args = expect("ERROR")
+    if len(args) != 3 or args[0] != msgid or args[1] != code:
+        fail("ERROR frames %r, expected [%s, %s, text]" % (args, msgid, code))
+    if text is not None and text not in args[2]:
+        fail("ERROR text %r does not contain %r" % (args[2], text))
+    return args[2]
+
+
+if MODE == "grace":
+    expect_informed()
+    expect_readies(JOBS)
+    run_job("m-stuck", job("sleep", [60]))
+    time.sleep(0.2)
+    os.kill(JM_PID, signal.SIGTERM)
+    expect("KBYE")
+    keepalive = False
+    expect_error("m-stuck", "crashed")
+    expect_nothing(0.5)
+    ok("SIGTERM -> KBYE; a job outliving kill_grace_period -> ERROR crashed")
+    sys.exit(0)
+
+# 1. INFORM (the first one is left unanswered: it must be sent again), ACK.
+i1, m1 = expect("INFORM")[0], None
+peer = i1
+_, _, m2, args = expect("INFORM")
+if args != ['[[20,"email"],[10,"default"]]', "worker"]:
+    fail("INFORM arguments %r" % args)
+send("ACK", m2)
+ok("INFORM re-sent until ACKed, queues from -Q in EventMQ's JSON")
+send("HEARTBEAT", "%.6f" % time.time())
+expect_readies(JOBS)
+ok("one READY per worker (%d), no more" % JOBS)
+
+# 2. Results and errors, each followed by READY.
+run_job("m-echo", job("echo", ["hello"]))
+if expect_reply("m-echo") != "hello":
+    fail("echo result")
+expect("READY")
+ok("REQUEST -> REPLY [{\"value\": ...}, msgid] -> READY")
+
+run_job("m-echo2", job("echo", [1, {"a": [True, None]}]), headers="")
+if expect_reply("m-echo2") != [1, {"a": [True, None]}]:
+    fail("echo2 result")
+expect("READY")
+ok("REPLY is sent without reply-requested too")
+
+cases = [
+    ("m-fail", job("fail", ["boom"]), "job-failed", "boom"),
+    ("m-notjson", "not json", "bad-job", "not JSON"),
+    ("m-shape", '["run"]', "bad-job", None),
+    ("m-path", job("x", path="../x"), "bad-job", "module name"),
+    ("m-abs", job("x", path="/etc/passwd"), "bad-job", "module name"),
+    ("m-nomod", job("x", path="nosuch"), "bad-job", "nosuch"),
+    ("m-nocall", job("nope"), "bad-job", "nope"),
+    ("m-crash", job("crash"), "crashed", "signal"),
+    ("m-exit", job("exit"), "crashed", "exited with status"),
+]
+for msgid, body, code, text in cases:
+    run_job(msgid, body)
+    expect_error(msgid, code, text)
+    expect("READY")
+    ok("%s -> ERROR %s -> READY" % (msgid, code))
+
+run_job("m-timeout", job("sleep", [30]), headers="reply-requested,timeout:1")
+expect_error("m-timeout", "timeout")
+expect("READY")
+ok("timeout:1 -> worker killed, ERROR timeout -> READY")
+
+# A malformed REQUEST (2 argument frames) is refused by msgid; the router
+# spent a credit on it, so the free slot is advertised again.
+sock.send_multipart([peer, b"", b"eMQP/1.0", b"REQUEST", b"m-short", b"email", b"x"])
+expect_error("m-short", "bad-job")
+expect("READY")
+expect_nothing(0.5)
+ok("malformed REQUEST -> ERROR bad-job -> READY")
+
+# 3. All workers busy at once.
+for k in range(JOBS):
+    run_job("m-par%d" % k, job("sleep", [0.3]))
+seen = set()
+readies = 0
+while len(seen) < JOBS or readies < JOBS:
+    _, cmd, _, args = recv(10) or fail("concurrent jobs: nothing")
+    if cmd == "REPLY":
+        seen.add(args[1])
+    elif cmd == "READY":
+        readies += 1
+    else:
+        fail("concurrent jobs: got %s" % cmd)
+expect_nothing(0.3)
+ok("%d jobs at once -> %d REPLYs, %d READYs" % (JOBS, JOBS, JOBS))
+
+# Handler modules from handler_dirs, and allowlisted programs.
+run_job("m-mod", job("add", [1, 2, 3], path="testmod"))
+if expect_reply("m-mod") != 6:
+    fail("testmod add")
+expect("READY")
+run_job("m-exec", json.dumps(["exec", {"program": "cat", "args": [], "stdin": "piped\ntext"}]))
+if expect_reply("m-exec") != "piped\ntext":
+    fail("exec cat")
+expect("READY")
+run_job("m-noexec", json.dumps(["exec", {"program": "rm", "args": ["-rf", "/"]}]))
+expect_error("m-noexec", "bad-job", "not allowed")
+expect("READY")
+ok("handler module, exec of an allowlisted program, refusal of another")
+
+# A job larger than 16 MiB is refused by its msgid.
+run_job("m-huge", job("echo", ["x" * (17 * 1024 * 1024)]))
+expect_error("m-huge", "bad-job", "too large")
+expect("READY")
+ok("oversized job -> ERROR bad-job -> READY")
+
+# More REQUESTs than READY credits (a router that does not count): they wait
+# for a worker, and no more READYs than idle workers follow.
+for k in range(JOBS + 2):
+    run_job("m-over%d" % k, job("sleep", [0.2]))
+seen = set()
+readies = 0
+while len(seen) < JOBS + 2 or readies < JOBS:
+    _, cmd, _, args = recv(10) or fail("over-commit: nothing")
+    if cmd == "REPLY":
+        seen.add(args[1])
+    elif cmd == "READY":
+        readies += 1
+    else:
+        fail("over-commit: got %s" % cmd)
+expect_nothing(0.5)
+ok("%d jobs on %d credits all run; %d READYs after" % (JOBS + 2, JOBS, JOBS))
+
+# SIGHUP reloads without touching the workers or the connection.
+os.kill(JM_PID, signal.SIGHUP)
+time.sleep(0.2)
+run_job("m-hup", job("echo", ["after hup"]))
+if expect_reply("m-hup") != "after hup":
+    fail("after SIGHUP")
+expect("READY")
+expect_nothing(0.5)
+ok("SIGHUP -> jobs still run, no reconnect")
+
+# 4. DISCONNECT from the router is ignored.
+send("DISCONNECT")
+run_job("m-after", job("echo", ["still here"]))
+if expect_reply("m-after") != "still here":
+    fail("after DISCONNECT")
+expect("READY")
+ok("DISCONNECT ignored")
+
+# 5. ERROR unknown-peer: INFORM again on the same connection.
+send("ERROR", "", "unknown-peer", "who are you")
+expect_informed(ident=peer)
+expect_readies(JOBS)
+ok("ERROR unknown-peer -> re-INFORM, same identity, READYs again")
+
+# 6. KBYE: a new identity, INFORM, READYs.
+old = peer
+send("KBYE")
+new, _ = expect_informed()
+if new == old:
+    fail("KBYE: the identity did not change")
+expect_readies(JOBS)
+ok("KBYE -> reconnect with a new identity")
+
+# 7. Heartbeat loss: a job keeps running, the job manager reconnects (by way
+# of the dead router first in its list), only idle slots are advertised and
+# the result reaches the new connection.
+run_job("m-long", job("sleep", [9]))
+keepalive = False
+old = peer
+new, _ = expect_informed()
+keepalive = True
+if new == old:
+    fail("heartbeat loss: the identity did not change")
+got_reply = False
+readies = 0
+while not got_reply or readies < JOBS:
+    _, cmd, _, args = recv(20) or fail("after reconnect: nothing")
+    if cmd == "READY":
+        readies += 1
+        if not got_reply and readies > JOBS - 1:
+            fail("a busy worker was advertised after the reconnect")
+    elif cmd == "REPLY" and args[1] == "m-long":
+        got_reply = True
+    else:
+        fail("after reconnect: got %s" % cmd)
+expect_nothing(0.3)
+if heartbeats == 0:
+    fail("no HEARTBEAT from the job manager")
+ok("heartbeat loss -> reconnect; running job finished; only idle slots advertised")
+
+# 8. SIGTERM: KBYE, the running job's result, no READY, exit (checked by the test).
+run_job("m-last", job("sleep", [0.5]))
+time.sleep(0.1)
+os.kill(JM_PID, signal.SIGTERM)
+expect("KBYE")
+if expect_reply("m-last") is not None:
+    fail("m-last result")
+keepalive = False  # the job manager is leaving
+expect_nothing(0.5)
+ok("SIGTERM -> KBYE, running job finished and reported")
+print("fake_router: all %d checks passed (%d heartbeats received)" % (checks, heartbeats))
+sys.exit(0)
