@@ -11,7 +11,14 @@ set -u
 : "${top_builddir:=$top_srcdir}"
 : "${GEARMAND:=/usr/sbin/gearmand}"
 
-GH_TMP=$(mktemp -d "${TMPDIR:-/tmp}/gh-test-XXXXXX")
+# Private directories live under the build tree (make clean removes them),
+# where nothing else cleans up behind a running test.
+mkdir -p "$top_builddir/tests/tmp" 2>/dev/null
+if [ -w "$top_builddir/tests/tmp" ]; then
+	GH_TMP=$(mktemp -d "$top_builddir/tests/tmp/gh-XXXXXX")
+else
+	GH_TMP=$(mktemp -d "${TMPDIR:-/tmp}/gh-test-XXXXXX")
+fi
 GH_PIDS=()
 
 gh_cleanup() {
