@@ -1,0 +1,89 @@
+/*
+ * broker.h: the router's state and semantics (eMQP/1.0, EventMQ 0.3.13's
+ * wire with gearhorn's fixes and extensions, see gearhorn-router(8)).
+ * No sockets: messages come in through broker_handle and go out through a
+ * send callback, and time is passed in, so that the whole broker can be
+ * driven by a unit test.
+ */
+#ifndef GEARHORN_BROKER_H
+#define GEARHORN_BROKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "journal.h"
+#include "util.h"
+
+typedef struct broker broker_t;
+
+/* The router's three endpoints. */
+enum { BROKER_FRONTEND = 0, BROKER_BACKEND = 1, BROKER_ADMIN = 2, BROKER_ENDPOINTS = 3 };
+
+/* Sends frames[0..n) (DEALER view: "", version, command, msgid, args) to
+ * the peer identity (idlen bytes) on endpoint. Everything is borrowed for
+ * the call only. Returns 0, or -1 with errno EHOSTUNREACH (no such peer) or
+ * EAGAIN (the peer's queue is full); nothing was sent then. */
+typedef int(broker_send_fn)(void *ctx, int endpoint, const void *identity, size_t idlen,
+                            const gh_frame_t *frames, size_t n);
+
+/* Tunables; the ones marked (reload) may change with broker_configure. */
+typedef struct {
+	long max_length;           /* (reload) waiting requests per queue */
+	long max_waiting;          /* (reload) waiting requests in all queues; 0: 10 x max_length */
+	uint64_t hb_interval_ms;   /* (reload) */
+	uint64_t hb_timeout_ms;    /* (reload) */
+	const char *default_queue; /* (reload) for INFORM without queues; borrowed, copied */
+} broker_conf_t;
+
+/* Creates a broker that sends through send(ctx, ...). conf is copied; send
+ * and ctx are borrowed for the broker's life. now_ms is the monotonic clock.
+ * Caller owns the result (free with broker_destroy). */
+broker_t *broker_new(const broker_conf_t *conf, broker_send_fn *send, void *ctx, uint64_t now_ms);
+
+/* Frees *self_p (jobs, peers, queues) without sending anything; accepts NULL
+ * and clears the caller's pointer. */
+void broker_destroy(broker_t **self_p);
+
+/* Applies new tunables (reload); conf is copied. */
+void broker_configure(broker_t *b, const broker_conf_t *conf);
+
+/* One message from peer identity (idlen bytes) on endpoint: frames[0..n)
+ * are its DEALER-view frames (borrowed for the call; the body is copied if
+ * kept). oversized: the message was larger than the router accepts (its
+ * frames may be cut). Never trusts the bytes: any defect is answered with an
+ * ERROR and logged. */
+void broker_handle(broker_t *b, int endpoint, const void *identity, size_t idlen,
+                   const gh_frame_t *frames, size_t n, int oversized, uint64_t now_ms);
+
+/* Periodic work: heartbeats when due, dead peers, ttl expiry, in-flight
+ * timeouts. Call it often (every 250 ms); it decides what is due. */
+void broker_tick(broker_t *b, uint64_t now_ms);
+
+/* 1 once an admin DISCONNECT was accepted: the caller stops its loop. */
+int broker_stopping(const broker_t *b);
+
+/* Graceful stop (SIGTERM): answers the clients of waiting jobs with ERROR
+ * shutdown. Peers are not sent KBYE, so they reconnect to the next router. */
+void broker_shutdown(broker_t *b);
+
+/* Journal hooks: add(ctx, job) when a guarantee job is accepted, del(ctx,
+ * msgid) when a journaled job ends (result or failure). Either may be NULL.
+ * ctx is borrowed for the broker's life. Journaled jobs that wait when the
+ * router stops are kept (no ERROR shutdown), to be restored at start. */
+typedef void(broker_journal_add_fn)(void *ctx, const journal_job_t *job);
+typedef void(broker_journal_del_fn)(void *ctx, const char *msgid);
+void broker_set_journal(broker_t *b, broker_journal_add_fn *add, broker_journal_del_fn *del,
+                        void *ctx);
+
+/* Puts a job from the journal back at the tail of its queue (not written to
+ * the journal again, not acknowledged). job is borrowed; its accepted_ms is
+ * unix milliseconds and wall_now_ms the current wall clock in the same
+ * unit. Returns 0, or -1 if the row is invalid or its msgid already known. */
+int broker_restore(broker_t *b, const journal_job_t *job, int64_t wall_now_ms, uint64_t now_ms);
+
+/* The admin JSON documents (status.c). Caller owns the result (free()). */
+char *broker_status_json(broker_t *b, uint64_t now_ms);
+char *broker_workers_json(broker_t *b, uint64_t now_ms);
+char *broker_schedulers_json(broker_t *b, uint64_t now_ms);
+
+#endif

@@ -1,0 +1,405 @@
+/*
+ * main.c: gearhorn-router(8), the eMQP/1.0 broker daemon. Options and
+ * configuration, three ROUTER sockets, one loop with one periodic timer;
+ * every decision is the broker's (broker.c).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include <zmq.h>
+
+#include "broker.h"
+#include "conf.h"
+#include "journal.h"
+#include "log.h"
+#include "loop.h"
+#include "util.h"
+#include "wire.h"
+
+extern char **environ;
+
+#define ROUTER_TICK_MS   250
+#define ROUTER_BATCH     64
+#define ROUTER_HWM       10000
+#define ROUTER_LINGER_MS 1000
+#define MAX_FLAGS        16
+
+static const char *const ep_keys[BROKER_ENDPOINTS] = {"frontend", "backend", "admin"};
+
+typedef struct {
+	const char *key, *value;
+} router_flag_t;
+
+typedef struct {
+	const char *config_path; /* NULL: GEARHORN_CONFIG or the default */
+	router_flag_t flags[MAX_FLAGS];
+	size_t nflags;
+	conf_t *conf;
+	void *ctx;
+	void *sock[BROKER_ENDPOINTS];
+	char *endpoint[BROKER_ENDPOINTS];
+	loop_t *loop;
+	broker_t *broker;
+	journal_t *journal;
+	size_t max_message_size;
+} router_t;
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: gearhorn-router [-hV] [-c file] [-f endpoint] [-b endpoint] [-a endpoint]\n"
+	        "                       [-l level] [--max-length n]\n"
+	        "  -c, --config FILE      configuration file (default %s)\n"
+	        "  -f, --frontend EP      endpoint for clients and schedulers\n"
+	        "  -b, --backend EP       endpoint for job managers\n"
+	        "  -a, --admin EP         endpoint for administration\n"
+	        "  -l, --log-level LEVEL  error, warn, notice, info or debug\n"
+	        "      --max-length N     waiting requests per queue\n"
+	        "  -h, --help             this help\n"
+	        "  -V, --version          print the version\n",
+	        conf_default_path());
+}
+
+/* Loads the file and the environment, then the command line flags on top. */
+static conf_t *
+router_load_conf(router_t *r, char *err, size_t errlen)
+{
+	conf_t *c = conf_load(r->config_path, environ, err, errlen);
+	if (!c)
+		return NULL;
+	for (size_t i = 0; i < r->nflags; i++) {
+		const char *section =
+		    strcmp(r->flags[i].key, "log_level") == 0 ? "global" : "router";
+		if (conf_set(c, section, r->flags[i].key, r->flags[i].value, "command line", err,
+		             errlen) != 0) {
+			conf_destroy(&c);
+			return NULL;
+		}
+	}
+	return c;
+}
+
+static void
+router_broker_conf(const conf_t *c, broker_conf_t *bc)
+{
+	memset(bc, 0, sizeof(*bc));
+	bc->max_length = conf_get_int(c, "router", "max_length");
+	bc->max_waiting = 0;
+	bc->hb_interval_ms = (uint64_t)conf_get_int(c, "router", "heartbeat_interval") * 1000;
+	bc->hb_timeout_ms = (uint64_t)conf_get_int(c, "router", "heartbeat_timeout") * 1000;
+	bc->default_queue = conf_get(c, "router", "default_queue");
+}
+
+static void
+router_apply_log(const conf_t *c)
+{
+	log_level_t level = LOG_LEVEL_INFO;
+	log_level_parse(conf_get(c, "router", "log_level"), &level);
+	log_open("gearhorn-router", level,
+	         strcmp(conf_get(c, "router", "log_target"), "syslog") == 0);
+}
+
+static int
+router_send(void *ctx, int endpoint, const void *identity, size_t idlen, const gh_frame_t *frames,
+            size_t n)
+{
+	router_t *r = ctx;
+	return wire_send(r->sock[endpoint], identity, idlen, frames, n, ZMQ_DONTWAIT);
+}
+
+static int
+on_socket(loop_t *loop, void *sock, int fd, short revents, void *arg)
+{
+	router_t *r = arg;
+	int ep;
+
+	GH_UNUSED(fd);
+	GH_UNUSED(revents);
+	for (ep = 0; ep < BROKER_ENDPOINTS && r->sock[ep] != sock; ep++)
+		;
+	if (ep == BROKER_ENDPOINTS)
+		return 0;
+	for (int i = 0; i < ROUTER_BATCH; i++) {
+		wire_msg_t m;
+		gh_frame_t f[WIRE_MAX_FRAMES];
+		size_t n;
+
+		if (wire_recv(sock, &m, r->max_message_size, ZMQ_DONTWAIT) != 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				log_warn("%s: receive failed: %s", ep_keys[ep],
+				         zmq_strerror(errno));
+			break;
+		}
+		n = wire_frames(&m, 0, f, GH_ARRAY_LEN(f));
+		if (n >= 1)
+			broker_handle(r->broker, ep, f[0].data, f[0].size, f + 1, n - 1,
+			              m.oversized, loop_now(loop));
+		wire_msg_close(&m);
+		if (broker_stopping(r->broker)) {
+			loop_stop(loop);
+			break;
+		}
+	}
+	journal_commit(r->journal); /* group commit: one transaction per pass */
+	return 0;
+}
+
+static int
+on_tick(loop_t *loop, uint64_t timer_id, void *arg)
+{
+	router_t *r = arg;
+	GH_UNUSED(timer_id);
+	broker_tick(r->broker, loop_now(loop));
+	journal_commit(r->journal);
+	return 0;
+}
+
+static int
+on_stop_signal(loop_t *loop, int signo, void *arg)
+{
+	router_t *r = arg;
+	log_notice("signal %d: stopping", signo);
+	broker_shutdown(r->broker);
+	loop_stop(loop);
+	return 0;
+}
+
+static int
+on_hup(loop_t *loop, int signo, void *arg)
+{
+	router_t *r = arg;
+	char err[512];
+	conf_t *c;
+	broker_conf_t bc;
+
+	GH_UNUSED(loop);
+	GH_UNUSED(signo);
+	c = router_load_conf(r, err, sizeof(err));
+	if (!c) {
+		log_error("reload failed, keeping the running configuration: %s", err);
+		return 0;
+	}
+	for (int ep = 0; ep < BROKER_ENDPOINTS; ep++)
+		if (strcmp(conf_get(c, "router", ep_keys[ep]), r->endpoint[ep]) != 0)
+			log_warn(
+			    "reload: [router] %s changed to %s; it takes effect after a restart",
+			    ep_keys[ep], conf_get(c, "router", ep_keys[ep]));
+	router_apply_log(c);
+	router_broker_conf(c, &bc);
+	broker_configure(r->broker, &bc);
+	r->max_message_size = (size_t)conf_get_int(c, "router", "max_message_size");
+	conf_destroy(&r->conf);
+	r->conf = c;
+	log_notice("configuration reloaded");
+	return 0;
+}
+
+static void
+on_journal_add(void *ctx, const journal_job_t *job)
+{
+	journal_add(ctx, job);
+}
+
+static void
+on_journal_del(void *ctx, const char *msgid)
+{
+	journal_del(ctx, msgid);
+}
+
+static void
+on_journal_replay(void *arg, const journal_job_t *job)
+{
+	router_t *r = arg;
+	if (broker_restore(r->broker, job, (int64_t)(gh_wall_time() * 1000), gh_now_ms()) != 0) {
+		log_warn("journal: job %s cannot be restored; dropped", job->msgid);
+		journal_del(r->journal, job->msgid);
+	}
+}
+
+/* Opens the journal if [router] journal is on and puts its jobs back. */
+static int
+router_open_journal(router_t *r)
+{
+	const char *path = conf_get(r->conf, "router", "journal_path");
+	char *def = NULL, err[512];
+	long n;
+
+	if (!conf_get_bool(r->conf, "router", "journal"))
+		return 0;
+	if (!*path)
+		path = def =
+		    gh_asprintf("%s/router-journal.db", conf_get(r->conf, "router", "state_dir"));
+	r->journal = journal_open(path, err, sizeof(err));
+	if (!r->journal) {
+		log_error("cannot open the journal: %s", err);
+		free(def);
+		return EX_CANTCREAT;
+	}
+	n = journal_replay(r->journal, on_journal_replay, r);
+	journal_commit(r->journal);
+	log_notice("journal %s: %ld job(s) restored", path, n < 0 ? 0 : n);
+	free(def);
+	broker_set_journal(r->broker, on_journal_add, on_journal_del, r->journal);
+	return 0;
+}
+
+static int
+router_parse_args(router_t *r, int argc, char **argv)
+{
+	enum { OPT_MAX_LENGTH = 256 };
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"frontend", required_argument, NULL, 'f'},
+	    {"backend", required_argument, NULL, 'b'},
+	    {"admin", required_argument, NULL, 'a'},
+	    {"log-level", required_argument, NULL, 'l'},
+	    {"max-length", required_argument, NULL, OPT_MAX_LENGTH},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0}};
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "c:f:b:a:l:hV", opts, NULL)) != -1) {
+		const char *key = NULL;
+		switch (ch) {
+		case 'c':
+			r->config_path = optarg;
+			break;
+		case 'f':
+			key = "frontend";
+			break;
+		case 'b':
+			key = "backend";
+			break;
+		case 'a':
+			key = "admin";
+			break;
+		case 'l':
+			key = "log_level";
+			break;
+		case OPT_MAX_LENGTH:
+			key = "max_length";
+			break;
+		case 'h':
+			usage(stdout);
+			exit(EX_OK);
+		case 'V':
+			printf("gearhorn-router %s (protocol %s)\n", PACKAGE_VERSION, "eMQP/1.0");
+			exit(EX_OK);
+		default:
+			usage(stderr);
+			return -1;
+		}
+		if (key) {
+			if (r->nflags == MAX_FLAGS) {
+				fprintf(stderr, "gearhorn-router: too many options\n");
+				return -1;
+			}
+			r->flags[r->nflags].key = key;
+			r->flags[r->nflags].value = optarg;
+			r->nflags++;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "gearhorn-router: unexpected argument \"%s\"\n", argv[optind]);
+		usage(stderr);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+router_open(router_t *r)
+{
+	char err[512];
+
+	r->ctx = zmq_ctx_new();
+	if (!r->ctx) {
+		log_error("zmq_ctx_new: %s", zmq_strerror(errno));
+		return EX_OSERR;
+	}
+	for (int ep = 0; ep < BROKER_ENDPOINTS; ep++) {
+		r->endpoint[ep] = gh_strdup(conf_get(r->conf, "router", ep_keys[ep]));
+		r->sock[ep] = wire_socket(r->ctx, ZMQ_ROUTER, r->endpoint[ep], 1, ROUTER_HWM, err,
+		                          sizeof(err));
+		if (!r->sock[ep]) {
+			log_error("cannot bind the %s: %s", ep_keys[ep], err);
+			return EX_UNAVAILABLE;
+		}
+		loop_add_socket(r->loop, r->sock[ep], ZMQ_POLLIN, on_socket, r);
+		log_info("%s bound to %s", ep_keys[ep], r->endpoint[ep]);
+	}
+	return 0;
+}
+
+static void
+router_close(router_t *r)
+{
+	int linger = ROUTER_LINGER_MS;
+	for (int ep = 0; ep < BROKER_ENDPOINTS; ep++) {
+		if (r->sock[ep]) {
+			loop_remove_socket(r->loop, r->sock[ep]);
+			/* Let the last ACK, KBYEs and ERRORs go out. */
+			zmq_setsockopt(r->sock[ep], ZMQ_LINGER, &linger, sizeof(linger));
+			zmq_close(r->sock[ep]);
+		}
+		free(r->endpoint[ep]);
+	}
+	if (r->ctx)
+		zmq_ctx_term(r->ctx);
+}
+
+int
+main(int argc, char **argv)
+{
+	router_t r;
+	char err[512];
+	broker_conf_t bc;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	if (router_parse_args(&r, argc, argv) != 0)
+		return EX_USAGE;
+	r.conf = router_load_conf(&r, err, sizeof(err));
+	if (!r.conf) {
+		fprintf(stderr, "gearhorn-router: %s\n", err);
+		return EX_CONFIG;
+	}
+	router_apply_log(r.conf);
+	r.max_message_size = (size_t)conf_get_int(r.conf, "router", "max_message_size");
+
+	r.loop = loop_new();
+	loop_add_signal(r.loop, SIGTERM, on_stop_signal, &r);
+	loop_add_signal(r.loop, SIGINT, on_stop_signal, &r);
+	loop_add_signal(r.loop, SIGHUP, on_hup, &r);
+	rc = router_open(&r);
+	if (rc == 0) {
+		router_broker_conf(r.conf, &bc);
+		r.broker = broker_new(&bc, router_send, &r, gh_now_ms());
+		rc = router_open_journal(&r);
+	}
+	if (rc == 0) {
+		loop_add_timer(r.loop, ROUTER_TICK_MS, ROUTER_TICK_MS, on_tick, &r);
+		log_notice("gearhorn-router %s started", PACKAGE_VERSION);
+		if (loop_run(r.loop) != 0) {
+			log_error("event loop failed: %s", zmq_strerror(errno));
+			rc = EX_SOFTWARE;
+		} else {
+			log_notice("stopped");
+		}
+	}
+	router_close(&r);
+	broker_destroy(&r.broker);
+	journal_close(&r.journal);
+	loop_destroy(&r.loop);
+	conf_destroy(&r.conf);
+	return rc;
+}

@@ -1,0 +1,200 @@
+#!/usr/bin/python3
+"""emqp_peer.py: an EventMQ 0.3.13 peer (job manager, client, admin) for
+tests/router.test. It sends exactly EventMQ's frames (DEALER sockets with a
+uuid4 identity, ['', 'eMQP/1.0', CMD, uuid4, ...]).
+
+usage: emqp_peer.py FRONTEND BACKEND ADMIN SCENARIO [ARG]
+scenarios: job, admin, bad, disconnect, journal-submit (prints the msgid of a
+guarantee job left waiting on queue "jq"), journal-serve MSGID (a job manager
+of "jq" must receive that job)
+Exit 0 on success, 1 on failure, 77 if pyzmq is missing. Timeouts only bound
+waiting (10 s); they are not assertions about speed."""
+import json
+import sys
+import uuid
+
+try:
+    import zmq
+except ImportError:
+    sys.exit(77)
+
+TIMEOUT_MS = 10000
+BODY = ('["run", {"callable": "echo", "path": "builtin", "args": ["hi"], '
+        '"kwargs": {}, "class_args": [], "class_kwargs": {}}]')
+CTX = zmq.Context()
+
+
+def fail(msg):
+    print("FAIL: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def dealer(endpoint):
+    s = CTX.socket(zmq.DEALER)
+    s.setsockopt(zmq.LINGER, 0)
+    s.setsockopt_string(zmq.IDENTITY, str(uuid.uuid4()))
+    s.connect(endpoint)
+    return s
+
+
+def send(sock, cmd, *args, msgid=None):
+    msgid = msgid or str(uuid.uuid4())
+    sock.send_multipart([b'', b'eMQP/1.0', cmd.encode()] + [msgid.encode()] +
+                        [a if isinstance(a, bytes) else a.encode() for a in args])
+    return msgid
+
+
+def recv(sock, want=None, skip=("HEARTBEAT",)):
+    """Next message [cmd, msgid, args...] (str), skipping heartbeats."""
+    while True:
+        if not sock.poll(TIMEOUT_MS):
+            fail("no %s within %d ms" % (want or "message", TIMEOUT_MS))
+        m = sock.recv_multipart()
+        if len(m) < 4 or m[0] != b'' or m[1] != b'eMQP/1.0':
+            fail("malformed message from the router: %r" % m)
+        cmd = m[2].decode()
+        if cmd in skip:
+            continue
+        parts = [cmd] + [f.decode() for f in m[3:]]
+        if want and cmd != want:
+            fail("expected %s, got %r" % (want, parts))
+        return parts
+
+
+def job_manager(backend, queues='[[10, "default"]]'):
+    jm = dealer(backend)
+    inform = send(jm, "INFORM", queues, "worker")
+    ack = recv(jm, "ACK")
+    if ack[2] != inform:
+        fail("ACK refers to %s, not the INFORM %s" % (ack[2], inform))
+    send(jm, "READY")
+    return jm
+
+
+def run_one_job(frontend, jm, queue="default", headers="reply-requested"):
+    client = dealer(frontend)
+    req = send(client, "REQUEST", queue, headers, BODY)
+    fwd = recv(jm, "REQUEST")
+    if fwd[1] != req:
+        fail("forwarded REQUEST has msgid %s, not the client's %s" % (fwd[1], req))
+    if fwd[2] != queue or fwd[4] != BODY:
+        fail("forwarded REQUEST changed the queue or body: %r" % fwd)
+    if "reply-requested" not in fwd[3].split(","):
+        fail("forwarded headers lack reply-requested: %r" % fwd[3])
+    ackr = recv(client, "REPLY")
+    if len(ackr) != 3 or ackr[2] != req:
+        fail("dispatch ack is not REPLY [msgid, %s]: %r" % (req, ackr))
+    send(jm, "REPLY", json.dumps({"value": "hi"}), req)
+    send(jm, "READY")
+    if "reply-requested" in headers:
+        res = recv(client, "REPLY")
+        if len(res) != 4 or res[3] != req or json.loads(res[2]) != {"value": "hi"}:
+            fail("result REPLY is wrong: %r" % res)
+    client.close()
+
+
+def admin_status(admin):
+    a = dealer(admin)
+    send(a, "STATUS", msgid="admin:" + str(uuid.uuid4()))
+    rep = recv(a, "REPLY")
+    st = json.loads(rep[2])
+    for key in ("inflight_messages_by_queue", "latency_messages_by_queue",
+                "max_latency_messages_by_queue", "processed_messages_by_queue",
+                "processed_messages_by_worker", "waiting_messages_by_queue", "queues",
+                "uptime_s", "version"):
+        if key not in st:
+            fail("STATUS lacks %s: %r" % (key, st))
+    send(a, "ROUTER_SHOW_WORKERS")
+    w = json.loads(recv(a, "REPLY")[2])
+    if "connected_workers" not in w or "connected_queues" not in w:
+        fail("ROUTER_SHOW_WORKERS: %r" % w)
+    send(a, "ROUTER_SHOW_SCHEDULERS")
+    s = json.loads(recv(a, "REPLY")[2])
+    if "connected_schedulers" not in s:
+        fail("ROUTER_SHOW_SCHEDULERS: %r" % s)
+    a.close()
+    return st
+
+
+def expect_error(sock, code, frames):
+    sock.send_multipart(frames)
+    err = recv(sock, "ERROR")
+    if len(err) != 5 or err[3] != code:
+        fail("expected ERROR %s for %r, got %r" % (code, frames[:5], err))
+
+
+def bad_input(frontend, backend):
+    c = dealer(frontend)
+    expect_error(c, "short-message", [b'', b'eMQP/1.0', b'REQUEST'])
+    expect_error(c, "unknown-command", [b'', b'eMQP/1.0', b'FROB', b'm1'])
+    expect_error(c, "bad-arguments", [b'', b'eMQP/1.0', b'REQUEST', b'm2', b'default'])
+    expect_error(c, "too-large", [b'', b'eMQP/1.0', b'REQUEST', b'm3', b'default', b'',
+                                  b'x' * (2 * 1024 * 1024)])
+    expect_error(c, "denied", [b'', b'eMQP/1.0', b'DISCONNECT', b'm4'])
+    jm = dealer(backend)
+    expect_error(jm, "bad-json", [b'', b'eMQP/1.0', b'INFORM', b'm5', b'[[10, "default"', b'worker'])
+    expect_error(jm, "unknown-peer", [b'', b'eMQP/1.0', b'READY', b'm6'])
+    c.close()
+    jm.close()
+
+
+def main():
+    if len(sys.argv) not in (5, 6):
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
+    frontend, backend, admin, scenario = sys.argv[1:5]
+    if scenario == "job":
+        jm = job_manager(backend)
+        run_one_job(frontend, jm)
+        run_one_job(frontend, jm, headers="")
+        st = admin_status(admin)
+        me = jm.getsockopt(zmq.IDENTITY).decode()
+        if st["processed_messages_by_worker"].get(me) != 2:
+            fail("STATUS processed_messages_by_worker: %r" % st)
+        if st["queues"]["default"]["processed"] < 2:
+            fail("STATUS queues.default.processed: %r" % st)
+        # A request that waits (no free slot) is acknowledged too, then dispatched on READY.
+        client = dealer(frontend)
+        req = send(client, "REQUEST", "other", "reply-requested", BODY)
+        ackr = recv(client, "REPLY")
+        if ackr[2] != req:
+            fail("buffered request not acknowledged: %r" % ackr)
+        jm2 = job_manager(backend, '[[10, "other"]]')
+        fwd = recv(jm2, "REQUEST")
+        if fwd[1] != req:
+            fail("buffered request not dispatched: %r" % fwd)
+        send(jm2, "KBYE")
+        send(jm, "KBYE")
+    elif scenario == "admin":
+        admin_status(admin)
+    elif scenario == "bad":
+        bad_input(frontend, backend)
+        jm = job_manager(backend)
+        run_one_job(frontend, jm)
+        send(jm, "KBYE")
+    elif scenario == "disconnect":
+        a = dealer(admin)
+        m = send(a, "DISCONNECT")
+        ack = recv(a, "ACK")
+        if ack[2] != m:
+            fail("DISCONNECT ACK: %r" % ack)
+    elif scenario == "journal-submit":
+        client = dealer(frontend)
+        req = send(client, "REQUEST", "jq", "guarantee", BODY)
+        if recv(client, "REPLY")[2] != req:
+            fail("journal job not acknowledged")
+        print(req)
+    elif scenario == "journal-serve":
+        jm = job_manager(backend, '[[10, "jq"]]')
+        fwd = recv(jm, "REQUEST")
+        if fwd[1] != sys.argv[5] or fwd[4] != BODY:
+            fail("journaled job not restored: %r" % fwd)
+        send(jm, "REPLY", json.dumps({"value": "hi"}), fwd[1])
+        send(jm, "KBYE")
+    else:
+        fail("unknown scenario " + scenario)
+    CTX.destroy(linger=0)
+
+
+if __name__ == "__main__":
+    main()
