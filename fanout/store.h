@@ -1,0 +1,82 @@
+/*
+ * store.h: the subscriber database of gearhorn-fanout, in SQLite.
+ *
+ * A subscription is the pair (topic, client_id) with an optional expiry
+ * time. The schema comes from schema/fanout-NNN.sql, compiled in at build
+ * time and applied in order by db_open (src/lib/db.h), which keeps the
+ * version in PRAGMA user_version. The database runs in WAL mode with synchronous=NORMAL
+ * and a busy timeout of 5 seconds, so several processes may share the file.
+ * Every statement is prepared once in store_open and reused; names are only
+ * ever bound as parameters, never spliced into SQL.
+ *
+ * A store_t is one SQLite connection: use it from one thread at a time
+ * (each worker thread opens its own).
+ *
+ * Times are Unix seconds supplied by the caller (now), so tests control
+ * the clock. A subscription with expires_at <= now is expired: it is not
+ * returned, and store_expire deletes it.
+ */
+#ifndef GEARHORN_FANOUT_STORE_H
+#define GEARHORN_FANOUT_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct store store_t;
+
+/* A list of names from the store: n NUL-terminated strings. */
+typedef struct {
+	char **items;
+	size_t n;
+	/* For store_subscribers: the earliest expires_at among the items, or 0
+	 * if none of them expires. */
+	int64_t earliest_expiry;
+} store_list_t;
+
+/* Opens (creating if needed) the database at path and brings its schema up
+ * to date. path is borrowed. Caller owns the result (store_destroy); NULL
+ * on error with the reason in err, e.g. "cannot open PATH: unable to open
+ * database file" or "PATH: schema version 7 is newer than this program
+ * knows (1)". */
+store_t *store_open(const char *path, char *err, size_t errlen);
+
+/* Finalizes the statements, closes the connection, frees *self_p and sets
+ * it to NULL. Accepts NULL and a pointer to NULL. */
+void store_destroy(store_t **self_p);
+
+/* Returns the schema version of the open database (PRAGMA user_version). */
+int store_schema_version(store_t *s);
+
+/* Returns the number of schema versions this program knows. */
+int store_schema_latest(void);
+
+/* Adds topic/client, or refreshes it if it exists (not an error). ttl_s > 0:
+ * expires at now + ttl_s; ttl_s <= 0: never expires. Both names borrowed.
+ * Returns 0, or -1 with the reason in err. */
+int store_subscribe(store_t *s, const char *topic, const char *client, int64_t ttl_s, int64_t now,
+                    char *err, size_t errlen);
+
+/* Removes topic/client. Returns 1 if it was subscribed, 0 if not (not an
+ * error), -1 with the reason in err. */
+int store_unsubscribe(store_t *s, const char *topic, const char *client, char *err, size_t errlen);
+
+/* Fills *out with the live subscribers of topic (sorted by client id) and
+ * their earliest expiry. Caller owns out's contents (store_list_free).
+ * Returns 0, or -1 with the reason in err (out is then empty). */
+int store_subscribers(store_t *s, const char *topic, int64_t now, store_list_t *out, char *err,
+                      size_t errlen);
+
+/* Fills *out with the distinct topics that have a live subscriber, sorted.
+ * Caller owns out's contents (store_list_free). Returns 0 or -1. */
+int store_topics(store_t *s, int64_t now, store_list_t *out, char *err, size_t errlen);
+
+/* Removes every subscription of client. Returns how many, or -1. */
+int store_purge_client(store_t *s, const char *client, char *err, size_t errlen);
+
+/* Deletes every subscription with expires_at <= now. Returns how many, or -1. */
+int store_expire(store_t *s, int64_t now, char *err, size_t errlen);
+
+/* Frees the contents of list and empties it. Accepts NULL. */
+void store_list_free(store_list_t *list);
+
+#endif

@@ -1,0 +1,1021 @@
+/*
+ * worker.c: the gearhorn-fanout worker (see worker.h and gearhorn-fanout(8)).
+ *
+ * gearhorn 0.0.5 compatibility, with its defects fixed: every function is
+ * registered; unsubscribe works; bad input of any shape is answered with a
+ * WORK_EXCEPTION instead of killing the worker; copies are submitted in one
+ * batch (background) or concurrently (foreground) instead of one round trip
+ * each; a foreground fanout waits until every copy has finished, failed or
+ * timed out, and reports each failed subscriber exactly once.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <libgearman-1.0/gearman.h>
+
+#include "log.h"
+#include "store.h"
+#include "util.h"
+#include "worker.h"
+
+/* A gearman function name is "<topic>_<client_id>"; we keep it within the
+ * 255 bytes that every gearman implementation accepts. */
+#define FANOUT_FUNCTION_MAX 255
+/* libgearman's limit on a unique id, less its terminating NUL. */
+#define FANOUT_UNIQUE_MAX (GEARMAN_MAX_UNIQUE_SIZE - 1)
+/* Longest ttl a subscription may ask for: ten years. */
+#define FANOUT_TTL_MAX 315360000L
+/* How long gearman_worker_work waits before we look at the stop flag. */
+#define FANOUT_POLL_MS        1000
+#define FANOUT_BACKOFF_MIN_MS 100
+#define FANOUT_BACKOFF_MAX_MS 5000
+/* Bytes of a bad workload quoted in the log. */
+#define FANOUT_LOG_WORKLOAD 200
+/* Seconds between sweeps of expired subscriptions. */
+#define FANOUT_SWEEP_INTERVAL 60
+/* The topic that fanout workers subscribe themselves to (matchmaking). */
+#define FANOUT_MM_TOPIC "__matchmaking"
+
+typedef enum {
+	FN_SUBSCRIBE,
+	FN_REGISTER,
+	FN_UNSUBSCRIBE,
+	FN_FANOUT,
+	FN_MATCHMAKING, /* __matchmaking_<instance>: another worker changed a topic */
+	FN_COUNT
+} fanout_fn_t;
+
+static const char *const fanout_fn_names[FN_COUNT] = {
+    [FN_SUBSCRIBE] = "subscribe_fanout",     [FN_REGISTER] = "register_fanout_subscriber",
+    [FN_UNSUBSCRIBE] = "unsubscribe_fanout", [FN_FANOUT] = "fanout",
+    [FN_MATCHMAKING] = FANOUT_MM_TOPIC,
+};
+
+typedef struct {
+	fanout_t *f;
+	fanout_fn_t fn;
+} fanout_fn_ctx_t;
+
+struct fanout {
+	store_t *store;
+	cache_t *cache; /* borrowed, may be NULL */
+	gearman_worker_st *worker;
+	gearman_client_st *client; /* NULL until first needed, or after an error */
+	char **servers;
+	size_t nservers;
+	long foreground_timeout_ms;
+	long default_ttl;
+	char identifier[128];
+	fanout_fn_ctx_t fn_ctx[FN_COUNT];
+	char *instance;    /* matchmaking id, NULL: no matchmaking */
+	char *mm_function; /* __matchmaking_<instance> */
+	long mm_ttl;
+	int64_t next_sweep, next_refresh;
+};
+
+/* One copy of a fanout: where it goes and how it ended. */
+typedef struct fanout_copy fanout_copy_t;
+typedef struct {
+	fanout_t *f;
+	uint64_t deadline_ms; /* gh_now_ms() clock */
+	size_t pending;
+	size_t created; /* copies gearmand accepted (JOB_CREATED) */
+} fanout_batch_t;
+
+struct fanout_copy {
+	fanout_batch_t *batch;
+	const char *client_id; /* borrowed from the subscriber list */
+	int done;
+	char *error; /* NULL if it succeeded */
+};
+
+char *
+fanout_db_path(const conf_t *conf)
+{
+	const char *db = conf_get(conf, "fanout", "database");
+
+	if (db[0] != '\0')
+		return gh_strdup(db);
+	return gh_asprintf("%s/fanout.db", conf_get(conf, "fanout", "state_dir"));
+}
+
+/* ---- gearman client for the copies ---- */
+
+static void
+fanout_copy_finish(fanout_copy_t *c, const char *error)
+{
+	if (c->done)
+		return;
+	c->done = 1;
+	c->error = error ? gh_strdup(error) : NULL;
+	c->batch->pending--;
+}
+
+/* Every reply on the client connection shortens the poll timeout to what is
+ * left of the batch's time, so the whole wait is bounded, not each poll. */
+static void
+fanout_batch_tick(fanout_batch_t *b)
+{
+	uint64_t now = gh_now_ms();
+	long left;
+
+	if (b->deadline_ms == 0)
+		return;
+	left = now >= b->deadline_ms ? 1 : (long)(b->deadline_ms - now);
+	gearman_client_set_timeout(b->f->client, (int)(left > 0 ? left : 1));
+}
+
+static gearman_return_t
+fanout_on_created(gearman_task_st *task)
+{
+	fanout_copy_t *c = gearman_task_context(task);
+
+	if (c != NULL) {
+		c->batch->created++;
+		/* A background copy is done once gearmand has queued it
+		 * (a background batch has no deadline). */
+		if (c->batch->deadline_ms == 0)
+			fanout_copy_finish(c, NULL);
+		fanout_batch_tick(c->batch);
+	}
+	return GEARMAN_SUCCESS;
+}
+
+static gearman_return_t
+fanout_on_progress(gearman_task_st *task)
+{
+	fanout_copy_t *c = gearman_task_context(task);
+
+	if (c != NULL)
+		fanout_batch_tick(c->batch);
+	return GEARMAN_SUCCESS;
+}
+
+static gearman_return_t
+fanout_on_complete(gearman_task_st *task)
+{
+	fanout_copy_t *c = gearman_task_context(task);
+
+	if (c != NULL) {
+		fanout_copy_finish(c, NULL);
+		fanout_batch_tick(c->batch);
+	}
+	return GEARMAN_SUCCESS;
+}
+
+static gearman_return_t
+fanout_on_fail(gearman_task_st *task)
+{
+	fanout_copy_t *c = gearman_task_context(task);
+
+	if (c != NULL) {
+		fanout_copy_finish(c, "Worker failure");
+		fanout_batch_tick(c->batch);
+	}
+	return GEARMAN_SUCCESS;
+}
+
+/* A subscriber's job ended in WORK_EXCEPTION: its text is the reason, as
+ * in gearhorn (which fell back to "Worker failure" without one). */
+static gearman_return_t
+fanout_on_exception(gearman_task_st *task)
+{
+	fanout_copy_t *c = gearman_task_context(task);
+
+	if (c != NULL) {
+		gearman_string_t e = gearman_task_exception(task);
+
+		if (e.c_str != NULL && e.size > 0) {
+			char *text = gh_strndup(e.c_str, e.size);
+
+			fanout_copy_finish(c, text);
+			free(text);
+		} else {
+			fanout_copy_finish(c, "Worker failure");
+		}
+		fanout_batch_tick(c->batch);
+	}
+	return GEARMAN_SUCCESS;
+}
+
+static void
+fanout_client_drop(fanout_t *f)
+{
+	if (f->client != NULL) {
+		gearman_client_task_free_all(f->client);
+		gearman_client_free(f->client);
+		f->client = NULL;
+	}
+}
+
+static int
+fanout_client_get(fanout_t *f, char *err, size_t errlen)
+{
+	size_t i;
+
+	if (f->client != NULL)
+		return 0;
+	f->client = gearman_client_create(NULL);
+	if (f->client == NULL)
+		return gh_err(err, errlen, "cannot create a gearman client");
+	gearman_client_set_identifier(f->client, f->identifier, strlen(f->identifier));
+	for (i = 0; i < f->nservers; i++) {
+		char host[256];
+		int port;
+
+		if (conf_parse_server(f->servers[i], host, sizeof(host), &port, err, errlen) < 0 ||
+		    gearman_client_add_server(f->client, host, (in_port_t)port) !=
+		        GEARMAN_SUCCESS) {
+			if (f->client != NULL && err[0] == '\0')
+				gh_err(err, errlen, "%s", gearman_client_error(f->client));
+			fanout_client_drop(f);
+			return -1;
+		}
+	}
+	gearman_client_set_created_fn(f->client, fanout_on_created);
+	gearman_client_set_data_fn(f->client, fanout_on_progress);
+	gearman_client_set_warning_fn(f->client, fanout_on_progress);
+	gearman_client_set_status_fn(f->client, fanout_on_progress);
+	gearman_client_set_complete_fn(f->client, fanout_on_complete);
+	gearman_client_set_fail_fn(f->client, fanout_on_fail);
+	gearman_client_set_exception_fn(f->client, fanout_on_exception);
+	/* Without this option gearmand sends a client nothing at all when a
+	 * subscriber's job ends in WORK_EXCEPTION, and the copy would time
+	 * out. */
+	gearman_client_add_options(f->client, GEARMAN_CLIENT_EXCEPTION);
+	return 0;
+}
+
+/* ---- input checks ---- */
+
+/* Checks one name used in a gearman function name. */
+static int
+fanout_check_name(const char *what, json_t *v, char *msg, size_t msglen)
+{
+	const char *s;
+	size_t len, i;
+
+	if (!json_is_string(v))
+		return gh_err(msg, msglen, "%s must be a string", what);
+	s = json_string_value(v);
+	len = json_string_length(v);
+	if (len == 0)
+		return gh_err(msg, msglen, "%s must not be empty", what);
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch <= 0x20 || ch == 0x7f)
+			return gh_err(msg, msglen,
+			              "%s must not contain white space, control characters or NUL",
+			              what);
+	}
+	return 0;
+}
+
+static json_t *
+fanout_parse(const void *data, size_t len, char *msg, size_t msglen)
+{
+	json_error_t e;
+	json_t *j;
+
+	if (len == 0) {
+		gh_err(msg, msglen, "invalid JSON: empty workload");
+		return NULL;
+	}
+	j = json_loadb(data, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+	if (j == NULL)
+		gh_err(msg, msglen, "invalid JSON: %s (line %d, column %d)", e.text, e.line,
+		       e.column);
+	return j;
+}
+
+/* Python's truth value of a JSON value, as gearhorn tested "background". */
+static int
+fanout_truthy(json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return json_object_size(v) > 0;
+	case JSON_ARRAY:
+		return json_array_size(v) > 0;
+	case JSON_STRING:
+		return json_string_length(v) > 0;
+	case JSON_INTEGER:
+		return json_integer_value(v) != 0;
+	case JSON_REAL:
+		return json_real_value(v) != 0.0;
+	case JSON_TRUE:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* ---- subscribe / unsubscribe ---- */
+
+/* Returns 1 if "<topic>_<client>" is one of our own functions, so that a
+ * fanout would feed us its payload as a request (or, with one thread, wait
+ * on itself). */
+static int
+fanout_own_function(const char *topic, const char *client)
+{
+	char *name = gh_asprintf("%s_%s", topic, client);
+	int i, own = strncmp(name, FANOUT_MM_TOPIC "_", strlen(FANOUT_MM_TOPIC) + 1) == 0;
+
+	for (i = 0; i < FN_MATCHMAKING && !own; i++)
+		own = strcmp(name, fanout_fn_names[i]) == 0;
+	free(name);
+	return own;
+}
+
+static void fanout_announce(fanout_t *f, const char *topic);
+
+static fanout_status_t
+fanout_subunsub(fanout_t *f, fanout_fn_t fn, json_t *j, char *msg, size_t msglen)
+{
+	json_t *topic, *client, *ttl;
+	long ttl_s = f->default_ttl;
+	int64_t now = (int64_t)time(NULL);
+	char err[512];
+	int rc;
+
+	if (!json_is_object(j)) {
+		gh_err(msg, msglen, "must be a mapping");
+		return FANOUT_EXCEPTION;
+	}
+	topic = json_object_get(j, "topic");
+	client = json_object_get(j, "client_id");
+	if (topic == NULL || client == NULL) {
+		gh_err(msg, msglen, "must have topic and client_id keys");
+		return FANOUT_EXCEPTION;
+	}
+	if (fanout_check_name("topic", topic, msg, msglen) < 0 ||
+	    fanout_check_name("client_id", client, msg, msglen) < 0)
+		return FANOUT_EXCEPTION;
+	if (strcmp(json_string_value(topic), FANOUT_MM_TOPIC) == 0) {
+		gh_err(msg, msglen, "topic %s is reserved", FANOUT_MM_TOPIC);
+		return FANOUT_EXCEPTION;
+	}
+	if (json_string_length(topic) + 1 + json_string_length(client) > FANOUT_FUNCTION_MAX) {
+		gh_err(msg, msglen,
+		       "topic and client_id must be at most %d bytes together (the function "
+		       "name is topic_client_id)",
+		       FANOUT_FUNCTION_MAX - 1);
+		return FANOUT_EXCEPTION;
+	}
+	if (fn != FN_UNSUBSCRIBE &&
+	    fanout_own_function(json_string_value(topic), json_string_value(client))) {
+		gh_err(msg, msglen,
+		       "topic_client_id would name a function of gearhorn-fanout itself");
+		return FANOUT_EXCEPTION;
+	}
+	ttl = json_object_get(j, "ttl");
+	if (ttl != NULL && !json_is_null(ttl) && fn != FN_UNSUBSCRIBE) {
+		if (!json_is_integer(ttl) || json_integer_value(ttl) < 0 ||
+		    json_integer_value(ttl) > FANOUT_TTL_MAX) {
+			gh_err(msg, msglen, "ttl must be an integer from 0 to %ld (seconds)",
+			       FANOUT_TTL_MAX);
+			return FANOUT_EXCEPTION;
+		}
+		ttl_s = (long)json_integer_value(ttl);
+	}
+
+	err[0] = '\0';
+	if (fn == FN_UNSUBSCRIBE)
+		rc = store_unsubscribe(f->store, json_string_value(topic),
+		                       json_string_value(client), err, sizeof(err));
+	else
+		rc = store_subscribe(f->store, json_string_value(topic), json_string_value(client),
+		                     ttl_s, now, err, sizeof(err));
+	if (rc < 0) {
+		log_error("%s: %s", fanout_fn_names[fn], err);
+		gh_err(msg, msglen, "store error: %s", err);
+		return FANOUT_EXCEPTION;
+	}
+	if (f->cache != NULL)
+		cache_drop(f->cache, json_string_value(topic));
+	fanout_announce(f, json_string_value(topic));
+	if (log_enabled(LOG_LEVEL_DEBUG)) {
+		char t[128], c[128];
+
+		log_debug(
+		    "%s %s %s", fanout_fn_names[fn],
+		    log_escape(json_string_value(topic), json_string_length(topic), t, sizeof(t)),
+		    log_escape(json_string_value(client), json_string_length(client), c,
+		               sizeof(c)));
+	}
+	return FANOUT_COMPLETE;
+}
+
+/* ---- fanout ---- */
+
+static int
+fanout_subscribers(fanout_t *f, const char *topic, store_list_t *subs, char *err, size_t errlen)
+{
+	int64_t now = (int64_t)time(NULL);
+	uint64_t gen = 0;
+
+	if (f->cache != NULL) {
+		if (cache_get(f->cache, topic, now, subs))
+			return 0;
+		gen = cache_generation(f->cache);
+	}
+	if (store_subscribers(f->store, topic, now, subs, err, errlen) < 0)
+		return -1;
+	if (f->cache != NULL)
+		cache_put(f->cache, topic, subs, now, gen);
+	return 0;
+}
+
+/* Builds gearhorn's error list [[client_id, message], ...] from the copies
+ * that failed. Caller owns the result. */
+static char *
+fanout_error_list(fanout_copy_t *copies, size_t n, size_t *len)
+{
+	json_t *list = json_array();
+	char *text;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (copies[i].error == NULL)
+			continue;
+		json_array_append_new(list,
+		                      json_pack("[ss]", copies[i].client_id, copies[i].error));
+	}
+	text = json_dumps(list, 0);
+	json_decref(list);
+	if (text == NULL)
+		text = gh_strdup("[]");
+	*len = strlen(text);
+	return text;
+}
+
+static size_t
+fanout_count_errors(const fanout_copy_t *copies, size_t n)
+{
+	size_t i, errors = 0;
+
+	for (i = 0; i < n; i++)
+		errors += copies[i].error != NULL;
+	return errors;
+}
+
+static int
+fanout_connection_error(gearman_return_t rc)
+{
+	return rc == GEARMAN_LOST_CONNECTION || rc == GEARMAN_COULD_NOT_CONNECT ||
+	       rc == GEARMAN_ERRNO || rc == GEARMAN_NO_ACTIVE_FDS || rc == GEARMAN_SERVER_ERROR;
+}
+
+/* One attempt at submitting the copies that are not done yet. Returns the
+ * result of gearman_client_run_tasks (GEARMAN_SUCCESS if nothing was left
+ * to run) and sets *created to the number of copies gearmand accepted. */
+static gearman_return_t
+fanout_submit_once(fanout_t *f, const store_list_t *subs, const char *topic, const char *unique,
+                   const void *payload, size_t plen, int background, fanout_copy_t *copies,
+                   size_t *created, char *why, size_t whylen)
+{
+	fanout_batch_t batch = {f, 0, 0, 0};
+	gearman_return_t rc = GEARMAN_SUCCESS;
+	char err[512] = "";
+	size_t i;
+
+	for (i = 0; i < subs->n; i++) {
+		copies[i].batch = &batch;
+		batch.pending += !copies[i].done;
+	}
+	*created = 0;
+	if (fanout_client_get(f, err, sizeof(err)) < 0) {
+		for (i = 0; i < subs->n; i++)
+			fanout_copy_finish(&copies[i], err);
+		return GEARMAN_SUCCESS;
+	}
+	for (i = 0; i < subs->n; i++) {
+		char *fn;
+		gearman_task_st *task;
+
+		if (copies[i].done)
+			continue;
+		fn = gh_asprintf("%s_%s", topic, subs->items[i]);
+		if (background)
+			task = gearman_client_add_task_background(f->client, NULL, &copies[i], fn,
+			                                          unique, payload, plen, &rc);
+		else
+			task = gearman_client_add_task(f->client, NULL, &copies[i], fn, unique,
+			                               payload, plen, &rc);
+		free(fn);
+		if (task == NULL)
+			fanout_copy_finish(&copies[i], gearman_client_error(f->client));
+	}
+	rc = GEARMAN_SUCCESS;
+	if (batch.pending > 0) {
+		/* deadline_ms == 0 tells fanout_on_created this is a background
+		 * batch. */
+		if (!background)
+			batch.deadline_ms = gh_now_ms() + (uint64_t)f->foreground_timeout_ms;
+		gearman_client_set_timeout(f->client, (int)f->foreground_timeout_ms);
+		rc = gearman_client_run_tasks(f->client);
+		if (rc == GEARMAN_SUCCESS && background) {
+			/* run_tasks returns once every background task has its
+			 * handle. */
+			for (i = 0; i < subs->n; i++)
+				fanout_copy_finish(&copies[i], NULL);
+		}
+	}
+	*created = batch.created;
+	if (rc != GEARMAN_SUCCESS)
+		gh_strlcpy(why, gearman_client_error(f->client), whylen);
+	gearman_client_task_free_all(f->client);
+	/* After a timeout or an error the connection may still carry replies
+	 * for tasks we no longer track: start afresh. */
+	if (rc != GEARMAN_SUCCESS)
+		fanout_client_drop(f);
+	return rc;
+}
+
+/* Submits every copy and, in the foreground, waits for them. Fills each
+ * copy's outcome. A batch that found its connection dead before gearmand
+ * accepted any copy (gearmand restarted since the last fanout) is tried
+ * once more on a new connection. */
+static void
+fanout_submit(fanout_t *f, const store_list_t *subs, const char *topic, const char *unique,
+              const void *payload, size_t plen, int background, fanout_copy_t *copies)
+{
+	gearman_return_t rc;
+	size_t i, created, pending;
+	char why[512] = "";
+	int attempt;
+
+	for (i = 0; i < subs->n; i++) {
+		copies[i].client_id = subs->items[i];
+		copies[i].done = 0;
+		copies[i].error = NULL;
+	}
+	/* libgearman takes an empty workload only as NULL. */
+	if (plen == 0)
+		payload = NULL;
+	for (attempt = 0;; attempt++) {
+		rc = fanout_submit_once(f, subs, topic, unique, payload, plen, background, copies,
+		                        &created, why, sizeof(why));
+		for (pending = 0, i = 0; i < subs->n; i++)
+			pending += !copies[i].done;
+		if (pending == 0 || attempt > 0 || created > 0 || !fanout_connection_error(rc))
+			break;
+		log_info("fanout: job server connection lost (%s); submitting again",
+		         gearman_strerror(rc));
+	}
+	if (pending > 0) {
+		const char *reason = rc == GEARMAN_TIMEOUT && !background ? "Worker timeout"
+		                     : rc == GEARMAN_SUCCESS ? "no reply from the job server"
+		                     : why[0] != '\0'        ? why
+		                                             : gearman_strerror(rc);
+
+		for (i = 0; i < subs->n; i++)
+			if (!copies[i].done) {
+				copies[i].done = 1;
+				copies[i].error = gh_strdup(reason);
+			}
+	}
+}
+
+static fanout_status_t
+fanout_fanout(fanout_t *f, json_t *j, char **out, size_t *outlen, char *msg, size_t msglen)
+{
+	json_t *topic, *payload, *unique, *bg;
+	const char *unique_s = NULL, *payload_s;
+	char *payload_dump = NULL, err[512] = "";
+	size_t plen, errors;
+	store_list_t subs;
+	fanout_copy_t *copies;
+	int background;
+
+	if (!json_is_object(j)) {
+		gh_err(msg, msglen, "must be a JSON mapping.");
+		return FANOUT_EXCEPTION;
+	}
+	topic = json_object_get(j, "topic");
+	payload = json_object_get(j, "payload");
+	if (topic == NULL || payload == NULL) {
+		gh_err(msg, msglen, "must have topic and payload keys");
+		return FANOUT_EXCEPTION;
+	}
+	if (fanout_check_name("topic", topic, msg, msglen) < 0)
+		return FANOUT_EXCEPTION;
+	if (strcmp(json_string_value(topic), FANOUT_MM_TOPIC) == 0) {
+		gh_err(msg, msglen, "topic %s is reserved", FANOUT_MM_TOPIC);
+		return FANOUT_EXCEPTION;
+	}
+	if (json_string_length(topic) + 2 > FANOUT_FUNCTION_MAX) {
+		gh_err(msg, msglen, "topic must be at most %d bytes", FANOUT_FUNCTION_MAX - 2);
+		return FANOUT_EXCEPTION;
+	}
+	unique = json_object_get(j, "unique");
+	if (unique != NULL && !json_is_null(unique)) {
+		if (!json_is_string(unique)) {
+			gh_err(msg, msglen, "unique must be a string or null");
+			return FANOUT_EXCEPTION;
+		}
+		if (json_string_length(unique) > FANOUT_UNIQUE_MAX ||
+		    strlen(json_string_value(unique)) != json_string_length(unique)) {
+			gh_err(msg, msglen, "unique must be at most %d bytes, without NUL",
+			       FANOUT_UNIQUE_MAX);
+			return FANOUT_EXCEPTION;
+		}
+		/* An empty unique is none, as with gearhorn: gearmand makes one up. */
+		if (json_string_length(unique) > 0)
+			unique_s = json_string_value(unique);
+	}
+	bg = json_object_get(j, "background");
+	background = bg != NULL && fanout_truthy(bg);
+
+	if (json_is_string(payload)) {
+		payload_s = json_string_value(payload);
+		plen = json_string_length(payload);
+	} else {
+		payload_dump = json_dumps(payload, JSON_COMPACT | JSON_ENCODE_ANY);
+		if (payload_dump == NULL) {
+			gh_err(msg, msglen, "payload cannot be encoded");
+			return FANOUT_EXCEPTION;
+		}
+		payload_s = payload_dump;
+		plen = strlen(payload_dump);
+	}
+
+	if (fanout_subscribers(f, json_string_value(topic), &subs, err, sizeof(err)) < 0) {
+		log_error("fanout: %s", err);
+		gh_err(msg, msglen, "store error: %s", err);
+		free(payload_dump);
+		return FANOUT_EXCEPTION;
+	}
+	copies = gh_calloc(subs.n ? subs.n : 1, sizeof(*copies));
+	if (subs.n > 0)
+		fanout_submit(f, &subs, json_string_value(topic), unique_s, payload_s, plen,
+		              background, copies);
+	errors = fanout_count_errors(copies, subs.n);
+	if (errors > 0) {
+		size_t i;
+
+		*out = fanout_error_list(copies, subs.n, outlen);
+		for (i = 0; i < subs.n; i++)
+			free(copies[i].error);
+	} else {
+		/* gearhorn reports 0 for a background fanout: nothing was waited on. */
+		*out = gh_asprintf("%zu", background ? (size_t)0 : subs.n);
+		*outlen = strlen(*out);
+	}
+	if (log_enabled(LOG_LEVEL_DEBUG)) {
+		char t[128];
+
+		log_debug(
+		    "fanout %s: %zu subscribers, %zu failed, %s",
+		    log_escape(json_string_value(topic), json_string_length(topic), t, sizeof(t)),
+		    subs.n, errors, background ? "background" : "foreground");
+	}
+	free(copies);
+	store_list_free(&subs);
+	free(payload_dump);
+	return errors > 0 ? FANOUT_EXCEPTION : FANOUT_COMPLETE;
+}
+
+/* ---- matchmaking ---- */
+
+/* Tells the other fanout workers sharing the store that topic changed, by
+ * a background fanout of the topic name to __matchmaking (ourselves left
+ * out). Failures are logged: the change itself has succeeded, and the
+ * others' caches age out anyway. */
+static void
+fanout_announce(fanout_t *f, const char *topic)
+{
+	store_list_t subs, others;
+	fanout_copy_t *copies;
+	char err[512];
+	size_t i;
+
+	if (f->instance == NULL)
+		return;
+	if (store_subscribers(f->store, FANOUT_MM_TOPIC, (int64_t)time(NULL), &subs, err,
+	                      sizeof(err)) < 0) {
+		log_warn("matchmaking: %s", err);
+		return;
+	}
+	others.items = gh_calloc(subs.n + 1, sizeof(char *));
+	others.n = 0;
+	for (i = 0; i < subs.n; i++)
+		if (strcmp(subs.items[i], f->instance) != 0)
+			others.items[others.n++] = subs.items[i];
+	copies = gh_calloc(others.n + 1, sizeof(*copies));
+	if (others.n > 0)
+		fanout_submit(f, &others, FANOUT_MM_TOPIC, NULL, topic, strlen(topic), 1, copies);
+	for (i = 0; i < others.n; i++) {
+		if (copies[i].error != NULL) {
+			char e[256];
+
+			log_warn(
+			    "matchmaking: cannot tell %s: %s", copies[i].client_id,
+			    log_escape(copies[i].error, strlen(copies[i].error), e, sizeof(e)));
+			free(copies[i].error);
+		}
+	}
+	free(copies);
+	free(others.items);
+	store_list_free(&subs);
+}
+
+/* A job for __matchmaking_<instance>: its workload names the topic whose
+ * subscribers changed (empty: any topic). */
+static void
+fanout_matchmaking(fanout_t *f, const void *data, size_t len)
+{
+	char *topic;
+
+	if (f->cache == NULL)
+		return;
+	if (len == 0) {
+		cache_clear(f->cache);
+		return;
+	}
+	topic = gh_strndup(data, len);
+	cache_drop(f->cache, topic);
+	free(topic);
+}
+
+/* Periodic work between jobs: sweep expired subscriptions, and renew our
+ * own __matchmaking subscription well before it expires. */
+static void
+fanout_housekeeping(fanout_t *f)
+{
+	int64_t now = (int64_t)time(NULL);
+	char err[512];
+
+	if (now >= f->next_sweep) {
+		int n = store_expire(f->store, now, err, sizeof(err));
+
+		if (n < 0)
+			log_warn("sweep: %s", err);
+		else if (n > 0)
+			log_info("sweep: %d expired subscriptions removed", n);
+		f->next_sweep = now + FANOUT_SWEEP_INTERVAL;
+	}
+	if (f->instance != NULL && now >= f->next_refresh) {
+		if (store_subscribe(f->store, FANOUT_MM_TOPIC, f->instance, f->mm_ttl, now, err,
+		                    sizeof(err)) < 0)
+			log_warn("matchmaking: %s", err);
+		f->next_refresh = now + (f->mm_ttl / 3 > 0 ? f->mm_ttl / 3 : 1);
+	}
+}
+
+/* ---- dispatch ---- */
+
+static fanout_status_t
+fanout_dispatch(fanout_t *f, fanout_fn_t fn, const void *data, size_t len, char **out,
+                size_t *outlen)
+{
+	char msg[1024] = "";
+	fanout_status_t st;
+	json_t *j;
+
+	*out = NULL;
+	*outlen = 0;
+	if (fn == FN_MATCHMAKING) {
+		fanout_matchmaking(f, data, len);
+		return FANOUT_COMPLETE;
+	}
+	j = fanout_parse(data, len, msg, sizeof(msg));
+	if (j == NULL)
+		st = FANOUT_EXCEPTION;
+	else if (fn == FN_FANOUT)
+		st = fanout_fanout(f, j, out, outlen, msg, sizeof(msg));
+	else
+		st = fanout_subunsub(f, fn, j, msg, sizeof(msg));
+	json_decref(j);
+	if (st == FANOUT_EXCEPTION && *out == NULL) {
+		/* Bad input (or a store error): one line in the log, the message to
+		 * the client. Failed copies are logged by the caller's client. */
+		char quoted[FANOUT_LOG_WORKLOAD * 4 + 8], m[sizeof(msg) * 2];
+
+		log_warn("%s: %s; workload \"%s\"", fanout_fn_names[fn],
+		         log_escape(msg, strlen(msg), m, sizeof(m)),
+		         log_escape(data, len < FANOUT_LOG_WORKLOAD ? len : FANOUT_LOG_WORKLOAD + 1,
+		                    quoted, FANOUT_LOG_WORKLOAD + 4));
+		*out = gh_strdup(msg);
+		*outlen = strlen(msg);
+	} else if (st == FANOUT_EXCEPTION) {
+		char m[512];
+
+		log_notice("%s: copies failed: %s", fanout_fn_names[fn],
+		           log_escape(*out, *outlen, m, sizeof(m)));
+	}
+	return st;
+}
+
+fanout_status_t
+fanout_handle(fanout_t *f, const char *fn, const void *data, size_t len, char **out, size_t *outlen)
+{
+	int i;
+
+	for (i = 0; i < FN_MATCHMAKING; i++)
+		if (strcmp(fn, fanout_fn_names[i]) == 0)
+			return fanout_dispatch(f, (fanout_fn_t)i, data, len, out, outlen);
+	*out = gh_asprintf("unknown function %s", fn);
+	*outlen = strlen(*out);
+	return FANOUT_EXCEPTION;
+}
+
+static void *
+fanout_job(gearman_job_st *job, void *context, size_t *result_size, gearman_return_t *ret_ptr)
+{
+	fanout_fn_ctx_t *ctx = context;
+	char *out;
+	size_t outlen;
+
+	if (fanout_dispatch(ctx->f, ctx->fn, gearman_job_workload(job),
+	                    gearman_job_workload_size(job), &out, &outlen) == FANOUT_COMPLETE) {
+		*result_size = outlen;
+		*ret_ptr = GEARMAN_SUCCESS;
+		return out;
+	}
+	/* gearman_job_send_exception marks the job finished, so returning
+	 * success afterwards sends nothing more (and gearman_worker_work
+	 * reports success instead of the job's failure). If the exception
+	 * could not be sent, the job ends with WORK_FAIL. */
+	if (gearman_job_send_exception(job, out, outlen) == GEARMAN_SUCCESS) {
+		*ret_ptr = GEARMAN_SUCCESS;
+	} else {
+		log_warn("%s: cannot send the exception", fanout_fn_names[ctx->fn]);
+		*ret_ptr = GEARMAN_WORK_FAIL;
+	}
+	free(out);
+	*result_size = 0;
+	return NULL;
+}
+
+/* ---- life cycle ---- */
+
+fanout_t *
+fanout_new(const conf_t *conf, const char *db_path, cache_t *cache, const char *instance, char *err,
+           size_t errlen)
+{
+	fanout_t *f = gh_calloc(1, sizeof(*f));
+	char host[64] = "localhost";
+	size_t i;
+	int port;
+
+	f->cache = cache;
+	if (instance != NULL) {
+		f->instance = gh_strdup(instance);
+		f->mm_function = gh_asprintf("%s_%s", FANOUT_MM_TOPIC, instance);
+		f->mm_ttl = conf_get_int(conf, "fanout", "matchmaking_ttl");
+	}
+	f->foreground_timeout_ms = conf_get_int(conf, "fanout", "foreground_timeout") * 1000;
+	f->default_ttl = conf_get_int(conf, "fanout", "subscription_ttl");
+	f->servers = conf_get_list(conf, "fanout", "gearman_servers", &f->nservers);
+	gethostname(host, sizeof(host) - 1);
+	snprintf(f->identifier, sizeof(f->identifier), "gearhorn-fanout_%s_%ld", host,
+	         (long)getpid());
+	if (f->nservers == 0) {
+		gh_err(err, errlen, "no gearman servers configured ([global] gearman_servers)");
+		goto fail;
+	}
+	f->store = store_open(db_path, err, errlen);
+	if (f->store == NULL)
+		goto fail;
+	f->worker = gearman_worker_create(NULL);
+	if (f->worker == NULL) {
+		gh_err(err, errlen, "cannot create a gearman worker");
+		goto fail;
+	}
+	gearman_worker_set_identifier(f->worker, f->identifier, strlen(f->identifier));
+	gearman_worker_set_timeout(f->worker, FANOUT_POLL_MS);
+	for (i = 0; i < f->nservers; i++) {
+		if (conf_parse_server(f->servers[i], host, sizeof(host), &port, err, errlen) < 0)
+			goto fail;
+		if (gearman_worker_add_server(f->worker, host, (in_port_t)port) !=
+		    GEARMAN_SUCCESS) {
+			gh_err(err, errlen, "%s: %s", f->servers[i],
+			       gearman_worker_error(f->worker));
+			goto fail;
+		}
+	}
+	for (i = 0; i < FN_COUNT; i++) {
+		const char *name = i == FN_MATCHMAKING ? f->mm_function : fanout_fn_names[i];
+
+		f->fn_ctx[i].f = f;
+		f->fn_ctx[i].fn = (fanout_fn_t)i;
+		if (name == NULL)
+			continue;
+		if (gearman_worker_add_function(f->worker, name, 0, fanout_job, &f->fn_ctx[i]) !=
+		    GEARMAN_SUCCESS) {
+			gh_err(err, errlen, "cannot register %s: %s", fanout_fn_names[i],
+			       gearman_worker_error(f->worker));
+			goto fail;
+		}
+	}
+	return f;
+fail:
+	fanout_destroy(&f);
+	return NULL;
+}
+
+void
+fanout_destroy(fanout_t **self_p)
+{
+	fanout_t *f;
+
+	if (self_p == NULL || *self_p == NULL)
+		return;
+	f = *self_p;
+	fanout_client_drop(f);
+	if (f->worker != NULL)
+		gearman_worker_free(f->worker);
+	store_destroy(&f->store);
+	conf_list_free(f->servers, f->nservers);
+	free(f->instance);
+	free(f->mm_function);
+	free(f);
+	*self_p = NULL;
+}
+
+/* Sleeps ms milliseconds in short steps, returning early once *stop is set. */
+static void
+fanout_sleep(long ms, volatile sig_atomic_t *stop)
+{
+	while (ms > 0 && !*stop) {
+		long step = ms < 100 ? ms : 100;
+		struct timespec ts = {0, step * 1000000L};
+
+		nanosleep(&ts, NULL);
+		ms -= step;
+	}
+}
+
+int
+fanout_run(fanout_t *f, volatile sig_atomic_t *stop)
+{
+	long backoff = 0;
+	gearman_return_t last = GEARMAN_SUCCESS;
+	uint64_t last_warn = 0;
+	int trouble = 0;
+
+	while (!*stop) {
+		gearman_return_t rc;
+		log_level_t lvl;
+
+		fanout_housekeeping(f);
+		rc = gearman_worker_work(f->worker);
+
+		switch (rc) {
+		case GEARMAN_SUCCESS:
+			if (trouble)
+				log_notice("gearman worker: serving jobs again");
+			trouble = 0;
+			backoff = 0;
+			continue;
+		case GEARMAN_TIMEOUT:
+		case GEARMAN_IO_WAIT:
+			/* Idle: look at the stop flag. The next error starts
+			 * with a short wait again. */
+			backoff = 0;
+			continue;
+		default:
+			break;
+		}
+		/* Lost or no job server (GEARMAN_LOST_CONNECTION,
+		 * GEARMAN_COULD_NOT_CONNECT, GEARMAN_NO_ACTIVE_FDS, ...):
+		 * libgearman reconnects on the next call; we wait first. The
+		 * client connection is most likely dead too: drop it. */
+		fanout_client_drop(f);
+		backoff = backoff == 0 ? FANOUT_BACKOFF_MIN_MS : backoff * 2;
+		if (backoff > FANOUT_BACKOFF_MAX_MS)
+			backoff = FANOUT_BACKOFF_MAX_MS;
+		/* A warning when the trouble starts or changes, and once a
+		 * minute while it lasts; the retries in between at debug
+		 * level. */
+		if (rc != last || !trouble || gh_now_ms() - last_warn >= 60000) {
+			lvl = LOG_LEVEL_WARN;
+			last_warn = gh_now_ms();
+		} else {
+			lvl = LOG_LEVEL_DEBUG;
+		}
+		trouble = 1;
+		log_msg(lvl, "gearman worker: %s; retrying in %ld ms",
+		        gearman_worker_error(f->worker) ? gearman_worker_error(f->worker)
+		                                        : gearman_strerror(rc),
+		        backoff);
+		last = rc;
+		fanout_sleep(backoff, stop);
+	}
+	if (f->instance != NULL) {
+		char err[512];
+
+		if (store_unsubscribe(f->store, FANOUT_MM_TOPIC, f->instance, err, sizeof(err)) < 0)
+			log_warn("matchmaking: %s", err);
+	}
+	return 0;
+}
