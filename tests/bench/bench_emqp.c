@@ -4,9 +4,12 @@
  *   bench_emqp bare [-n COUNT] [-i INFLIGHT] [-s SIZE]
  *       The baseline: a bare broker (client DEALER -> ROUTER/ROUTER broker ->
  *       worker DEALER, echoing) in threads of this process, over loopback TCP.
- *   bench_emqp router FRONTEND [-q QUEUE] [-n COUNT] [-i INFLIGHT] [-s SIZE]
+ *   bench_emqp router FRONTEND [-q QUEUE] [-n COUNT] [-i INFLIGHT] [-s SIZE] [-g] [-a]
  *       eMQP REQUESTs with reply-requested to the builtin echo handler through
  *       gearhorn-router and a job manager; a request ends at its result REPLY.
+ *       -g adds the guarantee header (journaled when the journal is on);
+ *       -a sends no reply-requested and ends each request at the router's
+ *       acknowledgement (to fill a queue nobody serves).
  *
  * Prints one line: mode, inflight, count, seconds, rate (round trips per
  * second), p50 and p99 latency in microseconds.
@@ -29,6 +32,7 @@ typedef struct {
 	long count, inflight;
 	size_t size;
 	const char *queue;
+	int guarantee, ack_only;
 } opts_t;
 
 static void
@@ -161,6 +165,7 @@ typedef struct {
 	char *payload;
 	char *body;
 	size_t body_len;
+	const char *headers;
 } client_t;
 
 static void
@@ -177,7 +182,7 @@ client_send(client_t *c, long idx)
 		f[n++] = (gh_frame_t){"REQUEST", 7};
 		f[n++] = (gh_frame_t){id, strlen(id)};
 		f[n++] = (gh_frame_t){c->o->queue, strlen(c->o->queue)};
-		f[n++] = (gh_frame_t){"reply-requested", 15};
+		f[n++] = (gh_frame_t){c->headers, strlen(c->headers)};
 		f[n++] = (gh_frame_t){c->body, c->body_len};
 	} else {
 		f[n++] = (gh_frame_t){"", 0};
@@ -215,7 +220,7 @@ client_recv(client_t *c)
 			        msg.code.data, (int)msg.text.size, msg.text.data);
 			exit(1);
 		}
-		if (msg.cmd == PROTO_REPLY && msg.result.data != NULL &&
+		if (msg.cmd == PROTO_REPLY && (msg.result.data != NULL) != c->o->ack_only &&
 		    msg.ref.size < sizeof(id)) {
 			memcpy(id, msg.ref.data, msg.ref.size);
 			id[msg.ref.size] = '\0';
@@ -277,7 +282,7 @@ client_socket(void *ctx, const char *endpoint)
 int
 main(int argc, char **argv)
 {
-	opts_t o = {20000, 1, 100, "bench"};
+	opts_t o = {20000, 1, 100, "bench", 0, 0};
 	const char *mode, *endpoint = NULL;
 	client_t c;
 	void *ctx;
@@ -299,8 +304,14 @@ main(int argc, char **argv)
 	} else {
 		return 64;
 	}
-	while ((ch = getopt(argc, argv, "n:i:s:q:")) != -1) {
+	while ((ch = getopt(argc, argv, "n:i:s:q:ga")) != -1) {
 		switch (ch) {
+		case 'g':
+			o.guarantee = 1;
+			break;
+		case 'a':
+			o.ack_only = 1;
+			break;
 		case 'n':
 			o.count = strtol(optarg, NULL, 10);
 			break;
@@ -344,13 +355,16 @@ main(int argc, char **argv)
 		_exit(0);
 	}
 	c.emqp = 1;
+	c.headers = o.ack_only ? (o.guarantee ? "guarantee" : "")
+	                       : (o.guarantee ? "reply-requested,guarantee" : "reply-requested");
 	c.body =
 	    gh_asprintf("[\"run\", {\"callable\": \"echo\", \"path\": \"builtin\", \"args\": "
 	                "[\"%.*s\"], \"kwargs\": {}, \"class_args\": [], \"class_kwargs\": {}}]",
 	                (int)o.size, c.payload);
 	c.body_len = strlen(c.body);
 	c.sock = client_socket(ctx, endpoint);
-	run_client(&c, "router");
+	run_client(&c, o.ack_only ? "router-ack" : "router");
+	printf("body_bytes=%zu\n", c.body_len);
 	zmq_close(c.sock);
 	zmq_ctx_term(ctx);
 	free(c.body);

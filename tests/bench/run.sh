@@ -35,16 +35,22 @@ if [ ! -x "$ROUTER" ] || [ ! -x "$JM" ]; then
 	exit 0
 fi
 
-front=tcp://127.0.0.1:$(gh_free_port)
-back=tcp://127.0.0.1:$(gh_free_port)
-admin=tcp://127.0.0.1:$(gh_free_port)
-"$ROUTER" -c /dev/null -f "$front" -b "$back" -a "$admin" --max-length 1000000 -l warn \
-	2>"$GH_TMP/router.log" &
-rpid=$!
-GH_PIDS+=("$rpid")
-"$JM" -c /dev/null -r "$back" -Q bench -j 2 -l warn 2>"$GH_TMP/jm.log" &
-GH_PIDS+=("$!")
-sleep 1
+JOBS=${BENCH_JOBS:-8} # worker processes of the job manager
+start_stack() { # start_stack NAME [ENV...]: a router and a job manager; sets front, rpid
+	local name=$1
+	shift
+	front=tcp://127.0.0.1:$(gh_free_port)
+	local back=tcp://127.0.0.1:$(gh_free_port) admin=tcp://127.0.0.1:$(gh_free_port)
+	env "$@" "$ROUTER" -c /dev/null -f "$front" -b "$back" -a "$admin" --max-length 1000000 \
+		-l warn 2>"$GH_TMP/router-$name.log" &
+	rpid=$!
+	GH_PIDS+=("$rpid")
+	"$JM" -c /dev/null -r "$back" -Q bench -j "$JOBS" -l warn 2>"$GH_TMP/jm-$name.log" &
+	jpid=$!
+	GH_PIDS+=("$jpid")
+	sleep 1
+}
+start_stack plain
 
 ours_p50=$(measure p50_us "$B" router "$front" -q bench -n "$N1" -i 1)
 ours_rate=$(measure rate "$B" router "$front" -q bench -n "$NP" -i 1000)
@@ -59,3 +65,33 @@ sleep 5
 t1=$(awk '{print $14 + $15}' "/proc/$rpid/stat")
 idle=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" 'BEGIN { printf "%.2f", (b - a) / hz / 5 * 100 }')
 row "router idle, % of a core" "$idle" "-" "-" "< 0.5"
+gh_stop_pid "$jpid"
+gh_stop_pid "$rpid"
+
+# The journal: guarantee jobs, 1000 in flight, journal off and on.
+start_stack nojournal
+off=$(measure rate "$B" router "$front" -q bench -g -n "$NP" -i 1000)
+gh_stop_pid "$jpid"
+gh_stop_pid "$rpid"
+start_stack journal GEARHORN_ROUTER_JOURNAL=true GEARHORN_ROUTER_JOURNAL_PATH="$GH_TMP/journal.db"
+on=$(measure rate "$B" router "$front" -q bench -g -n "$NP" -i 1000)
+gh_stop_pid "$jpid"
+gh_stop_pid "$rpid"
+row "guarantee jobs/s, journal on (baseline: journal off)" "$on" "$off" "$(ratio "$on" "$off")" \
+	">= 0.50"
+
+# Memory: 100k jobs of a queue nobody serves, beyond their payload (the body).
+NM=${BENCH_NM:-100000}
+front=tcp://127.0.0.1:$(gh_free_port)
+"$ROUTER" -c /dev/null -f "$front" -b "tcp://127.0.0.1:$(gh_free_port)" \
+	-a "tcp://127.0.0.1:$(gh_free_port)" --max-length $((NM * 2)) -l warn 2>"$GH_TMP/router-mem.log" &
+rpid=$!
+GH_PIDS+=("$rpid")
+sleep 0.5
+rss() { awk '/^VmRSS/ {print $2 * 1024}' "/proc/$rpid/status"; }
+before=$(rss)
+out=$("$B" router "$front" -q mem -a -n "$NM" -i 1000)
+after=$(rss)
+body=$(printf '%s\n' "$out" | field body_bytes)
+per=$(awk -v a="$after" -v b="$before" -v n="$NM" -v p="$body" 'BEGIN { printf "%.0f", (a - b) / n - p }')
+row "router bytes per buffered job beyond its ${body}-byte body" "$per" "-" "-" "<= 400"
