@@ -3,7 +3,9 @@
  *
  * main() reads the options and the configuration, opens the log, starts
  * [fanout] threads workers that share one subscriber cache, and waits for
- * SIGTERM or SIGINT; each worker finishes the job in hand and returns.
+ * signals with sigwait (they are blocked in every thread): SIGHUP reloads
+ * the configuration, SIGTERM or SIGINT stop the workers, each of which
+ * finishes the job in hand and returns.
  */
 #include "config.h"
 
@@ -31,11 +33,74 @@ extern char **environ;
 
 static volatile sig_atomic_t fanout_stop;
 
-static void
-on_signal(int sig)
+/* The options that override the configuration file, kept for reloads. */
+typedef struct {
+	const char *config, *database, *level;
+	char *servers;
+} fanout_opts_t;
+
+/* Loads the configuration with the command line's overrides. Caller owns
+ * the result; NULL with the reason in err. */
+static conf_t *
+fanout_load_conf(const fanout_opts_t *o, char *err, size_t errlen)
 {
-	GH_UNUSED(sig);
-	fanout_stop = 1;
+	conf_t *conf = conf_load(o->config, environ, err, errlen);
+	log_level_t lvl;
+
+	if (conf == NULL ||
+	    (o->database &&
+	     conf_set(conf, "fanout", "database", o->database, NULL, err, errlen) < 0) ||
+	    (o->level && conf_set(conf, "fanout", "log_level", o->level, NULL, err, errlen) < 0) ||
+	    (o->servers &&
+	     conf_set(conf, "fanout", "gearman_servers", o->servers, NULL, err, errlen) < 0)) {
+		conf_destroy(&conf);
+		return NULL;
+	}
+	if (log_level_parse(conf_get(conf, "fanout", "log_level"), &lvl) < 0) {
+		snprintf(err, errlen, "bad log level \"%s\"",
+		         conf_get(conf, "fanout", "log_level"));
+		conf_destroy(&conf);
+		return NULL;
+	}
+	return conf;
+}
+
+/* SIGHUP: loads the configuration again and applies what can change while
+ * running; keeps the old one if the new one is bad. */
+static void
+fanout_reload(const fanout_opts_t *o, conf_t **conf, fanout_t **workers, long nthreads)
+{
+	static const char *const restart_keys[] = {
+	    "gearman_servers", "threads", "database", "state_dir", "log_target", "matchmaking_ttl"};
+	char err[1024];
+	log_level_t lvl;
+	conf_t *fresh;
+	size_t k;
+	long i;
+
+	if ((fresh = fanout_load_conf(o, err, sizeof(err))) == NULL) {
+		log_error("reload: %s; keeping the previous configuration", err);
+		return;
+	}
+	for (k = 0; k < GH_ARRAY_LEN(restart_keys); k++)
+		if (strcmp(conf_get(fresh, "fanout", restart_keys[k]),
+		           conf_get(*conf, "fanout", restart_keys[k])) != 0)
+			log_warn("reload: [fanout] %s changed from \"%s\" to \"%s\"; it takes "
+			         "effect after a restart",
+			         restart_keys[k], conf_get(*conf, "fanout", restart_keys[k]),
+			         conf_get(fresh, "fanout", restart_keys[k]));
+	log_level_parse(conf_get(fresh, "fanout", "log_level"), &lvl);
+	log_set_level(lvl);
+	for (i = 0; i < nthreads; i++)
+		fanout_reconfigure(workers[i], fresh);
+	log_notice("reloaded the configuration: log_level %s, foreground_timeout %s s, "
+	           "subscription_ttl %s s",
+	           conf_get(fresh, "fanout", "log_level"),
+	           conf_get(fresh, "fanout", "foreground_timeout"),
+	           conf_get(fresh, "fanout", "subscription_ttl"));
+	log_debug("reload: debug logging is on");
+	conf_destroy(conf);
+	*conf = fresh;
 }
 
 static void
@@ -71,11 +136,11 @@ main(int argc, char **argv)
 	                                     {"help", no_argument, NULL, 'h'},
 	                                     {"version", no_argument, NULL, 'V'},
 	                                     {NULL, 0, NULL, 0}};
-	const char *config = NULL, *database = NULL, *level = NULL;
-	char *servers = NULL, *db_path = NULL, err[1024], instance[GH_UUID_LEN + 1];
+	fanout_opts_t o = {NULL, NULL, NULL, NULL};
+	char *db_path = NULL, err[1024], instance[GH_UUID_LEN + 1];
 	fanout_t **workers = NULL;
 	pthread_t *threads = NULL;
-	struct sigaction sa;
+	sigset_t sigs;
 	log_level_t lvl;
 	cache_t *cache = NULL;
 	conf_t *conf;
@@ -86,20 +151,20 @@ main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "c:d:l:s:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			config = optarg;
+			o.config = optarg;
 			break;
 		case 'd':
-			database = optarg;
+			o.database = optarg;
 			break;
 		case 'l':
-			level = optarg;
+			o.level = optarg;
 			break;
 		case 's': {
-			char *joined = gh_asprintf("%s%s%s", servers ? servers : "",
-			                           servers ? "," : "", optarg);
+			char *joined = gh_asprintf("%s%s%s", o.servers ? o.servers : "",
+			                           o.servers ? "," : "", optarg);
 
-			free(servers);
-			servers = joined;
+			free(o.servers);
+			o.servers = joined;
 			break;
 		}
 		case 'h':
@@ -110,41 +175,33 @@ main(int argc, char **argv)
 			return EX_OK;
 		default:
 			usage(stderr);
-			free(servers);
+			free(o.servers);
 			return EX_USAGE;
 		}
 	}
 	if (optind != argc) {
 		usage(stderr);
-		free(servers);
+		free(o.servers);
 		return EX_USAGE;
 	}
 
-	conf = conf_load(config, environ, err, sizeof(err));
-	if (conf == NULL ||
-	    (database &&
-	     conf_set(conf, "fanout", "database", database, NULL, err, sizeof(err)) < 0) ||
-	    (level && conf_set(conf, "fanout", "log_level", level, NULL, err, sizeof(err)) < 0) ||
-	    (servers &&
-	     conf_set(conf, "fanout", "gearman_servers", servers, NULL, err, sizeof(err)) < 0)) {
+	if ((conf = fanout_load_conf(&o, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "gearhorn-fanout: %s\n", err);
-		conf_destroy(&conf);
-		free(servers);
+		free(o.servers);
 		return EX_CONFIG;
 	}
-	free(servers);
-	if (log_level_parse(conf_get(conf, "fanout", "log_level"), &lvl) < 0)
-		lvl = LOG_LEVEL_INFO;
+	log_level_parse(conf_get(conf, "fanout", "log_level"), &lvl);
 	log_open("gearhorn-fanout", lvl,
 	         strcmp(conf_get(conf, "fanout", "log_target"), "syslog") == 0);
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
+	/* Blocked here, so in every thread; the main thread takes them with
+	 * sigwait below. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
 
 	db_path = fanout_db_path(conf);
 	gh_uuid(instance);
@@ -171,6 +228,16 @@ main(int argc, char **argv)
 		}
 		started++;
 	}
+	while (!fanout_stop) {
+		int sig;
+
+		if (sigwait(&sigs, &sig) != 0)
+			continue;
+		if (sig == SIGHUP)
+			fanout_reload(&o, &conf, workers, nthreads);
+		else
+			fanout_stop = 1;
+	}
 	for (i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
 	log_notice("stopped");
@@ -181,6 +248,7 @@ out:
 	free(threads);
 	cache_destroy(&cache);
 	free(db_path);
+	free(o.servers);
 	conf_destroy(&conf);
 	return status;
 }

@@ -70,8 +70,8 @@ struct fanout {
 	gearman_client_st *client; /* NULL until first needed, or after an error */
 	char **servers;
 	size_t nservers;
-	long foreground_timeout_ms;
-	long default_ttl;
+	long foreground_timeout_ms; /* set by fanout_reconfigure from another thread */
+	long default_ttl;           /* likewise: read and written with __atomic */
 	char identifier[128];
 	fanout_fn_ctx_t fn_ctx[FN_COUNT];
 	char *instance;    /* matchmaking id, NULL: no matchmaking */
@@ -341,7 +341,7 @@ static fanout_status_t
 fanout_subunsub(fanout_t *f, fanout_fn_t fn, json_t *j, char *msg, size_t msglen)
 {
 	json_t *topic, *client, *ttl;
-	long ttl_s = f->default_ttl;
+	long ttl_s = __atomic_load_n(&f->default_ttl, __ATOMIC_RELAXED);
 	int64_t now = (int64_t)time(NULL);
 	char err[512];
 	int rc;
@@ -516,11 +516,13 @@ fanout_submit_once(fanout_t *f, const store_list_t *subs, const char *topic, con
 	}
 	rc = GEARMAN_SUCCESS;
 	if (batch.pending > 0) {
+		long timeout_ms = __atomic_load_n(&f->foreground_timeout_ms, __ATOMIC_RELAXED);
+
 		/* deadline_ms == 0 tells fanout_on_created this is a background
 		 * batch. */
 		if (!background)
-			batch.deadline_ms = gh_now_ms() + (uint64_t)f->foreground_timeout_ms;
-		gearman_client_set_timeout(f->client, (int)f->foreground_timeout_ms);
+			batch.deadline_ms = gh_now_ms() + (uint64_t)timeout_ms;
+		gearman_client_set_timeout(f->client, (int)timeout_ms);
 		rc = gearman_client_run_tasks(f->client);
 		if (rc == GEARMAN_SUCCESS && background) {
 			/* run_tasks returns once every background task has its
@@ -857,6 +859,16 @@ fanout_job(gearman_job_st *job, void *context, size_t *result_size, gearman_retu
 }
 
 /* ---- life cycle ---- */
+
+void
+fanout_reconfigure(fanout_t *f, const conf_t *conf)
+{
+	__atomic_store_n(&f->foreground_timeout_ms,
+	                 conf_get_int(conf, "fanout", "foreground_timeout") * 1000,
+	                 __ATOMIC_RELAXED);
+	__atomic_store_n(&f->default_ttl, conf_get_int(conf, "fanout", "subscription_ttl"),
+	                 __ATOMIC_RELAXED);
+}
 
 fanout_t *
 fanout_new(const conf_t *conf, const char *db_path, cache_t *cache, const char *instance, char *err,

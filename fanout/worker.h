@@ -47,6 +47,12 @@ char *fanout_db_path(const conf_t *conf);
 fanout_t *fanout_new(const conf_t *conf, const char *db_path, cache_t *cache, const char *instance,
                      char *err, size_t errlen);
 
+/* Applies the settings of conf that may change while the worker runs:
+ * [fanout] foreground_timeout and subscription_ttl, from the next job on.
+ * Safe to call from another thread than the one in fanout_run. conf is
+ * borrowed. */
+void fanout_reconfigure(fanout_t *f, const conf_t *conf);
+
 /* Frees *self_p and sets it to NULL. Accepts NULL and a pointer to NULL. */
 void fanout_destroy(fanout_t **self_p);
 

@@ -6,13 +6,21 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
+#include <libgearman-1.0/gearman.h>
+#include <sqlite3.h>
 
 #include "conf.h"
 #include "gearhorn.h"
@@ -44,6 +52,7 @@ static int cmd_workers(cli_t *, int, char **);
 static int cmd_queues(cli_t *, int, char **);
 static int cmd_metrics(cli_t *, int, char **);
 static int cmd_shutdown(cli_t *, int, char **);
+static int cmd_fanout(cli_t *, int, char **);
 
 static const cli_cmd_t commands[] = {
     {"help", "help [COMMAND]", "Describe the commands, or one command.", cmd_help},
@@ -68,6 +77,10 @@ static const cli_cmd_t commands[] = {
     {"metrics", "metrics [-a EP]", "Print the router's figures in Prometheus text format.",
      cmd_metrics},
     {"shutdown", "shutdown [-a EP]", "Stop the router (through its admin endpoint).", cmd_shutdown},
+    {"fanout", "fanout VERB [ARGS] [-s HOST:PORT] [-d DATABASE]",
+     "Subscribe, unsubscribe, publish, list, purge or show stats of gearhorn-fanout(8) "
+     "topics.",
+     cmd_fanout},
 };
 
 static const cli_cmd_t *
@@ -734,6 +747,739 @@ cmd_shutdown(cli_t *cli, int argc, char **argv)
 	rc = admin_call(cli, admin, "DISCONNECT", NULL, NULL);
 	if (rc == EX_OK)
 		printf("router is shutting down\n");
+	return rc;
+}
+
+/* ---- gearhorn fanout: gearhorn-fanout(8) through gearmand and its store ---- */
+
+typedef struct {
+	char **servers; /* -s, in order; NULL: [fanout] gearman_servers */
+	size_t nservers;
+	const char *database; /* -d, or NULL */
+	long timeout_ms;
+	long ttl; /* --ttl, or -1 */
+	const char *unique;
+	int background, json;
+} fanout_opts_t;
+
+static const char *const fanout_usage_text =
+    "usage: gearhorn fanout subscribe TOPIC CLIENT [--ttl N] [-s HOST:PORT ...]\n"
+    "       gearhorn fanout unsubscribe TOPIC CLIENT [-s HOST:PORT ...]\n"
+    "       gearhorn fanout publish TOPIC PAYLOAD [--json] [--background] [--unique U]\n"
+    "                               [-s HOST:PORT ...]\n"
+    "       gearhorn fanout list [TOPIC] [--json] [-d DATABASE]\n"
+    "       gearhorn fanout purge CLIENT [-d DATABASE] [-s HOST:PORT ...]\n"
+    "       gearhorn fanout stats [-d DATABASE] [-s HOST:PORT ...]\n"
+    "  every verb that talks to gearmand also takes --timeout-ms MS (default 30000)\n";
+
+static int
+fanout_usage(void)
+{
+	fputs(fanout_usage_text, stderr);
+	return EX_USAGE;
+}
+
+/* Parses the options of a fanout verb; allowed lists the short names that
+ * verb takes. Returns 0 or EX_USAGE (after a message). */
+static int
+fanout_options(int argc, char **argv, const char *allowed, fanout_opts_t *o)
+{
+	static const struct option opts[] = {{"server", required_argument, NULL, 's'},
+	                                     {"database", required_argument, NULL, 'd'},
+	                                     {"timeout-ms", required_argument, NULL, 'W'},
+	                                     {"ttl", required_argument, NULL, 'T'},
+	                                     {"unique", required_argument, NULL, 'u'},
+	                                     {"background", no_argument, NULL, 'b'},
+	                                     {"json", no_argument, NULL, 'j'},
+	                                     {NULL, 0, NULL, 0}};
+	int c;
+
+	optind = 0; /* glibc: 0 resets getopt for a new argv */
+	while ((c = getopt_long(argc, argv, "s:d:", opts, NULL)) != -1) {
+		if (c == '?' || strchr(allowed, c) == NULL)
+			return fanout_usage();
+		switch (c) {
+		case 's':
+			o->servers =
+			    gh_realloc(o->servers, (o->nservers + 1) * sizeof(*o->servers));
+			o->servers[o->nservers++] = gh_strdup(optarg);
+			break;
+		case 'd':
+			o->database = optarg;
+			break;
+		case 'W':
+			if (parse_count("--timeout-ms", optarg, &o->timeout_ms) != 0 ||
+			    o->timeout_ms < 1)
+				return EX_USAGE;
+			break;
+		case 'T':
+			if (parse_count("--ttl", optarg, &o->ttl) != 0)
+				return EX_USAGE;
+			break;
+		case 'u':
+			o->unique = optarg;
+			break;
+		case 'b':
+			o->background = 1;
+			break;
+		case 'j':
+			o->json = 1;
+			break;
+		default:
+			return fanout_usage();
+		}
+	}
+	return 0;
+}
+
+/* A topic or client id: not empty, no white space or control characters. */
+static int
+fanout_check_name(const char *what, const char *name)
+{
+	const unsigned char *p = (const unsigned char *)name;
+
+	if (*p == '\0') {
+		fprintf(stderr, "gearhorn: the %s is empty\n", what);
+		return EX_USAGE;
+	}
+	for (; *p != '\0'; p++) {
+		if (*p <= ' ' || *p == 0x7f) {
+			fprintf(stderr,
+			        "gearhorn: \"%s\" is not a valid %s (white space or control "
+			        "characters)\n",
+			        name, what);
+			return EX_USAGE;
+		}
+	}
+	return 0;
+}
+
+/* The configuration, loaded once per command; NULL after a message. */
+static conf_t *
+fanout_conf(cli_t *cli)
+{
+	char err[512];
+	conf_t *conf = conf_load(cli->config_path, environ, err, sizeof(err));
+
+	if (conf == NULL)
+		fprintf(stderr, "gearhorn: %s\n", err);
+	return conf;
+}
+
+/* Fills in the servers from the configuration unless -s gave some. Returns
+ * 0 or an exit code. */
+static int
+fanout_servers(cli_t *cli, fanout_opts_t *o)
+{
+	conf_t *conf;
+	size_t i, n;
+	char **list;
+
+	if (o->nservers > 0)
+		return 0;
+	if ((conf = fanout_conf(cli)) == NULL)
+		return EX_CONFIG;
+	list = conf_get_list(conf, "fanout", "gearman_servers", &n);
+	for (i = 0; i < n; i++) {
+		o->servers = gh_realloc(o->servers, (o->nservers + 1) * sizeof(*o->servers));
+		o->servers[o->nservers++] = gh_strdup(list[i]);
+	}
+	conf_list_free(list, n);
+	conf_destroy(&conf);
+	if (o->nservers == 0) {
+		fprintf(stderr, "gearhorn: no gearman servers (-s or [global] gearman_servers)\n");
+		return EX_CONFIG;
+	}
+	return 0;
+}
+
+/* The database path: -d, else [fanout] database, else state_dir/fanout.db.
+ * Caller owns the result; NULL after a message. */
+static char *
+fanout_database(cli_t *cli, const fanout_opts_t *o)
+{
+	const char *db;
+	conf_t *conf;
+	char *path;
+
+	if (o->database != NULL)
+		return gh_strdup(o->database);
+	if ((conf = fanout_conf(cli)) == NULL)
+		return NULL;
+	db = conf_get(conf, "fanout", "database");
+	if (db[0] != '\0')
+		path = gh_strdup(db);
+	else
+		path = gh_asprintf("%s/fanout.db", conf_get(conf, "fanout", "state_dir"));
+	conf_destroy(&conf);
+	return path;
+}
+
+/* Opens the store read-only: no file is created and no migration runs.
+ * Returns NULL after a message. */
+static sqlite3 *
+fanout_store_open(const char *path)
+{
+	sqlite3 *db = NULL;
+
+	if (access(path, F_OK) != 0) {
+		fprintf(stderr, "gearhorn: %s: no such database\n", path);
+		return NULL;
+	}
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		fprintf(stderr, "gearhorn: cannot open %s: %s\n", path,
+		        db ? sqlite3_errmsg(db) : "out of memory");
+		sqlite3_close(db);
+		return NULL;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	return db;
+}
+
+static sqlite3_stmt *
+fanout_prepare(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		fprintf(stderr, "gearhorn: %s: %s\n", sqlite3_db_filename(db, "main"),
+		        sqlite3_errmsg(db));
+		return NULL;
+	}
+	return st;
+}
+
+typedef struct {
+	int done, exception, failed;
+	char *text; /* result or exception text */
+} fanout_reply_t;
+
+static void
+fanout_reply_set(fanout_reply_t *r, const void *data, size_t size)
+{
+	free(r->text);
+	r->text = gh_malloc(size + 1);
+	if (size > 0)
+		memcpy(r->text, data, size);
+	r->text[size] = '\0';
+}
+
+static gearman_return_t
+fanout_on_complete(gearman_task_st *task)
+{
+	fanout_reply_t *r = gearman_task_context(task);
+
+	r->done = 1;
+	fanout_reply_set(r, gearman_task_data(task), gearman_task_data_size(task));
+	return GEARMAN_SUCCESS;
+}
+
+static gearman_return_t
+fanout_on_exception(gearman_task_st *task)
+{
+	fanout_reply_t *r = gearman_task_context(task);
+	gearman_string_t e = gearman_task_exception(task);
+
+	r->done = r->exception = 1;
+	if (e.size > 0)
+		fanout_reply_set(r, e.c_str, e.size);
+	else
+		fanout_reply_set(r, gearman_task_data(task), gearman_task_data_size(task));
+	return GEARMAN_SUCCESS;
+}
+
+static gearman_return_t
+fanout_on_fail(gearman_task_st *task)
+{
+	fanout_reply_t *r = gearman_task_context(task);
+
+	if (!r->exception)
+		r->failed = 1;
+	r->done = 1;
+	return GEARMAN_SUCCESS;
+}
+
+/* Connects a client to every server; NULL after a message. */
+static gearman_client_st *
+fanout_client(const fanout_opts_t *o)
+{
+	gearman_client_st *c = gearman_client_create(NULL);
+	char host[256], err[256] = "";
+	size_t i;
+	int port;
+
+	if (c == NULL) {
+		fprintf(stderr, "gearhorn: cannot create a gearman client\n");
+		return NULL;
+	}
+	for (i = 0; i < o->nservers; i++) {
+		if (conf_parse_server(o->servers[i], host, sizeof(host), &port, err, sizeof(err)) <
+		        0 ||
+		    gearman_client_add_server(c, host, (in_port_t)port) != GEARMAN_SUCCESS) {
+			fprintf(stderr, "gearhorn: bad gearman server \"%s\"%s%s\n", o->servers[i],
+			        err[0] ? ": " : "", err);
+			gearman_client_free(c);
+			return NULL;
+		}
+		err[0] = '\0';
+	}
+	gearman_client_add_options(c, GEARMAN_CLIENT_EXCEPTION);
+	gearman_client_set_timeout(c, (int)o->timeout_ms);
+	gearman_client_set_complete_fn(c, fanout_on_complete);
+	gearman_client_set_exception_fn(c, fanout_on_exception);
+	gearman_client_set_fail_fn(c, fanout_on_fail);
+	return c;
+}
+
+/* Runs one foreground job of fn with the JSON workload (taken). On success
+ * *result is the worker's result (caller owns it). Returns 0, 1 for a job
+ * that failed or raised an exception (its text printed), 69 when no job
+ * server answered. */
+static int
+fanout_call(gearman_client_st *c, const char *fn, json_t *workload, char **result)
+{
+	fanout_reply_t r = {0, 0, 0, NULL};
+	char *text = json_dumps(workload, JSON_COMPACT);
+	gearman_return_t rc;
+	int status;
+
+	json_decref(workload);
+	*result = NULL;
+	if (text == NULL) {
+		fprintf(stderr, "gearhorn: out of memory\n");
+		return EX_SOFTWARE;
+	}
+	if (gearman_client_add_task(c, NULL, &r, fn, NULL, text, strlen(text), &rc) == NULL) {
+		fprintf(stderr, "gearhorn: %s: %s\n", fn, gearman_client_error(c));
+		free(text);
+		return EX_UNAVAILABLE;
+	}
+	rc = gearman_client_run_tasks(c);
+	free(text);
+	if (!r.done) {
+		fprintf(stderr, "gearhorn: %s: %s\n", fn,
+		        gearman_failed(rc) ? gearman_client_error(c) : "no answer");
+		status = EX_UNAVAILABLE;
+	} else if (r.exception) {
+		printf("%s\n", r.text ? r.text : "");
+		status = 1;
+	} else if (r.failed) {
+		fprintf(stderr, "gearhorn: %s: the job failed\n", fn);
+		status = 1;
+	} else {
+		*result = r.text;
+		return 0;
+	}
+	free(r.text);
+	return status;
+}
+
+static json_t *
+fanout_sub_json(const char *topic, const char *client)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "topic", json_string(topic));
+	json_object_set_new(o, "client_id", json_string(client));
+	return o;
+}
+
+static int
+fanout_subscription(cli_t *cli, fanout_opts_t *o, int argc, char **argv, int subscribe)
+{
+	gearman_client_st *c;
+	char *result;
+	json_t *w;
+	int rc;
+
+	if (argc - optind != 2)
+		return fanout_usage();
+	if ((rc = fanout_check_name("topic", argv[optind])) != 0 ||
+	    (rc = fanout_check_name("client id", argv[optind + 1])) != 0 ||
+	    (rc = fanout_servers(cli, o)) != 0)
+		return rc;
+	if ((c = fanout_client(o)) == NULL)
+		return EX_CONFIG;
+	w = fanout_sub_json(argv[optind], argv[optind + 1]);
+	if (o->ttl >= 0)
+		json_object_set_new(w, "ttl", json_integer(o->ttl));
+	rc = fanout_call(c, subscribe ? "subscribe_fanout" : "unsubscribe_fanout", w, &result);
+	gearman_client_free(c);
+	free(result);
+	if (rc == 0)
+		printf("%s\n", subscribe ? "subscribed" : "unsubscribed");
+	return rc;
+}
+
+static int
+fanout_publish(cli_t *cli, fanout_opts_t *o, int argc, char **argv)
+{
+	gearman_client_st *c;
+	json_error_t jerr;
+	json_t *w, *payload;
+	char *result;
+	int rc;
+
+	if (argc - optind != 2)
+		return fanout_usage();
+	if ((rc = fanout_check_name("topic", argv[optind])) != 0)
+		return rc;
+	if (o->json) {
+		payload = json_loads(argv[optind + 1], JSON_DECODE_ANY, &jerr);
+		if (payload == NULL) {
+			fprintf(stderr, "gearhorn: PAYLOAD is not JSON: %s (column %d)\n",
+			        jerr.text, jerr.column);
+			return EX_DATAERR;
+		}
+	} else {
+		payload = json_string(argv[optind + 1]);
+		if (payload == NULL) {
+			fprintf(stderr, "gearhorn: PAYLOAD is not UTF-8 (use --json)\n");
+			return EX_DATAERR;
+		}
+	}
+	if ((rc = fanout_servers(cli, o)) != 0 || (c = fanout_client(o)) == NULL) {
+		json_decref(payload);
+		return rc != 0 ? rc : EX_CONFIG;
+	}
+	w = json_object();
+	json_object_set_new(w, "topic", json_string(argv[optind]));
+	json_object_set_new(w, "payload", payload);
+	if (o->background)
+		json_object_set_new(w, "background", json_true());
+	if (o->unique != NULL)
+		json_object_set_new(w, "unique", json_string(o->unique));
+	rc = fanout_call(c, "fanout", w, &result);
+	gearman_client_free(c);
+	if (rc == 0)
+		printf("%s\n", result ? result : "");
+	free(result);
+	return rc;
+}
+
+static int
+fanout_list(cli_t *cli, fanout_opts_t *o, int argc, char **argv)
+{
+	const char *topic = NULL;
+	json_t *all = NULL, *subs;
+	sqlite3_stmt *st;
+	char *path, *s;
+	sqlite3 *db;
+	int rc, step;
+
+	if (argc - optind > 1)
+		return fanout_usage();
+	if (argc - optind == 1) {
+		topic = argv[optind];
+		if ((rc = fanout_check_name("topic", topic)) != 0)
+			return rc;
+	}
+	if ((path = fanout_database(cli, o)) == NULL)
+		return EX_CONFIG;
+	db = fanout_store_open(path);
+	free(path);
+	if (db == NULL)
+		return EX_NOINPUT;
+	st = fanout_prepare(db, "SELECT topic, client_id, expires_at FROM subscriber"
+	                        " WHERE (expires_at IS NULL OR expires_at > ?1)"
+	                        " AND (?2 IS NULL OR topic = ?2) ORDER BY topic, client_id");
+	if (st == NULL) {
+		sqlite3_close(db);
+		return EX_DATAERR;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
+	if (topic != NULL)
+		sqlite3_bind_text(st, 2, topic, -1, SQLITE_STATIC);
+	if (o->json)
+		all = json_object();
+	else
+		printf("%-24s %-24s %s\n", "TOPIC", "CLIENT", "EXPIRES");
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+		const char *id = (const char *)sqlite3_column_text(st, 1);
+		int never = sqlite3_column_type(st, 2) == SQLITE_NULL;
+		sqlite3_int64 exp = sqlite3_column_int64(st, 2);
+
+		if (all != NULL) {
+			json_t *e = json_object();
+
+			if ((subs = json_object_get(all, t)) == NULL) {
+				subs = json_array();
+				json_object_set_new(all, t, subs);
+			}
+			json_object_set_new(e, "client_id", json_string(id));
+			json_object_set_new(e, "expires_at",
+			                    never ? json_null() : json_integer((json_int_t)exp));
+			json_array_append_new(subs, e);
+		} else if (never) {
+			printf("%-24s %-24s %s\n", t, id, "never");
+		} else {
+			char when[32];
+			time_t tt = (time_t)exp;
+			struct tm tm;
+
+			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&tt, &tm));
+			printf("%-24s %-24s %s\n", t, id, when);
+		}
+	}
+	rc = EX_OK;
+	if (step != SQLITE_DONE) {
+		fprintf(stderr, "gearhorn: %s\n", sqlite3_errmsg(db));
+		rc = EX_DATAERR;
+	} else if (all != NULL) {
+		s = json_dumps(all, JSON_COMPACT | JSON_SORT_KEYS);
+		printf("%s\n", s ? s : "{}");
+		free(s);
+	}
+	json_decref(all);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rc;
+}
+
+static int
+fanout_purge(cli_t *cli, fanout_opts_t *o, int argc, char **argv)
+{
+	const char *client;
+	gearman_client_st *c;
+	char **topics = NULL, *path, *result;
+	size_t n = 0, i;
+	sqlite3_stmt *st;
+	sqlite3 *db;
+	int rc, step, count = 0;
+
+	if (argc - optind != 1)
+		return fanout_usage();
+	client = argv[optind];
+	if ((rc = fanout_check_name("client id", client)) != 0 ||
+	    (rc = fanout_servers(cli, o)) != 0)
+		return rc;
+	if ((path = fanout_database(cli, o)) == NULL)
+		return EX_CONFIG;
+	db = fanout_store_open(path);
+	free(path);
+	if (db == NULL)
+		return EX_NOINPUT;
+	st = fanout_prepare(db, "SELECT topic FROM subscriber WHERE client_id = ?1 ORDER BY topic");
+	if (st == NULL) {
+		sqlite3_close(db);
+		return EX_DATAERR;
+	}
+	sqlite3_bind_text(st, 1, client, -1, SQLITE_STATIC);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+
+		if (strcmp(t, "__matchmaking") == 0)
+			continue; /* the workers' own; refused over gearman */
+		topics = gh_realloc(topics, (n + 1) * sizeof(*topics));
+		topics[n++] = gh_strdup(t);
+	}
+	if (step != SQLITE_DONE) {
+		fprintf(stderr, "gearhorn: %s\n", sqlite3_errmsg(db));
+		rc = EX_DATAERR;
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	if (rc == 0 && n > 0) {
+		if ((c = fanout_client(o)) == NULL)
+			rc = EX_CONFIG;
+		for (i = 0; rc == 0 && i < n; i++) {
+			rc = fanout_call(c, "unsubscribe_fanout",
+			                 fanout_sub_json(topics[i], client), &result);
+			free(result);
+			if (rc == 0)
+				count++;
+		}
+		if (c != NULL)
+			gearman_client_free(c);
+	}
+	for (i = 0; i < n; i++)
+		free(topics[i]);
+	free(topics);
+	if (rc == 0)
+		printf("%d\n", count);
+	return rc;
+}
+
+/* Sends an admin command to a gearman server over plain TCP and returns
+ * its reply up to the "." line (caller owns it), or NULL after a message. */
+static char *
+gearman_admin(const char *server, const char *command, long timeout_ms)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	char host[256], err[256], portstr[16], buf[4096], *reply = NULL;
+	size_t len = 0;
+	struct timeval tv;
+	int port, fd = -1;
+	ssize_t got;
+
+	if (conf_parse_server(server, host, sizeof(host), &port, err, sizeof(err)) < 0) {
+		fprintf(stderr, "gearhorn: bad gearman server \"%s\": %s\n", server, err);
+		return NULL;
+	}
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(host, portstr, &hints, &res) != 0) {
+		fprintf(stderr, "gearhorn: cannot resolve %s\n", host);
+		return NULL;
+	}
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = (timeout_ms % 1000) * 1000;
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd < 0)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0) {
+		fprintf(stderr, "gearhorn: cannot connect to gearmand at %s: %s\n", server,
+		        strerror(errno));
+		return NULL;
+	}
+	snprintf(buf, sizeof(buf), "%s\n", command);
+	if (write(fd, buf, strlen(buf)) != (ssize_t)strlen(buf)) {
+		fprintf(stderr, "gearhorn: %s: %s\n", server, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	reply = gh_strdup("");
+	while ((got = read(fd, buf, sizeof(buf))) > 0) {
+		reply = gh_realloc(reply, len + (size_t)got + 1);
+		memcpy(reply + len, buf, (size_t)got);
+		len += (size_t)got;
+		reply[len] = '\0';
+		if (strcmp(reply, ".\n") == 0 ||
+		    (len >= 3 && strcmp(reply + len - 3, "\n.\n") == 0))
+			break;
+	}
+	close(fd);
+	if (got <= 0) {
+		fprintf(stderr, "gearhorn: %s: no complete answer to \"%s\"\n", server, command);
+		free(reply);
+		return NULL;
+	}
+	return reply;
+}
+
+static int
+fanout_function(const char *name)
+{
+	static const char *const fns[] = {"subscribe_fanout", "register_fanout_subscriber",
+	                                  "unsubscribe_fanout", "fanout"};
+	size_t i;
+
+	for (i = 0; i < GH_ARRAY_LEN(fns); i++)
+		if (strcmp(name, fns[i]) == 0)
+			return 1;
+	return strncmp(name, "__matchmaking_", 14) == 0;
+}
+
+static int
+fanout_stats(cli_t *cli, fanout_opts_t *o, int argc, char **argv)
+{
+	char *reply, *line, *save = NULL, *path;
+	sqlite3_stmt *st;
+	sqlite3 *db;
+	size_t i;
+	int rc;
+
+	GH_UNUSED(argv);
+	if (argc - optind != 0)
+		return fanout_usage();
+	if ((rc = fanout_servers(cli, o)) != 0)
+		return rc;
+	for (i = 0; i < o->nservers; i++) {
+		if ((reply = gearman_admin(o->servers[i], "status", o->timeout_ms)) == NULL)
+			return EX_UNAVAILABLE;
+		printf("gearmand %s\n%-40s %8s %8s %8s\n", o->servers[i], "FUNCTION", "QUEUED",
+		       "RUNNING", "WORKERS");
+		for (line = strtok_r(reply, "\n", &save); line != NULL;
+		     line = strtok_r(NULL, "\n", &save)) {
+			char fn[256];
+			long q, r, w;
+
+			if (sscanf(line, "%255[^\t]\t%ld\t%ld\t%ld", fn, &q, &r, &w) == 4 &&
+			    fanout_function(fn))
+				printf("%-40s %8ld %8ld %8ld\n", fn, q, r, w);
+		}
+		free(reply);
+	}
+	if ((path = fanout_database(cli, o)) == NULL)
+		return EX_CONFIG;
+	if (access(path, F_OK) != 0) {
+		printf("\ndatabase %s: absent\n", path);
+		free(path);
+		return EX_OK;
+	}
+	db = fanout_store_open(path);
+	if (db == NULL) {
+		free(path);
+		return EX_NOINPUT;
+	}
+	st = fanout_prepare(db, "SELECT count(DISTINCT topic), count(*) FROM subscriber"
+	                        " WHERE expires_at IS NULL OR expires_at > ?1");
+	rc = EX_DATAERR;
+	if (st != NULL) {
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			printf("\ndatabase %s\ntopics %lld\nsubscriptions %lld\n", path,
+			       (long long)sqlite3_column_int64(st, 0),
+			       (long long)sqlite3_column_int64(st, 1));
+			rc = EX_OK;
+		} else {
+			fprintf(stderr, "gearhorn: %s: %s\n", path, sqlite3_errmsg(db));
+		}
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	free(path);
+	return rc;
+}
+
+static int
+cmd_fanout(cli_t *cli, int argc, char **argv)
+{
+	static const struct {
+		const char *verb, *options;
+		int (*run)(cli_t *, fanout_opts_t *, int, char **);
+	} verbs[] = {
+	    {"subscribe", "sWT", NULL},           {"unsubscribe", "sW", NULL},
+	    {"publish", "sWjbu", fanout_publish}, {"list", "dj", fanout_list},
+	    {"purge", "dsW", fanout_purge},       {"stats", "dsW", fanout_stats},
+	};
+	fanout_opts_t o;
+	size_t i;
+	int rc;
+
+	if (argc < 2)
+		return fanout_usage();
+	for (i = 0; i < GH_ARRAY_LEN(verbs); i++)
+		if (strcmp(verbs[i].verb, argv[1]) == 0)
+			break;
+	if (i == GH_ARRAY_LEN(verbs)) {
+		fprintf(stderr, "gearhorn: unknown fanout verb \"%s\"\n", argv[1]);
+		return fanout_usage();
+	}
+	memset(&o, 0, sizeof(o));
+	o.timeout_ms = 30000;
+	o.ttl = -1;
+	rc = fanout_options(argc - 1, argv + 1, verbs[i].options, &o);
+	if (rc == 0) {
+		if (i < 2)
+			rc = fanout_subscription(cli, &o, argc - 1, argv + 1, i == 0);
+		else
+			rc = verbs[i].run(cli, &o, argc - 1, argv + 1);
+	}
+	for (i = 0; i < o.nservers; i++)
+		free(o.servers[i]);
+	free(o.servers);
 	return rc;
 }
 
