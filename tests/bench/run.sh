@@ -23,6 +23,78 @@ row() { # row PATH OURS BASE RATIO TARGET
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
+# Fanout: gearhorn-fanout (background fanouts, KF subscribers, copies left
+# queued in gearmand) against a bare libgearman batched fanout in
+# bench_fanout itself. Every run gets a fresh gearmand (and gearhorn-fanout),
+# so that the copies queued by earlier runs weigh on none.
+BF=$top_builddir/tests/bench/bench_fanout
+FANOUT=$top_builddir/fanout/gearhorn-fanout
+NF=${BENCH_NF:-20000} # fanout events per run: NF x KF copies queued in gearmand
+KF=10                 # subscribers
+IF=${BENCH_IF:-100}   # fanout jobs in flight to gearhorn-fanout
+NS=${BENCH_NS:-2000}  # subscribe_fanout and unsubscribe_fanout jobs per run
+# Fanout worker threads: [fanout] threads unless BENCH_FANOUT_THREADS is set.
+FANOUT_ENV=()
+[ -n "$BENCH_FANOUT_THREADS" ] && FANOUT_ENV=(GEARHORN_FANOUT_THREADS="$BENCH_FANOUT_THREADS")
+
+# fanout_once MODE: one run of bench_fanout MODE (bare, worker, subscribe) on
+# a fresh gearmand, with gearhorn-fanout unless bare. Prints bench_fanout's lines.
+fanout_once() {
+	local mode=$1 fpid="" port queued
+	gh_start_gearmand
+	port=$GH_GEARMAND_PORT
+	if [ "$mode" = bare ]; then
+		"$BF" bare -s "127.0.0.1:$port" -n "$NF" -k "$KF"
+	else
+		rm -f "$GH_TMP"/fanout.db*
+		env "${FANOUT_ENV[@]}" "$FANOUT" -c /dev/null -s "127.0.0.1:$port" \
+			-d "$GH_TMP/fanout.db" -l warn 2>>"$GH_TMP/fanout.log" &
+		fpid=$!
+		gh_wait_for "gh_gearman_admin $port status | awk '\$1 == \"fanout\" && \$4 > 0 {f = 1} END {exit !f}'" 10 ||
+			echo "bench: gearhorn-fanout did not register fanout" >&2
+		if [ "$mode" = worker ]; then
+			"$BF" worker -s "127.0.0.1:$port" -n "$NF" -k "$KF" -i "$IF"
+		else
+			"$BF" subscribe -s "127.0.0.1:$port" -n "$NS" -i "$IF"
+		fi
+	fi
+	# Every copy must be queued in gearmand: NF on each bench_sN.
+	if [ "$mode" != subscribe ]; then
+		queued=$(gh_gearman_admin "$port" status | awk '$1 ~ /^bench_s/ {q += $2} END {print q + 0}')
+		[ "$queued" = $((NF * KF)) ] ||
+			echo "bench: $mode: $queued copies queued in gearmand, expected $((NF * KF))" >&2
+	fi
+	[ -n "$fpid" ] && gh_stop_pid "$fpid"
+	gh_stop_pid "$GH_GEARMAND_PID"
+}
+
+fanout_rows() {
+	local what="fanout, background, $KF subscribers, copies/s" why="" bare ours i sub unsub
+	[ -x "$BF" ] || why="(bench_fanout not built)"
+	[ -z "$why" ] && [ ! -x "$GEARMAND" ] && why="(gearmand not installed)"
+	if [ -n "$why" ]; then
+		row "$what" "-" "-" "-" "$why"
+		row "subscribe_fanout jobs/s, $IF in flight" "-" "-" "-" "$why"
+		row "unsubscribe_fanout jobs/s, $IF in flight" "-" "-" "-" "$why"
+		return 0
+	fi
+	bare=$(measure copies_rate fanout_once bare)
+	if [ ! -x "$FANOUT" ]; then
+		why="(gearhorn-fanout not built)"
+		row "$what" "-" "$bare" "-" "$why"
+		row "subscribe_fanout jobs/s, $IF in flight" "-" "-" "-" "$why"
+		row "unsubscribe_fanout jobs/s, $IF in flight" "-" "-" "-" "$why"
+		return 0
+	fi
+	ours=$(measure copies_rate fanout_once worker)
+	row "$what" "$ours" "$bare" "$(ratio "$ours" "$bare")" ">= 0.90"
+	for i in $(seq 1 "$RUNS"); do fanout_once subscribe >"$GH_TMP/subscribe-$i.out"; done
+	sub=$(cat "$GH_TMP"/subscribe-*.out | grep '^mode=subscribe ' | field rate | median)
+	unsub=$(cat "$GH_TMP"/subscribe-*.out | grep '^mode=unsubscribe ' | field rate | median)
+	row "subscribe_fanout jobs/s, $IF in flight" "$sub" "-" "-" "-"
+	row "unsubscribe_fanout jobs/s, $IF in flight" "$unsub" "-" "-" "-"
+}
+
 echo "gearhorn make bench: $(nproc) cores, $RUNS runs per figure (median)"
 row "path" "ours" "baseline" "ratio" "target"
 
@@ -32,6 +104,7 @@ bare_rate=$(measure rate "$B" bare -n "$NP" -i 1000)
 if [ ! -x "$ROUTER" ] || [ ! -x "$JM" ]; then
 	row "bare broker, 1 in flight, p50 us" "-" "$bare_p50" "-" "(router or job manager not built)"
 	row "bare broker, 1000 in flight, round trips/s" "-" "$bare_rate" "-" "(router or job manager not built)"
+	fanout_rows
 	exit 0
 fi
 
@@ -95,3 +168,5 @@ after=$(rss)
 body=$(printf '%s\n' "$out" | field body_bytes)
 per=$(awk -v a="$after" -v b="$before" -v n="$NM" -v p="$body" 'BEGIN { printf "%.0f", (a - b) / n - p }')
 row "router bytes per buffered job beyond its ${body}-byte body" "$per" "-" "-" "<= 400"
+
+fanout_rows
