@@ -552,9 +552,18 @@ fanout_submit(fanout_t *f, const store_list_t *subs, const char *topic, const ch
 {
 	gearman_return_t rc;
 	size_t i, created, pending;
-	char why[512] = "";
+	char why[512] = "", shared[GH_UUID_LEN + 1];
 	int attempt;
 
+	/* A background fanout without a unique gets one random id for all its
+	 * copies: they go to different functions, so nothing coalesces, but
+	 * gearmand finds one id for the whole batch instead of K, libgearman
+	 * makes no uuid per task, and a resubmission after a lost connection
+	 * is idempotent. */
+	if (background && unique == NULL) {
+		gh_uuid(shared);
+		unique = shared;
+	}
 	for (i = 0; i < subs->n; i++) {
 		copies[i].client_id = subs->items[i];
 		copies[i].done = 0;

@@ -5,7 +5,8 @@
  *       The baseline, in this process: for each event, parse the JSON a
  *       client sends to `fanout` ({"topic","payload","background":true})
  *       with jansson and submit SUBSCRIBERS background copies of its
- *       payload to <topic>_s<i> in one batch (add_task_background x K +
+ *       payload to <topic>_s<i> in one batch, the copies sharing one random
+ *       unique as gearhorn-fanout's do (add_task_background x K +
  *       run_tasks), as gearhorn-fanout does.
  *   bench_fanout worker -s HOST:PORT [-n EVENTS] [-k SUBSCRIBERS] [-i INFLIGHT] [-p SIZE]
  *       Against gearhorn-fanout: subscribes s0..s<K-1> to topic "bench",
@@ -189,6 +190,7 @@ bare_event(gearman_client_st *c, const char *msg, size_t msglen, long k)
 {
 	json_error_t e;
 	json_t *j = json_loadb(msg, msglen, 0, &e), *topic, *payload;
+	char unique[GH_UUID_LEN + 1];
 	gearman_return_t rc;
 	long i;
 
@@ -200,11 +202,13 @@ bare_event(gearman_client_st *c, const char *msg, size_t msglen, long k)
 	payload = json_object_get(j, "payload");
 	if (!json_is_string(topic) || !json_is_string(payload))
 		die("bad fanout message", NULL);
+	/* One unique for the event's copies, as gearhorn-fanout does. */
+	gh_uuid(unique);
 	for (i = 0; i < k; i++) {
 		char fn[256];
 
 		snprintf(fn, sizeof(fn), "%s_s%ld", json_string_value(topic), i);
-		if (gearman_client_add_task_background(c, NULL, NULL, fn, NULL,
+		if (gearman_client_add_task_background(c, NULL, NULL, fn, unique,
 		                                       json_string_value(payload),
 		                                       json_string_length(payload), &rc) == NULL)
 			die("gearman_client_add_task_background", c);
