@@ -190,7 +190,7 @@ START_TEST(test_defaults)
 	ck_assert_str_eq(conf_get(c, "jobmanager", "handler_dirs"), "");
 	ck_assert_str_eq(conf_get(c, "scheduler", "router"), "tcp://127.0.0.1:47291");
 	ck_assert_str_eq(conf_get(c, "scheduler", "database"), "");
-	ck_assert_int_eq(conf_get_int(c, "fanout", "threads"), 2);
+	ck_assert_int_eq(conf_get_int(c, "fanout", "threads"), 8);
 	ck_assert_int_eq(conf_get_int(c, "fanout", "foreground_timeout"), 30);
 	ck_assert_int_eq(conf_get_int(c, "fanout", "matchmaking_ttl"), 60);
 	ck_assert_int_eq(conf_get_int(c, "fanout", "subscription_ttl"), 0);
@@ -879,7 +879,7 @@ END_TEST
 
 START_TEST(test_gearhorn_config)
 {
-	char *path = write_file("from-env.conf", "[fanout]\nthreads = 8\n");
+	char *path = write_file("from-env.conf", "[fanout]\nthreads = 5\n");
 	char *other = write_file("explicit.conf", "[fanout]\nthreads = 16\n");
 	char *genv = gh_asprintf("GEARHORN_CONFIG=%s", path);
 	char *envp[] = {genv, "GEARHORN_FANOUT_FOREGROUND_TIMEOUT=45", NULL};
@@ -887,7 +887,7 @@ START_TEST(test_gearhorn_config)
 	conf_t *c = conf_load(NULL, envp, err, sizeof(err));
 
 	ck_assert_msg(c != NULL, "%s", err);
-	ck_assert_int_eq(conf_get_int(c, "fanout", "threads"), 8);
+	ck_assert_int_eq(conf_get_int(c, "fanout", "threads"), 5);
 	ck_assert_str_eq(conf_origin(c, "fanout", "threads"), origin);
 	ck_assert_int_eq(conf_get_int(c, "fanout", "foreground_timeout"), 45);
 	ck_assert_str_eq(conf_file(c), path);
@@ -903,7 +903,7 @@ START_TEST(test_gearhorn_config)
 	/* conf_load_env ignores GEARHORN_CONFIG itself. */
 	c = conf_new();
 	ck_assert_int_eq(conf_load_env(c, envp, err, sizeof(err)), 0);
-	ck_assert_int_eq(conf_get_int(c, "fanout", "threads"), 2);
+	ck_assert_int_eq(conf_get_int(c, "fanout", "threads"), 8);
 	conf_destroy(&c);
 
 	free(origin);

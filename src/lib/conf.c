@@ -139,7 +139,7 @@ static const conf_schema_t conf_schema[] = {
     K_STRING("scheduler", "database", "", "schedule database; empty: a file in state_dir"),
 
     K_STRING("fanout", "database", "", "subscriber database; empty: a file in state_dir"),
-    K_INT("fanout", "threads", "2", 1, 256, "worker threads, each with its own connections"),
+    K_INT("fanout", "threads", "8", 1, 256, "worker threads, each with its own connections"),
     K_INT("fanout", "foreground_timeout", "30", 1, 86400,
           "seconds a foreground fanout waits for its copies"),
     K_INT("fanout", "matchmaking_ttl", "60", 5, 86400,
