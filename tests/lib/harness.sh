@@ -23,6 +23,9 @@ GH_PIDS=()
 
 gh_cleanup() {
 	local pid
+	# Callers may run with set -e; stopping must go on past a process
+	# that is already gone.
+	set +e
 	for pid in "${GH_PIDS[@]}"; do
 		gh_stop_pid "$pid"
 	done
@@ -44,13 +47,13 @@ gh_free_port() { "$top_builddir/tests/freeport"; }
 gh_stop_pid() {
 	local pid=$1 i
 	kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
-	kill -TERM "$pid" 2>/dev/null
+	kill -TERM "$pid" 2>/dev/null || true
 	for i in $(seq 1 100); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
-	kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
 	return 0
 }
 
