@@ -33,32 +33,11 @@ static harness_gearmand_t gearmand;
 static char tmpdir[1024];
 static const char *fg_timeout = "10";
 
-/* A private directory under $top_builddir/tests/tmp (make clean removes it,
- * and nothing cleans up behind a running test there), else under $TMPDIR. */
-static void
-make_tmpdir(char *dir, size_t size, const char *name)
-{
-	const char *build = getenv("top_builddir"), *base = getenv("TMPDIR");
-	char parent[200];
-
-	if (build != NULL && *build != '\0') {
-		snprintf(parent, sizeof(parent), "%s/tests/tmp", build);
-		mkdir(parent, 0777);
-		if (access(parent, W_OK) == 0) {
-			snprintf(dir, size, "%s/%s.XXXXXX", parent, name);
-			ck_assert_ptr_nonnull(mkdtemp(dir));
-			return;
-		}
-	}
-	snprintf(dir, size, "%s/%s.XXXXXX", base && *base ? base : "/tmp", name);
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
 static void
 server_start(void)
 {
 	ck_assert_int_eq(harness_gearmand_start(&gearmand, 0), 0);
-	make_tmpdir(tmpdir, sizeof(tmpdir), "check_fanout");
+	ck_assert_int_eq(harness_tmpdir(tmpdir, sizeof(tmpdir), "check_fanout"), 0);
 }
 
 static void

@@ -15,36 +15,16 @@
 #include <sqlite3.h>
 
 #include "cache.h"
+#include "lib/harness.h"
 #include "store.h"
 
 static char tmpdir[1024];
 static char dbpath[1100];
 
-/* A private directory under $top_builddir/tests/tmp (make clean removes it,
- * and nothing cleans up behind a running test there), else under $TMPDIR. */
-static void
-make_tmpdir(char *dir, size_t size, const char *name)
-{
-	const char *build = getenv("top_builddir"), *base = getenv("TMPDIR");
-	char parent[200];
-
-	if (build != NULL && *build != '\0') {
-		snprintf(parent, sizeof(parent), "%s/tests/tmp", build);
-		mkdir(parent, 0777);
-		if (access(parent, W_OK) == 0) {
-			snprintf(dir, size, "%s/%s.XXXXXX", parent, name);
-			ck_assert_ptr_nonnull(mkdtemp(dir));
-			return;
-		}
-	}
-	snprintf(dir, size, "%s/%s.XXXXXX", base && *base ? base : "/tmp", name);
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
 static void
 setup(void)
 {
-	make_tmpdir(tmpdir, sizeof(tmpdir), "check_store");
+	ck_assert_int_eq(harness_tmpdir(tmpdir, sizeof(tmpdir), "check_store"), 0);
 	snprintf(dbpath, sizeof(dbpath), "%s/fanout.db", tmpdir);
 }
 

@@ -21,6 +21,24 @@
 #include <unistd.h>
 
 int
+harness_tmpdir(char *dir, size_t size, const char *name)
+{
+	const char *build = getenv("top_builddir"), *base = getenv("TMPDIR");
+	char parent[512];
+
+	if (build != NULL && *build != '\0') {
+		snprintf(parent, sizeof(parent), "%s/tests/tmp", build);
+		mkdir(parent, 0777);
+		if (access(parent, W_OK) == 0) {
+			snprintf(dir, size, "%s/%s.XXXXXX", parent, name);
+			return mkdtemp(dir) != NULL ? 0 : -1;
+		}
+	}
+	snprintf(dir, size, "%s/%s.XXXXXX", base != NULL && *base != '\0' ? base : "/tmp", name);
+	return mkdtemp(dir) != NULL ? 0 : -1;
+}
+
+int
 harness_free_port(void)
 {
 	struct sockaddr_in sa;
@@ -171,7 +189,6 @@ int
 harness_gearmand_start(harness_gearmand_t *g, int port)
 {
 	const char *bin = harness_gearmand_path();
-	const char *tmp = getenv("TMPDIR");
 	int attempt;
 
 	memset(g, 0, sizeof(*g));
@@ -179,8 +196,7 @@ harness_gearmand_start(harness_gearmand_t *g, int port)
 		fprintf(stderr, "harness: gearmand not found (set GEARMAND)\n");
 		return -1;
 	}
-	snprintf(g->dir, sizeof(g->dir), "%s/gh-gearmand-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (mkdtemp(g->dir) == NULL) {
+	if (harness_tmpdir(g->dir, sizeof(g->dir), "gearmand") != 0) {
 		fprintf(stderr, "harness: mkdtemp: %s\n", strerror(errno));
 		return -1;
 	}

@@ -5,7 +5,14 @@
 #ifndef GEARHORN_TEST_HARNESS_H
 #define GEARHORN_TEST_HARNESS_H
 
+#include <stddef.h>
 #include <sys/types.h>
+
+/* Makes a private directory NAME.XXXXXX for a test under
+ * $top_builddir/tests/tmp (make clean removes it, and nothing cleans up
+ * behind a running test there), else under $TMPDIR or /tmp, and writes its
+ * path into dir. Returns 0, or -1 with errno. */
+int harness_tmpdir(char *dir, size_t size, const char *name);
 
 /* Returns a TCP port on 127.0.0.1 that was free when asked, or -1. */
 int harness_free_port(void);
