@@ -451,7 +451,7 @@ handle_message(jm_t *jm, wire_msg_t *wm)
 		/* Only a REQUEST can be that large: refuse it by its msgid. */
 		proto_msg_t big;
 		proto_msg_init(&big, PROTO_NONE, NULL);
-		if (frames[2].size == 7 && memcmp(frames[2].data, "REQUEST", 7) == 0 &&
+		if (gh_frame_is(frames[2], "REQUEST") &&
 		    proto_valid_msgid(frames[3].data, frames[3].size)) {
 			big.msgid = frames[3];
 			handle_request(jm, &big, 1);
@@ -486,7 +486,7 @@ handle_message(jm_t *jm, wire_msg_t *wm)
 		handle_request(jm, &m, 0);
 		break;
 	case PROTO_ERROR:
-		if (m.code.size == 12 && memcmp(m.code.data, "unknown-peer", 12) == 0) {
+		if (gh_frame_is(m.code, "unknown-peer")) {
 			if (!jm->stopping && jm->acked) {
 				log_warn("router %s forgot us; informing it again",
 				         jm->routers[jm->cur]);

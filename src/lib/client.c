@@ -69,12 +69,6 @@ gearhorn_submit_opts_init(gearhorn_submit_opts_t *opts)
 	opts->ttl = -1;
 }
 
-static int
-frame_is(gh_frame_t f, const char *s)
-{
-	return f.data != NULL && f.size == strlen(s) && memcmp(f.data, s, f.size) == 0;
-}
-
 /* Waits for the next REPLY, ACK or ERROR that refers to msgid (or, with
  * msgid NULL, the next one at all: an admin REPLY carries only its JSON).
  * Returns 1 and fills msg (borrowing from m, which the caller closes) when
@@ -103,7 +97,7 @@ await(void *sock, const char *msgid, uint64_t deadline, wire_msg_t *m, proto_msg
 		n = wire_frames(m, 0, f, GH_ARRAY_LEN(f));
 		if (!m->truncated && !m->oversized && proto_decode(f, n, msg, &perr) == 0 &&
 		    (msg->cmd == PROTO_REPLY || msg->cmd == PROTO_ERROR || msg->cmd == PROTO_ACK) &&
-		    (msgid == NULL || frame_is(msg->ref, msgid)))
+		    (msgid == NULL || gh_frame_is(msg->ref, msgid)))
 			return 1;
 		wire_msg_close(m);
 	}

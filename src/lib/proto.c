@@ -183,14 +183,6 @@ norm(gh_frame_t f)
 }
 
 static int
-frame_is(gh_frame_t f, const char *s)
-{
-	size_t len = strlen(s);
-
-	return f.size == len && memcmp(f.data, s, len) == 0;
-}
-
-static int
 is_digit(char c)
 {
 	return c >= '0' && c <= '9';
@@ -282,7 +274,7 @@ parse_digits(const char *s, size_t len, long max, long *out)
 static int
 parse_interval(gh_frame_t f, long *out)
 {
-	if (frame_is(f, "-1")) {
+	if (gh_frame_is(f, "-1")) {
 		*out = -1;
 		return 0;
 	}
@@ -730,7 +722,7 @@ decode_fields(proto_msg_t *msg, proto_err_t *err)
 		if (proto_parse_queues(a[0], NULL, 0, NULL, &sub) < 0)
 			return field_err(err, PROTO_E_JSON, cmd, ARG_FRAME(0), "queues", "%s",
 			                 sub.text);
-		if (!frame_is(a[1], "worker") && !frame_is(a[1], "scheduler"))
+		if (!gh_frame_is(a[1], "worker") && !gh_frame_is(a[1], "scheduler"))
 			return field_err(err, PROTO_E_FIELD, cmd, ARG_FRAME(1), "peer type",
 			                 "expected \"worker\" or \"scheduler\", got \"%s\"",
 			                 esc_frame(q, a[1]));

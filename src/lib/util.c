@@ -83,6 +83,14 @@ gh_asprintf(const char *fmt, ...)
 	return p;
 }
 
+int
+gh_frame_is(gh_frame_t f, const char *s)
+{
+	size_t len = strlen(s);
+
+	return f.size == len && (len == 0 || memcmp(f.data, s, len) == 0);
+}
+
 size_t
 gh_strlcpy(char *dst, const char *src, size_t size)
 {

@@ -19,6 +19,10 @@ typedef struct {
 	size_t size;
 } gh_frame_t;
 
+/* Whether frame f holds exactly the bytes of the C string s. An empty
+ * frame (whatever its data pointer) equals "". */
+int gh_frame_is(gh_frame_t f, const char *s);
+
 /* Allocation: on failure these log and abort(); they never return NULL.
  * Caller owns the result. */
 void *gh_malloc(size_t size);

@@ -834,7 +834,7 @@ handle_frontend(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m,
 		on_schedule(b, id, idlen, m, frames, n);
 		break;
 	case PROTO_INFORM:
-		if (m->peer_type.size == 9 && memcmp(m->peer_type.data, "scheduler", 9) == 0)
+		if (gh_frame_is(m->peer_type, "scheduler"))
 			on_inform_scheduler(b, id, idlen, m);
 		else
 			send_error(b, BROKER_FRONTEND, id, idlen, m->msgid.data, m->msgid.size,
@@ -868,7 +868,7 @@ handle_backend(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m)
 	char buf[ID_TEXT];
 
 	if (m->cmd == PROTO_INFORM) {
-		if (m->peer_type.size == 6 && memcmp(m->peer_type.data, "worker", 6) == 0)
+		if (gh_frame_is(m->peer_type, "worker"))
 			on_inform_worker(b, id, idlen, m);
 		else
 			send_error(b, BROKER_BACKEND, id, idlen, m->msgid.data, m->msgid.size,
@@ -945,8 +945,7 @@ broker_handle(broker_t *b, int ep, const void *id, size_t idlen, const gh_frame_
 		return;
 	b->now_ms = now_ms;
 	if (oversized) {
-		int is_error =
-		    n > 2 && frames[2].size == 5 && memcmp(frames[2].data, "ERROR", 5) == 0;
+		int is_error = n > 2 && gh_frame_is(frames[2], "ERROR");
 		const gh_frame_t *ref =
 		    n > 3 && proto_valid_msgid(frames[3].data, frames[3].size) ? &frames[3] : NULL;
 		log_info("%s: message from %s too large", epname[ep], idtext(id, idlen, buf));

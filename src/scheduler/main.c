@@ -186,7 +186,7 @@ handle(scheduler_t *s, const proto_msg_t *msg)
 		log_warn("router error %.*s for %s: %.*s", (int)msg->code.size, msg->code.data,
 		         log_escape(msg->ref.data, msg->ref.size, esc, sizeof(esc)),
 		         (int)msg->text.size, msg->text.data);
-		if (msg->code.size == 12 && memcmp(msg->code.data, "unknown-peer", 12) == 0)
+		if (gh_frame_is(msg->code, "unknown-peer"))
 			send_inform(s);
 		break;
 	case PROTO_KBYE:
