@@ -320,6 +320,41 @@ START_TEST(test_oversized)
 }
 END_TEST
 
+START_TEST(test_send_msg)
+{
+	void *r = router("inproc://msg");
+	void *d = dealer("client", "inproc://msg");
+	proto_msg_t msg;
+	proto_err_t perr;
+	wire_msg_t m;
+
+	proto_msg_init(&msg, PROTO_READY, "m1");
+	ck_assert_int_eq(wire_send_msg(d, NULL, 0, &msg, 0, &perr), 0);
+	ck_assert_int_eq(perr.code, PROTO_OK);
+	ck_assert_int_eq(wire_recv(r, &m, 0, 0), 0);
+	ck_assert_uint_eq(m.n, 5);
+	assert_str_frame(&m, 0, "client");
+	assert_str_frame(&m, 1, "");
+	assert_str_frame(&m, 2, PROTO_VERSION);
+	assert_str_frame(&m, 3, "READY");
+	assert_str_frame(&m, 4, "m1");
+	wire_msg_close(&m);
+
+	/* A REQUEST without its queue cannot be encoded: refused, nothing sent. */
+	proto_msg_init(&msg, PROTO_REQUEST, "m2");
+	msg.body = str("[]");
+	errno = 0;
+	ck_assert_int_eq(wire_send_msg(d, NULL, 0, &msg, 0, &perr), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_ne(perr.code, PROTO_OK);
+	ck_assert_str_ne(perr.text, "");
+	ck_assert_int_eq(wire_send_msg(d, NULL, 0, &msg, 0, NULL), -1);
+	ck_assert_int_eq(wire_recv(r, &m, 0, ZMQ_DONTWAIT), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	wire_msg_close(&m);
+}
+END_TEST
+
 START_TEST(test_eagain_when_empty)
 {
 	void *r = router("inproc://empty");
@@ -551,6 +586,7 @@ main(void)
 	tcase_add_test(tc, test_endpoint_list);
 	tcase_add_test(tc, test_truncated);
 	tcase_add_test(tc, test_oversized);
+	tcase_add_test(tc, test_send_msg);
 	tcase_add_test(tc, test_eagain_when_empty);
 	tcase_add_test(tc, test_unknown_peer);
 	tcase_add_test(tc, test_hwm_eagain_is_all_or_nothing);

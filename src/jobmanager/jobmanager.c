@@ -145,20 +145,16 @@ queues_to_json(const char *spec, char *err, size_t errlen)
 static int
 send_msg(jm_t *jm, proto_msg_t *m)
 {
-	gh_frame_t frames[4 + PROTO_MAX_ARGS];
 	proto_err_t perr;
-	int n;
 
 	if (jm->sock == NULL)
 		return -1;
-	n = proto_encode(m, frames, GH_ARRAY_LEN(frames), &perr);
-	if (n < 0) {
-		log_error("cannot encode %s: %s", proto_cmd_name(m->cmd), perr.text);
-		return -1;
-	}
-	if (wire_send(jm->sock, NULL, 0, frames, (size_t)n, ZMQ_DONTWAIT) == -1) {
-		log_warn("cannot send %s to %s: %s", proto_cmd_name(m->cmd), jm->routers[jm->cur],
-		         zmq_strerror(errno));
+	if (wire_send_msg(jm->sock, NULL, 0, m, ZMQ_DONTWAIT, &perr) == -1) {
+		if (perr.code != PROTO_OK)
+			log_error("cannot encode %s: %s", proto_cmd_name(m->cmd), perr.text);
+		else
+			log_warn("cannot send %s to %s: %s", proto_cmd_name(m->cmd),
+			         jm->routers[jm->cur], zmq_strerror(errno));
 		return -1;
 	}
 	log_debug("sent %s", proto_cmd_name(m->cmd));

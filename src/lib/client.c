@@ -115,20 +115,17 @@ error_reply(const proto_msg_t *msg, char *err, size_t errlen)
 static int
 send_and_ack(gearhorn_client_t *c, proto_msg_t *msg, uint64_t deadline, char *err, size_t errlen)
 {
-	gh_frame_t frames[PROTO_MAX_ARGS + 4];
 	char msgid[PROTO_MAX_MSGID + 1];
 	proto_msg_t in;
 	proto_err_t perr;
 	wire_msg_t m;
-	int n, rc;
+	int rc;
 
-	n = proto_encode(msg, frames, GH_ARRAY_LEN(frames), &perr);
-	if (n < 0)
-		return gh_err(err, errlen, "%s", perr.text);
+	if (wire_send_msg(c->sock, NULL, 0, msg, 0, &perr) != 0)
+		return perr.code != PROTO_OK ? gh_err(err, errlen, "%s", perr.text)
+		                             : gh_err(err, errlen, "send: %s", zmq_strerror(errno));
 	memcpy(msgid, msg->msgid.data, msg->msgid.size);
 	msgid[msg->msgid.size] = '\0';
-	if (wire_send(c->sock, NULL, 0, frames, (size_t)n, 0) != 0)
-		return gh_err(err, errlen, "send: %s", zmq_strerror(errno));
 	rc = await(c->sock, msgid, deadline, &m, &in);
 	if (rc < 0)
 		return gh_err(err, errlen, "receive: %s", zmq_strerror(zmq_errno()));

@@ -169,6 +169,26 @@ wire_send(void *sock, const void *identity, size_t idlen, const gh_frame_t *fram
 }
 
 int
+wire_send_msg(void *sock, const void *identity, size_t idlen, const proto_msg_t *msg, int flags,
+              proto_err_t *perr)
+{
+	gh_frame_t frames[PROTO_MAX_ARGS + 4];
+	proto_err_t local;
+	int n;
+
+	if (perr == NULL)
+		perr = &local;
+	perr->code = PROTO_OK;
+	perr->text[0] = '\0';
+	n = proto_encode(msg, frames, GH_ARRAY_LEN(frames), perr);
+	if (n < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	return wire_send(sock, identity, idlen, frames, (size_t)n, flags);
+}
+
+int
 wire_forward(void *sock, const void *identity, size_t idlen, const gh_frame_t *prefix,
              size_t nprefix, wire_msg_t *m, size_t from, int flags)
 {

@@ -24,6 +24,7 @@
 
 #include <zmq.h>
 
+#include "proto.h"
 #include "util.h"
 
 #define WIRE_MAX_FRAMES 32
@@ -66,6 +67,13 @@ size_t wire_frames(const wire_msg_t *m, size_t from, gh_frame_t *out, size_t cap
  * as described at the top of this file. */
 int wire_send(void *sock, const void *identity, size_t idlen, const gh_frame_t *frames, size_t n,
               int flags);
+
+/* Encodes msg (proto_encode) and sends it as wire_send does. Returns 0, or
+ * -1: when msg cannot be encoded, perr->code is not PROTO_OK and perr->text
+ * says why (errno EINVAL); otherwise errno is the send's (perr->code is
+ * PROTO_OK). perr may be NULL. msg is borrowed. */
+int wire_send_msg(void *sock, const void *identity, size_t idlen, const proto_msg_t *msg, int flags,
+                  proto_err_t *perr);
 
 /* Forwards frames [from, m->n) of m without copying their bytes, preceded by
  * identity (if non-NULL) and by prefix[0..nprefix) (copied). On success the

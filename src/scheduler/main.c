@@ -49,17 +49,14 @@ typedef struct {
 static int
 send_msg(scheduler_t *s, proto_msg_t *msg)
 {
-	gh_frame_t f[PROTO_MAX_ARGS + 4];
 	proto_err_t perr;
-	int n = proto_encode(msg, f, GH_ARRAY_LEN(f), &perr);
 
-	if (n < 0) {
-		log_error("cannot encode %s: %s", proto_cmd_name(msg->cmd), perr.text);
-		return -1;
-	}
-	if (wire_send(s->sock, NULL, 0, f, (size_t)n, ZMQ_DONTWAIT) != 0) {
-		log_warn("cannot send %s to the router: %s", proto_cmd_name(msg->cmd),
-		         zmq_strerror(errno));
+	if (wire_send_msg(s->sock, NULL, 0, msg, ZMQ_DONTWAIT, &perr) != 0) {
+		if (perr.code != PROTO_OK)
+			log_error("cannot encode %s: %s", proto_cmd_name(msg->cmd), perr.text);
+		else
+			log_warn("cannot send %s to the router: %s", proto_cmd_name(msg->cmd),
+			         zmq_strerror(errno));
 		return -1;
 	}
 	s->last_sent = loop_now(s->loop);
