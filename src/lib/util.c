@@ -7,9 +7,11 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include <uuid/uuid.h>
@@ -157,11 +159,63 @@ gh_wall_time(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Random bytes for ids come from a per-thread buffer filled by getrandom(2)
+ * 32 ids at a time: uuid_generate_random() makes a system call (and reseeds
+ * random(3)) for every id, which showed as 5 % of a busy router. A fork
+ * bumps a generation count, so a child never hands out its parent's bytes. */
+#define UUID_POOL (16 * 32)
+
+static unsigned uuid_generation;
+static pthread_once_t uuid_once = PTHREAD_ONCE_INIT;
+
+static void
+uuid_forked(void)
+{
+	__atomic_add_fetch(&uuid_generation, 1, __ATOMIC_RELAXED);
+}
+
+static void
+uuid_init(void)
+{
+	pthread_atfork(NULL, NULL, uuid_forked);
+}
+
 void
 gh_uuid(char out[GH_UUID_LEN + 1])
 {
+	static __thread unsigned char pool[UUID_POOL];
+	static __thread size_t used = UUID_POOL;
+	static __thread unsigned generation;
+	unsigned now;
 	uuid_t u;
 
-	uuid_generate_random(u);
+	pthread_once(&uuid_once, uuid_init);
+	now = __atomic_load_n(&uuid_generation, __ATOMIC_RELAXED);
+	if (now != generation) {
+		generation = now;
+		used = UUID_POOL;
+	}
+	if (used == UUID_POOL) {
+		size_t got = 0;
+
+		while (got < UUID_POOL) {
+			ssize_t r = getrandom(pool + got, UUID_POOL - got, 0);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0) {
+				/* No getrandom (an old kernel): libuuid's own source. */
+				uuid_generate_random(u);
+				uuid_unparse_lower(u, out);
+				return;
+			}
+			got += (size_t)r;
+		}
+		used = 0;
+	}
+	memcpy(u, pool + used, 16);
+	explicit_bzero(pool + used, 16);
+	used += 16;
+	u[6] = (unsigned char)((u[6] & 0x0f) | 0x40); /* version 4 */
+	u[8] = (unsigned char)((u[8] & 0x3f) | 0x80); /* RFC 4122 variant */
 	uuid_unparse_lower(u, out);
 }
