@@ -453,6 +453,74 @@ START_TEST(test_pipe_fd)
 }
 END_TEST
 
+/* The prepare hook runs before every poll: output queued by a handler
+ * leaves before the loop sleeps, and the hook may stop the loop. */
+struct prep {
+	int p[2];
+	int queued, prepared, flushed, reads;
+};
+
+static void
+on_prepare(loop_t *l, void *arg)
+{
+	struct prep *c = arg;
+
+	c->prepared++;
+	if (c->queued) {
+		ck_assert_int_eq(write(c->p[1], "x", 1), 1);
+		c->queued = 0;
+		c->flushed++;
+	}
+	if (c->reads == 3)
+		loop_stop(l);
+}
+
+static int
+on_prep_read(loop_t *l, void *sock, int fd, short revents, void *arg)
+{
+	struct prep *c = arg;
+	char b;
+
+	GH_UNUSED(l);
+	GH_UNUSED(sock);
+	GH_UNUSED(revents);
+	ck_assert_int_eq(read(fd, &b, 1), 1);
+	c->reads++;
+	c->queued = 1; /* "send" the next byte from the hook */
+	return 0;
+}
+
+START_TEST(test_prepare_hook)
+{
+	loop_t *l = loop_new();
+	struct prep c;
+	int timed_out = 0;
+
+	memset(&c, 0, sizeof(c));
+	make_pipe(c.p);
+	ck_assert_int_eq(loop_add_fd(l, c.p[0], ZMQ_POLLIN, on_prep_read, &c), 0);
+	loop_add_timer(l, WATCHDOG_MS, 0, on_watchdog, &timed_out);
+	loop_set_prepare(l, on_prepare, &c);
+	c.queued = 1;
+	ck_assert_int_eq(loop_run(l), 0);
+	ck_assert_int_eq(timed_out, 0);
+	ck_assert_int_eq(c.reads, 3);
+	ck_assert_int_eq(c.flushed, 4); /* the last before the stop */
+	ck_assert_int_ge(c.prepared, 4);
+	/* Removed, it is not called again. */
+	loop_set_prepare(l, NULL, NULL);
+	c.prepared = 0;
+	loop_remove_fd(l, c.p[0]);
+	loop_add_timer(l, 10, 0, on_stop_timer, NULL);
+	ck_assert_int_eq(loop_run(l), 0);
+	ck_assert_int_eq(timed_out, 0);
+	ck_assert_int_eq(c.prepared, 0);
+	loop_destroy(&l);
+	close(c.p[0]);
+	close(c.p[1]);
+}
+END_TEST
+
 struct churn {
 	loop_t *l;
 	int p1[2], p2[2], p3[2];
@@ -1040,6 +1108,7 @@ main(void)
 	suite_add_tcase(s, timers);
 
 	tcase_add_test(io, test_pipe_fd);
+	tcase_add_test(io, test_prepare_hook);
 	tcase_add_test(io, test_add_remove_in_handlers);
 	tcase_add_test(io, test_socket_inproc);
 	tcase_add_test(io, test_socket_set_events);

@@ -61,6 +61,9 @@ struct loop {
 	sigset_t sigmask;
 	int sfd;
 
+	loop_prepare_fn *prepare;
+	void *prepare_arg;
+
 	uint64_t now;
 	bool running;
 	bool stop;
@@ -536,6 +539,11 @@ loop_run(loop_t *l)
 	while (!l->stop) {
 		int timeout, n;
 
+		if (l->prepare != NULL) {
+			l->prepare(l, l->prepare_arg);
+			if (l->stop)
+				break;
+		}
 		if (l->dirty)
 			rebuild_poll(l);
 		if (l->npoll == 0 && l->ntimers == 0)
@@ -565,6 +573,13 @@ loop_run(loop_t *l)
 	if (l->dirty)
 		compact_items(l);
 	return rc;
+}
+
+void
+loop_set_prepare(loop_t *l, loop_prepare_fn *fn, void *arg)
+{
+	l->prepare = fn;
+	l->prepare_arg = arg;
 }
 
 void

@@ -100,6 +100,13 @@ void loop_reset_child_signals(void);
  * when no timer is armed. Not reentrant: never call it from a handler. */
 int loop_run(loop_t *l);
 
+/* Hook called at the start of every pass, before the poll (after Redis's
+ * beforeSleep): the place to flush output that handlers of the last pass
+ * queued, so that it leaves in one write. One per loop; fn NULL removes it.
+ * It may do whatever a handler may, including loop_stop(). arg is borrowed. */
+typedef void(loop_prepare_fn)(loop_t *loop, void *arg);
+void loop_set_prepare(loop_t *l, loop_prepare_fn *fn, void *arg);
+
 /* Makes loop_run return 0 once the current handler returns; nothing else is
  * dispatched. Meant for handlers; a later loop_run starts afresh. */
 void loop_stop(loop_t *l);
