@@ -323,6 +323,41 @@ START_TEST(test_guarantee_requeue)
 }
 END_TEST
 
+/* ERROR not-run: a job manager hands a job back unstarted. Any job, with
+ * or without guarantee, goes back to the head of its queue without using an
+ * attempt, and the next free slot gets it. */
+START_TEST(test_not_run_requeued)
+{
+	cap_msg_t *m;
+	worker("w1", "", 1);
+	FEED(BROKER_FRONTEND, "c", "REQUEST", "p1", "default", "reply-requested", "x");
+	FEED(BROKER_FRONTEND, "c", "REQUEST", "p2", "default", "guarantee,retry-count:0", "y");
+	ck_assert_ptr_nonnull(cap_find("w1", "REQUEST"));
+	cap_clear();
+	FEED(BROKER_BACKEND, "w1", "ERROR", "e1", "p1", "not-run", "shutting down");
+	ck_assert_ptr_null(cap_find("c", "ERROR"));
+	/* Back at the head, before p2: the slot w1 spent on it is gone, so it
+	 * waits for the next READY. */
+	ck_assert_ptr_null(cap_find("w1", "REQUEST"));
+	FEED(BROKER_BACKEND, "w1", "READY", "r1");
+	m = cap_find("w1", "REQUEST");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_str_eq(m->f[3], "p1");
+	/* A guarantee job with no attempts left is handed back too. */
+	FEED(BROKER_BACKEND, "w1", "ERROR", "e2", "p1", "not-run", "shutting down");
+	cap_clear();
+	worker("w2", "", 2);
+	ck_assert_uint_eq(cap_count("w2", "REQUEST"), 2);
+	FEED(BROKER_BACKEND, "w2", "ERROR", "e3", "p2", "not-run", "shutting down");
+	cap_clear();
+	FEED(BROKER_BACKEND, "w2", "READY", "r2");
+	m = cap_find("w2", "REQUEST");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_str_eq(m->f[3], "p2");
+	ck_assert_ptr_null(cap_find("c", "ERROR"));
+}
+END_TEST
+
 START_TEST(test_lost_job_error)
 {
 	cap_msg_t *m;
@@ -701,6 +736,7 @@ broker_suite(void)
 	tcase_add_test(tc, test_result_only_when_asked);
 	tcase_add_test(tc, test_worker_error_forwarded);
 	tcase_add_test(tc, test_guarantee_requeue);
+	tcase_add_test(tc, test_not_run_requeued);
 	tcase_add_test(tc, test_lost_job_error);
 	tcase_add_test(tc, test_unreachable_worker);
 	tcase_add_test(tc, test_ttl_expiry);

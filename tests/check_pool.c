@@ -22,7 +22,20 @@ typedef struct {
 	pool_status_t st;
 	char *text;
 	int idle_calls;
+	char order[256];    /* refs of ended jobs, in order, each followed by ' ' */
+	char returned[256]; /* refs of jobs handed back, in order */
+	char *returned_body;
+	int stop_at; /* loop_stop once done + returned reaches it; 0: at every end */
 } result_t;
+
+static void
+cat(char *dst, size_t size, const char *s)
+{
+	size_t n = strlen(dst);
+
+	ck_assert_uint_lt(n + strlen(s), size);
+	memcpy(dst + n, s, strlen(s) + 1);
+}
 
 static loop_t *loop;
 static pool_t *pool;
@@ -40,11 +53,31 @@ on_done(pool_t *p, const char *ref, pool_status_t st, const char *text, size_t l
 	res.st = st;
 	free(res.text);
 	res.text = gh_strdup(text);
-	loop_stop(loop);
+	cat(res.order, sizeof(res.order), ref);
+	cat(res.order, sizeof(res.order), " ");
+	if (res.stop_at == 0 || res.done + (int)strlen(res.returned) / 2 >= res.stop_at)
+		loop_stop(loop);
+}
+
+/* Refs in these tests are one letter, so returned holds "x " per job. */
+static void
+on_returned(pool_t *p, const char *ref, const char *body, size_t len, uint64_t deadline_ms,
+            void *arg)
+{
+	GH_UNUSED(p);
+	GH_UNUSED(arg);
+	GH_UNUSED(deadline_ms);
+	ck_assert_uint_eq(strlen(body), len);
+	cat(res.returned, sizeof(res.returned), ref);
+	cat(res.returned, sizeof(res.returned), " ");
+	free(res.returned_body);
+	res.returned_body = gh_strdup(body);
+	if (res.stop_at != 0 && res.done + (int)strlen(res.returned) / 2 >= res.stop_at)
+		loop_stop(loop);
 }
 
 static void
-on_idle(pool_t *p, void *arg)
+on_freed(pool_t *p, void *arg)
 {
 	GH_UNUSED(p);
 	GH_UNUSED(arg);
@@ -62,7 +95,7 @@ on_guard(loop_t *l, uint64_t id, void *arg)
 }
 
 static void
-start(size_t workers, long max_jobs)
+start_depth(size_t workers, long max_jobs, size_t depth)
 {
 	static char *const programs[] = {"cat=/bin/cat", "sh=/bin/sh", "missing=/nonexistent/prog"};
 	char *const dirs[] = {"/nonexistent-dir", moddir};
@@ -73,16 +106,24 @@ start(size_t workers, long max_jobs)
 	memset(&res, 0, sizeof(res));
 	cfg.workers = workers;
 	cfg.max_jobs = max_jobs;
+	cfg.depth = depth;
+	cfg.returns = on_returned;
 	cfg.dirs = dirs;
 	cfg.ndirs = 2;
 	cfg.programs = programs;
 	cfg.nprograms = 3;
 	cfg.done = on_done;
-	cfg.idle = on_idle;
+	cfg.freed = on_freed;
 	loop = loop_new();
 	pool = pool_new(loop, &cfg, err, sizeof(err));
 	ck_assert_msg(pool != NULL, "pool_new: %s", err);
 	ck_assert_uint_eq(pool_idle(pool), workers);
+}
+
+static void
+start(size_t workers, long max_jobs)
+{
+	start_depth(workers, max_jobs, 1);
 }
 
 static void
@@ -93,6 +134,42 @@ stop(void)
 	loop_destroy(&loop);
 	free(res.text);
 	res.text = NULL;
+	free(res.returned_body);
+	res.returned_body = NULL;
+}
+
+static int
+on_stop_timer(loop_t *l, uint64_t id, void *arg)
+{
+	GH_UNUSED(id);
+	GH_UNUSED(arg);
+	loop_stop(l);
+	return 0;
+}
+
+/* Runs the loop until n jobs have ended or come back. */
+static void
+wait_for(int n)
+{
+	uint64_t guard = loop_add_timer(loop, 30000, 0, on_guard, NULL);
+
+	res.stop_at = n;
+	while (res.done + (int)strlen(res.returned) / 2 < n)
+		ck_assert_int_eq(loop_run(loop), 0);
+	res.stop_at = 0;
+	loop_cancel_timer(loop, guard);
+}
+
+#define SLEEP(s) "[\"run\", {\"callable\": \"sleep\", \"path\": \"builtin\", \"args\": [" s "]}]"
+#define ECHO(s)  "[\"run\", {\"callable\": \"echo\", \"path\": \"builtin\", \"args\": [\"" s "\"]}]"
+#define CRASH    "[\"run\", {\"callable\": \"crash\", \"path\": \"builtin\"}]"
+
+static void
+submit(const char *ref, const char *body, uint64_t timeout_ms)
+{
+	ck_assert_int_eq(pool_submit(pool, ref, body, strlen(body),
+	                             timeout_ms ? loop_now(loop) + timeout_ms : 0),
+	                 0);
 }
 
 /* Runs one job to its end; returns the status, the text is in res.text. */
@@ -102,7 +179,9 @@ run(const char *body, uint64_t timeout_ms)
 	uint64_t guard;
 	int before = res.done;
 
-	ck_assert_int_eq(pool_submit(pool, "ref-1", body, strlen(body), timeout_ms), 0);
+	ck_assert_int_eq(pool_submit(pool, "ref-1", body, strlen(body),
+	                             timeout_ms ? loop_now(loop) + timeout_ms : 0),
+	                 0);
 	guard = loop_add_timer(loop, 30000, 0, on_guard, NULL);
 	while (res.done == before)
 		ck_assert_int_eq(loop_run(loop), 0);
@@ -140,7 +219,7 @@ START_TEST(test_echo)
 	                 POOL_OK);
 	ck_assert_str_eq(res.text, "{\"value\": null}");
 	ck_assert_uint_eq(pool_idle(pool), 2);
-	ck_assert_uint_eq(pool_busy(pool), 0);
+	ck_assert_uint_eq(pool_jobs(pool), 0);
 	ck_assert_int_ge(res.idle_calls, 3);
 	stop();
 }
@@ -192,7 +271,7 @@ START_TEST(test_timeout)
 	    run("[\"run\", {\"callable\": \"sleep\", \"path\": \"builtin\", \"args\": [30]}]", 200),
 	    POOL_TIMEOUT);
 	ck_assert_uint_eq(pool_idle(pool), 1);
-	ck_assert_uint_eq(pool_busy(pool), 0);
+	ck_assert_uint_eq(pool_jobs(pool), 0);
 	ck_assert_int_ne(worker_pid(), pid);
 	/* A job that ends in time is not killed. */
 	ck_assert_int_eq(
@@ -233,7 +312,7 @@ START_TEST(test_concurrent)
 	ck_assert_int_eq(pool_submit(pool, "b", job, strlen(job), 0), 0);
 	ck_assert_int_eq(pool_submit(pool, "c", job, strlen(job), 0), 0);
 	ck_assert_uint_eq(pool_idle(pool), 0);
-	ck_assert_uint_eq(pool_busy(pool), 3);
+	ck_assert_uint_eq(pool_jobs(pool), 3);
 	ck_assert_int_eq(pool_submit(pool, "d", job, strlen(job), 0), -1);
 	guard = loop_add_timer(loop, 30000, 0, on_guard, NULL);
 	while (res.done < 3)
@@ -256,7 +335,7 @@ START_TEST(test_kill_busy)
 	ck_assert_int_eq(res.done, 1);
 	ck_assert_int_eq(res.st, POOL_CRASHED);
 	ck_assert_str_eq(res.text, "stopped");
-	ck_assert_uint_eq(pool_busy(pool), 0);
+	ck_assert_uint_eq(pool_jobs(pool), 0);
 	stop();
 }
 END_TEST
@@ -289,6 +368,120 @@ START_TEST(test_module)
 	ck_assert_str_eq(res.text, "oops: because");
 	/* One worker ran all of it: the module was loaded once and cached. */
 	ck_assert_int_eq(worker_pid(), pid);
+	stop();
+}
+END_TEST
+
+/* A worker holds up to depth jobs and runs them in order. */
+START_TEST(test_depth_order)
+{
+	start_depth(2, 0, 3);
+	submit("a", SLEEP("0.2"), 0);
+	submit("b", SLEEP("0.1"), 0);
+	/* Idle workers first: b went to the second one. */
+	ck_assert_uint_eq(pool_idle(pool), 0);
+	submit("c", ECHO("c"), 0);
+	submit("d", ECHO("d"), 0);
+	submit("e", ECHO("e"), 0);
+	submit("f", ECHO("f"), 0);
+	ck_assert_uint_eq(pool_jobs(pool), 6);
+	ck_assert_int_eq(pool_submit(pool, "g", ECHO("g"), strlen(ECHO("g")), 0), -1);
+	wait_for(6);
+	/* Per worker in order: a before c and e, b before d and f. */
+	ck_assert_ptr_nonnull(strstr(res.order, "a "));
+	ck_assert(strchr(res.order, 'a') < strchr(res.order, 'c') &&
+	          strchr(res.order, 'c') < strchr(res.order, 'e'));
+	ck_assert(strchr(res.order, 'b') < strchr(res.order, 'd') &&
+	          strchr(res.order, 'd') < strchr(res.order, 'f'));
+	ck_assert_str_eq(res.returned, "");
+	ck_assert_uint_eq(pool_jobs(pool), 0);
+	ck_assert_uint_eq(pool_idle(pool), 2);
+	stop();
+}
+END_TEST
+
+/* The jobs queued behind one that crashes come back unstarted, last first. */
+START_TEST(test_depth_crash_returns)
+{
+	start_depth(1, 0, 3);
+	submit("a", CRASH, 0);
+	submit("b", ECHO("b"), 0);
+	submit("c", ECHO("c"), 0);
+	wait_for(3);
+	ck_assert_str_eq(res.order, "a ");
+	ck_assert_int_eq(res.st, POOL_CRASHED);
+	ck_assert_str_eq(res.returned, "c b ");
+	ck_assert_str_eq(res.returned_body, ECHO("b"));
+	ck_assert_uint_eq(pool_jobs(pool), 0);
+	/* The replacement takes jobs again. */
+	ck_assert_int_eq(run(ECHO("again"), 0), POOL_OK);
+	stop();
+}
+END_TEST
+
+/* A timeout kills the worker: its job is reported, the rest come back. */
+START_TEST(test_depth_timeout_returns)
+{
+	start_depth(1, 0, 2);
+	submit("a", SLEEP("30"), 200);
+	submit("b", ECHO("b"), 0);
+	wait_for(2);
+	ck_assert_str_eq(res.order, "a ");
+	ck_assert_int_eq(res.st, POOL_TIMEOUT);
+	ck_assert_str_eq(res.returned, "b ");
+	stop();
+}
+END_TEST
+
+/* A queued job's deadline counts from its submission: one that waited past
+ * it is killed as soon as it starts. */
+START_TEST(test_depth_deadline_while_queued)
+{
+	start_depth(1, 0, 2);
+	submit("a", SLEEP("0.5"), 0);
+	submit("b", SLEEP("30"), 300);
+	wait_for(2);
+	ck_assert_str_eq(res.order, "a b ");
+	ck_assert_int_eq(res.st, POOL_TIMEOUT);
+	stop();
+}
+END_TEST
+
+/* Stopping: the running job ends, the queued ones come back in order. A job
+ * no worker started yet comes back too. */
+START_TEST(test_stop_returns_unstarted)
+{
+	start_depth(1, 0, 3);
+	submit("a", SLEEP("0.3"), 0);
+	submit("b", ECHO("b"), 0);
+	submit("c", ECHO("c"), 0);
+	/* Let the worker start a. */
+	loop_add_timer(loop, 100, 0, on_stop_timer, NULL);
+	ck_assert_int_eq(loop_run(loop), 0);
+	ck_assert_int_eq(res.done, 0);
+	pool_stop(pool);
+	ck_assert_int_eq(pool_submit(pool, "d", ECHO("d"), strlen(ECHO("d")), 0), -1);
+	wait_for(3);
+	ck_assert_str_eq(res.order, "a ");
+	ck_assert_int_eq(res.st, POOL_OK);
+	ck_assert_str_eq(res.returned, "b c ");
+	ck_assert_uint_eq(pool_jobs(pool), 0);
+	stop();
+}
+END_TEST
+
+/* A worker is never given more than max_jobs jobs. */
+START_TEST(test_depth_max_jobs)
+{
+	start_depth(1, 2, 4);
+	submit("a", ECHO("a"), 0);
+	submit("b", ECHO("b"), 0);
+	ck_assert_int_eq(pool_submit(pool, "c", ECHO("c"), strlen(ECHO("c")), 0), -1);
+	wait_for(2);
+	ck_assert_str_eq(res.order, "a b ");
+	ck_assert_str_eq(res.returned, "");
+	/* Retired and replaced. */
+	ck_assert_int_eq(run(ECHO("c"), 0), POOL_OK);
 	stop();
 }
 END_TEST
@@ -395,6 +588,12 @@ pool_suite(void)
 	tcase_add_test(tc, test_recycle);
 	tcase_add_test(tc, test_concurrent);
 	tcase_add_test(tc, test_kill_busy);
+	tcase_add_test(tc, test_depth_order);
+	tcase_add_test(tc, test_depth_crash_returns);
+	tcase_add_test(tc, test_depth_timeout_returns);
+	tcase_add_test(tc, test_depth_deadline_while_queued);
+	tcase_add_test(tc, test_stop_returns_unstarted);
+	tcase_add_test(tc, test_depth_max_jobs);
 	tcase_add_test(tc, test_module);
 	tcase_add_test(tc, test_bad_jobs);
 	tcase_add_test(tc, test_exec);

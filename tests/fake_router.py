@@ -5,10 +5,13 @@ gearhorn-jobmanager (INFORM/ACK, HEARTBEAT, READY credits, REQUEST frames
 exactly as EventMQ forwards them) and checks every answer. Exits 0 when all
 checks pass, 1 with a message otherwise.
 
-usage: fake_router.py PORT JOBMANAGER_PID CONCURRENT_JOBS [grace]
+usage: fake_router.py PORT JOBMANAGER_PID CONCURRENT_JOBS [grace | prefetch N]
 
 With "grace", only checks that SIGTERM kills a job that outlives
-kill_grace_period and reports it as crashed.
+kill_grace_period and reports it as crashed. With "prefetch N", checks a job
+manager started with that prefetch: its READYs, jobs queued behind running
+ones, a job that waits out its timeout, and the hand-back of jobs not
+started at SIGTERM.
 """
 import json
 import os
@@ -166,11 +169,82 @@ if MODE == "grace":
     run_job("m-stuck", job("sleep", [60]))
     time.sleep(0.2)
     os.kill(JM_PID, signal.SIGTERM)
-    expect("KBYE")
-    keepalive = False
     expect_error("m-stuck", "crashed")
+    keepalive = False
+    expect("KBYE")
     expect_nothing(0.5)
-    ok("SIGTERM -> KBYE; a job outliving kill_grace_period -> ERROR crashed")
+    ok("SIGTERM; a job outliving kill_grace_period -> ERROR crashed, then KBYE")
+    sys.exit(0)
+
+if MODE == "prefetch":
+    PREFETCH = int(sys.argv[5])
+    slots = JOBS + PREFETCH
+    expect_informed()
+    expect_readies(slots)
+    ok("READYs for %d workers plus a prefetch of %d" % (JOBS, PREFETCH))
+
+    # As many jobs as slots: those beyond the workers wait, all run, and a
+    # READY follows each.
+    ids = ["m-p%d" % k for k in range(slots)]
+    run_job(ids[0], job("sleep", [0.4]))
+    for k in ids[1:]:
+        run_job(k, job("echo", [k]))
+    seen, readies = [], 0
+    while len(seen) < slots or readies < slots:
+        _, cmd, _, args = recv(10) or fail("prefetch: nothing")
+        if cmd == "REPLY":
+            seen.append(args[1])
+        elif cmd == "READY":
+            readies += 1
+        else:
+            fail("prefetch: got %s %r" % (cmd, args))
+    if sorted(seen) != sorted(ids):
+        fail("prefetch: REPLYs for %r, expected %r" % (seen, ids))
+    expect_nothing(0.5)
+    ok("%d jobs on %d workers with prefetch: all run, %d READYs" % (slots, JOBS, slots))
+
+    # A job whose timeout runs out while it waits is not run.
+    for k in range(JOBS):
+        run_job("m-busy%d" % k, job("sleep", [1.5]))
+    run_job("m-late", job("echo", ["late"]), headers="reply-requested,timeout:1")
+    replies = readies = late = 0
+    while replies < JOBS or readies < JOBS + 1 or not late:
+        _, cmd, _, args = recv(10) or fail("late: nothing")
+        if cmd == "REPLY" and args[1].startswith("m-busy"):
+            replies += 1
+        elif cmd == "ERROR" and args[:2] == ["m-late", "timeout"] and "not run" in args[2]:
+            late = 1
+        elif cmd == "READY":
+            readies += 1
+        else:
+            fail("late: got %s %r" % (cmd, args))
+    ok("a job that waits out its timeout -> ERROR timeout, not run")
+
+    # SIGTERM: running jobs finish, the rest come back as ERROR not-run, and
+    # KBYE comes last, when nothing of ours is in flight.
+    for k in range(JOBS):
+        run_job("m-run%d" % k, job("sleep", [0.5]))
+    waiting = ["m-wait%d" % k for k in range(PREFETCH)]
+    for k in waiting:
+        run_job(k, job("echo", [k]))
+    time.sleep(0.2)
+    os.kill(JM_PID, signal.SIGTERM)
+    replies, back = 0, []
+    while replies < JOBS or len(back) < PREFETCH:
+        _, cmd, _, args = recv(10) or fail("SIGTERM: nothing")
+        if cmd == "REPLY" and args[1].startswith("m-run"):
+            replies += 1
+        elif cmd == "ERROR" and args[1] == "not-run":
+            back.append(args[0])
+        else:
+            fail("SIGTERM: got %s %r before KBYE" % (cmd, args))
+    if sorted(back) != sorted(waiting):
+        fail("SIGTERM: handed back %r, expected %r" % (back, waiting))
+    keepalive = False
+    expect("KBYE")
+    expect_nothing(0.5)
+    ok("SIGTERM -> running jobs finish, %d waiting ones handed back (not-run), KBYE last"
+       % PREFETCH)
     sys.exit(0)
 
 # 1. INFORM (the first one is left unanswered: it must be sent again), ACK.
@@ -341,15 +415,16 @@ if heartbeats == 0:
     fail("no HEARTBEAT from the job manager")
 ok("heartbeat loss -> reconnect; running job finished; only idle slots advertised")
 
-# 8. SIGTERM: KBYE, the running job's result, no READY, exit (checked by the test).
+# 8. SIGTERM: the running job's result, no READY, then KBYE; exit (checked
+# by the test).
 run_job("m-last", job("sleep", [0.5]))
 time.sleep(0.1)
 os.kill(JM_PID, signal.SIGTERM)
-expect("KBYE")
 if expect_reply("m-last") is not None:
     fail("m-last result")
 keepalive = False  # the job manager is leaving
+expect("KBYE")
 expect_nothing(0.5)
-ok("SIGTERM -> KBYE, running job finished and reported")
+ok("SIGTERM -> running job finished and reported, then KBYE")
 print("fake_router: all %d checks passed (%d heartbeats received)" % (checks, heartbeats))
 sys.exit(0)

@@ -19,6 +19,7 @@
 #include <zmq.h>
 
 #include "conf.h"
+#include "handler.h"
 #include "log.h"
 #include "loop.h"
 #include "pool.h"
@@ -33,6 +34,7 @@
 #define JM_TICK_MS       1000
 #define JM_LIVENESS      3 /* heartbeat_timeout periods without a word: router dead */
 #define JM_MAX_OVERRIDES 16
+#define JM_MAX_DEPTH     8 /* jobs one worker process holds, with prefetch */
 
 extern char **environ;
 
@@ -41,7 +43,7 @@ typedef struct pending {
 	char ref[POOL_MAX_REF + 1];
 	char *body;
 	size_t len;
-	uint64_t timeout_ms;
+	uint64_t deadline_ms; /* loop time by which it must end; 0: none */
 } pending_t;
 
 typedef struct {
@@ -67,9 +69,10 @@ typedef struct {
 	uint64_t inform_at;  /* ms: our last INFORM */
 	uint64_t connect_at; /* ms: this connection */
 	long hb_interval, hb_timeout, timeout;
+	size_t prefetch; /* slots advertised beyond the worker processes */
 	pending_t *pending, **pending_tail;
 	size_t npending;
-	int stopping;
+	int stopping, said_goodbye;
 	uint64_t grace_timer;
 	int exit_code;
 } jm_t;
@@ -231,52 +234,103 @@ send_error(jm_t *jm, const char *ref, const char *code, const char *text)
 
 /* Slots. */
 
-/* Sends READY for every idle worker not yet advertised, but never more
- * READYs outstanding than idle workers (EventMQ over-advertised). */
+/* Sends READY until every slot is taken or advertised. The slots are one per
+ * live worker process plus prefetch; a slot is taken by a running job or a
+ * job waiting here for a worker. Never more READYs outstanding than free
+ * slots (EventMQ over-advertised). */
 static void
 advertise(jm_t *jm)
 {
-	size_t idle = pool_idle(jm->pool);
+	size_t slots = pool_live(jm->pool) + jm->prefetch;
+	size_t taken = pool_jobs(jm->pool) + jm->npending;
 
 	if (!jm->acked || jm->stopping || jm->sock == NULL)
 		return;
-	idle = idle > jm->npending ? idle - jm->npending : 0;
-	while (jm->advertised < idle) {
+	while (taken + jm->advertised < slots) {
 		send_simple(jm, PROTO_READY);
 		jm->advertised++;
 	}
 }
 
+static pending_t *
+pending_pop(jm_t *jm)
+{
+	pending_t *pj = jm->pending;
+
+	if (pj != NULL) {
+		jm->pending = pj->next;
+		if (jm->pending == NULL)
+			jm->pending_tail = &jm->pending;
+		jm->npending--;
+	}
+	return pj;
+}
+
+/* Hands waiting jobs to the pool while it takes them. A job's timeout
+ * counts from its arrival, so that the time it waited here is not added to
+ * it: the router gives up on a job at its timeout (plus a heartbeat
+ * timeout) from dispatch. */
 static void
 run_pending(jm_t *jm)
 {
 	pending_t *pj;
 
-	while ((pj = jm->pending) != NULL && pool_idle(jm->pool) > 0) {
-		if (pool_submit(jm->pool, pj->ref, pj->body, pj->len, pj->timeout_ms) == -1)
+	while ((pj = jm->pending) != NULL) {
+		if (pj->deadline_ms != 0 && loop_now(jm->loop) >= pj->deadline_ms) {
+			send_error(jm, pj->ref, "timeout",
+			           "not run: the job waited its whole timeout for a worker");
+		} else if (pool_submit(jm->pool, pj->ref, pj->body, pj->len, pj->deadline_ms) ==
+		           -1) {
 			break;
-		jm->pending = pj->next;
-		if (jm->pending == NULL)
-			jm->pending_tail = &jm->pending;
-		jm->npending--;
+		}
+		pending_pop(jm);
 		free(pj->body);
 		free(pj);
 	}
 }
 
+static pending_t *
+pending_new(const char *ref, const char *body, size_t len, uint64_t deadline_ms)
+{
+	pending_t *pj = gh_calloc(1, sizeof(*pj));
+
+	gh_strlcpy(pj->ref, ref, sizeof(pj->ref));
+	pj->body = gh_malloc(len + 1);
+	memcpy(pj->body, body, len);
+	pj->len = len;
+	pj->deadline_ms = deadline_ms;
+	return pj;
+}
+
+/* Hands every waiting job back: ERROR not-run, which the router answers by
+ * queueing the job again (at the head of its queue, without using one of
+ * its attempts). */
 static void
-fail_pending(jm_t *jm, const char *text)
+return_pending(jm_t *jm, const char *text)
 {
 	pending_t *pj;
 
-	while ((pj = jm->pending) != NULL) {
-		jm->pending = pj->next;
-		send_error(jm, pj->ref, "crashed", text);
+	while ((pj = pending_pop(jm)) != NULL) {
+		send_error(jm, pj->ref, "not-run", text);
 		free(pj->body);
 		free(pj);
 	}
-	jm->pending_tail = &jm->pending;
-	jm->npending = 0;
+}
+
+/* Forgets the waiting jobs of a router connection that is gone: that
+ * router queues them again or fails them itself. */
+static void
+drop_pending(jm_t *jm)
+{
+	pending_t *pj;
+
+	if (jm->npending > 0)
+		log_warn("dropping %zu jobs that had not started: their router connection is gone",
+		         jm->npending);
+	while ((pj = pending_pop(jm)) != NULL) {
+		free(pj->body);
+		free(pj);
+	}
 }
 
 /* Pool callbacks. */
@@ -316,17 +370,49 @@ on_done(pool_t *p, const char *ref, pool_status_t st, const char *text, size_t l
 	}
 }
 
+/* The last word to the router, once no job of ours is in flight there:
+ * KBYE makes it fail or requeue whatever we still hold. */
 static void
-on_idle(pool_t *p, void *arg)
+say_goodbye(jm_t *jm)
+{
+	if (!jm->said_goodbye)
+		send_simple(jm, PROTO_KBYE);
+	jm->said_goodbye = 1;
+	loop_stop(jm->loop);
+}
+
+/* A job queued on a worker that died comes back: first in line here. */
+static void
+on_returned(pool_t *p, const char *ref, const char *body, size_t len, uint64_t deadline_ms,
+            void *arg)
+{
+	jm_t *jm = arg;
+	pending_t *pj;
+
+	GH_UNUSED(p);
+	if (jm->stopping) {
+		send_error(jm, ref, "not-run", "the job manager is shutting down");
+		return;
+	}
+	pj = pending_new(ref, body, len, deadline_ms);
+	pj->next = jm->pending;
+	if (jm->pending == NULL)
+		jm->pending_tail = &pj->next;
+	jm->pending = pj;
+	jm->npending++;
+}
+
+static void
+on_freed(pool_t *p, void *arg)
 {
 	jm_t *jm = arg;
 
 	GH_UNUSED(p);
 	run_pending(jm);
 	advertise(jm);
-	if (jm->stopping && pool_busy(jm->pool) == 0) {
+	if (jm->stopping && pool_jobs(jm->pool) == 0) {
 		log_info("all jobs ended, exiting");
-		loop_stop(jm->loop);
+		say_goodbye(jm);
 	}
 }
 
@@ -353,6 +439,7 @@ connect_router(jm_t *jm)
 	const char *ep = jm->routers[jm->cur];
 
 	disconnect(jm);
+	drop_pending(jm);
 	gh_uuid(jm->identity);
 	jm->sock = zmq_socket(jm->ctx, ZMQ_DEALER);
 	if (jm->sock == NULL) {
@@ -394,7 +481,7 @@ static void
 handle_request(jm_t *jm, const proto_msg_t *m, int oversized)
 {
 	char ref[POOL_MAX_REF + 1];
-	uint64_t timeout_ms;
+	uint64_t timeout_ms, deadline_ms;
 	pending_t *pj;
 
 	if (m->msgid.size > POOL_MAX_REF)
@@ -404,31 +491,28 @@ handle_request(jm_t *jm, const proto_msg_t *m, int oversized)
 	if (jm->advertised > 0)
 		jm->advertised--;
 	if (jm->stopping) {
-		send_error(jm, ref, "crashed", "not run: the job manager is shutting down");
+		send_error(jm, ref, "not-run", "the job manager is shutting down");
 		return;
 	}
-	if (oversized) {
+	if (oversized || m->body.size > HANDLER_MAX_TEXT) {
 		send_error(jm, ref, "bad-job", "job too large");
 		advertise(jm);
 		return;
 	}
 	timeout_ms = (uint64_t)(m->hdr.timeout > 0 ? m->hdr.timeout : jm->timeout) * 1000;
+	deadline_ms = timeout_ms > 0 ? loop_now(jm->loop) + timeout_ms : 0;
 	log_debug("REQUEST %s queue %.*s", ref, (int)m->queue.size, m->queue.data);
 	if (jm->pending == NULL &&
-	    pool_submit(jm->pool, ref, m->body.data, m->body.size, timeout_ms) == 0)
+	    pool_submit(jm->pool, ref, m->body.data, m->body.size, deadline_ms) == 0)
 		return;
 	if (jm->npending >= JM_MAX_PENDING) {
 		send_error(jm, ref, "job-failed",
 		           "not run: no free worker and too many jobs waiting");
 		return;
 	}
-	/* The router sent more than we advertised (an EventMQ router may): wait. */
-	pj = gh_calloc(1, sizeof(*pj));
-	memcpy(pj->ref, ref, sizeof(ref));
-	pj->body = gh_malloc(m->body.size + 1);
-	memcpy(pj->body, m->body.data, m->body.size);
-	pj->len = m->body.size;
-	pj->timeout_ms = timeout_ms;
+	/* A prefetched job, or the router sent more than we advertised (an
+	 * EventMQ router may): it waits for a worker. */
+	pj = pending_new(ref, m->body.data, m->body.size, deadline_ms);
 	*jm->pending_tail = pj;
 	jm->pending_tail = &pj->next;
 	jm->npending++;
@@ -568,9 +652,10 @@ on_grace(loop_t *loop, uint64_t id, void *arg)
 
 	GH_UNUSED(id);
 	jm->grace_timer = 0;
-	log_warn("kill_grace_period over: killing %zu running jobs", pool_busy(jm->pool));
+	log_warn("kill_grace_period over: killing %zu running jobs", pool_jobs(jm->pool));
 	pool_kill_busy(jm->pool, "killed: the job manager stopped");
-	loop_stop(loop);
+	GH_UNUSED(loop);
+	say_goodbye(jm);
 	return 0;
 }
 
@@ -587,11 +672,12 @@ on_stop_signal(loop_t *loop, int signo, void *arg)
 	}
 	jm->stopping = 1;
 	pool_stop(jm->pool);
-	log_notice("signal %d: stopping (%zu jobs running)", signo, pool_busy(jm->pool));
-	send_simple(jm, PROTO_KBYE);
-	fail_pending(jm, "the job manager is shutting down");
-	if (pool_busy(jm->pool) == 0) {
-		loop_stop(loop);
+	log_notice("signal %d: stopping (%zu jobs running)", signo, pool_jobs(jm->pool));
+	/* Jobs not started go back; running ones finish (their results reach
+	 * the router before our KBYE). */
+	return_pending(jm, "the job manager is shutting down");
+	if (pool_jobs(jm->pool) == 0) {
+		say_goodbye(jm);
 		return 0;
 	}
 	grace = conf_get_int(jm->conf, SECTION, "kill_grace_period");
@@ -670,6 +756,7 @@ jobmanager(jm_t *jm)
 	jm->hb_interval = conf_get_int(jm->conf, SECTION, "heartbeat_interval");
 	jm->hb_timeout = conf_get_int(jm->conf, SECTION, "heartbeat_timeout");
 	jm->timeout = conf_get_int(jm->conf, SECTION, "timeout");
+	jm->prefetch = (size_t)conf_get_int(jm->conf, SECTION, "prefetch");
 	jm->pending_tail = &jm->pending;
 
 	jm->loop = loop_new();
@@ -688,7 +775,13 @@ jobmanager(jm_t *jm)
 	pc.programs = programs;
 	pc.nprograms = nprograms;
 	pc.done = on_done;
-	pc.idle = on_idle;
+	pc.returns = on_returned;
+	pc.freed = on_freed;
+	/* Prefetched jobs go to the worker processes a few at a time, so that
+	 * one wakeup of a worker runs several. */
+	pc.depth = 1 + jm->prefetch / pc.workers;
+	if (pc.depth > JM_MAX_DEPTH)
+		pc.depth = JM_MAX_DEPTH;
 	pc.arg = jm;
 	/* The pool forks before the ZeroMQ context exists: no worker inherits it. */
 	jm->pool = pool_new(jm->loop, &pc, err, sizeof(err));
@@ -718,7 +811,7 @@ jobmanager(jm_t *jm)
 	log_notice("stopped");
 out:
 	pool_destroy(&jm->pool);
-	fail_pending(jm, "the job manager stopped");
+	return_pending(jm, "the job manager stopped");
 	if (jm->sock != NULL) {
 		/* Let the last results and the KBYE reach the router. */
 		int linger = 2000;

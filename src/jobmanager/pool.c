@@ -2,11 +2,19 @@
  * pool.c: prefork worker processes. See pool.h.
  *
  * Parent <-> worker over a SOCK_STREAM socketpair, length-prefixed:
- *   job:    u32 length, body bytes
+ *   job:    u32 length (of the body), u64 deadline (CLOCK_MONOTONIC ms, 0:
+ *           none), body bytes
  *   result: u32 length (of what follows), u8 status | 0x80 if the worker
  *           retires after this job, text bytes
- * The parent reads results without blocking into a per-worker buffer; the
- * worker side blocks (it has nothing else to do).
+ * Results come back in the order of the jobs. The parent writes and reads
+ * without blocking, through a buffer per worker; the worker side blocks (it
+ * has nothing else to do), reads as much as has arrived, and writes each
+ * result as soon as its job ends.
+ *
+ * When the pool stops, a flag in a page shared with every worker tells them
+ * to start nothing more: a worker answers each job it has not started with
+ * the status NOT_RUN, and the parent hands those jobs back. A worker does not
+ * start a job whose deadline has passed either: it answers EXPIRED.
  */
 #include "config.h"
 
@@ -17,7 +25,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,22 +37,35 @@
 #include "util.h"
 
 #define RETIRE_FLAG 0x80
+#define ST_NOT_RUN  0x40 /* the worker did not start the job: the pool stops */
+#define ST_EXPIRED  0x41 /* the worker did not start the job: past its deadline */
+#define JOB_HDR     12   /* u32 length, u64 deadline */
+#define READ_CHUNK  65536
 
-typedef enum {
-	W_IDLE,
-	W_BUSY,
-	W_LEAVING /* retiring or killed: waiting to be reaped, already replaced */
-} wstate_t;
+typedef struct pjob {
+	struct pjob *next;
+	char ref[POOL_MAX_REF + 1];
+	uint64_t deadline; /* loop ms, 0: none */
+	char *body;        /* kept until the job ends, to hand it back */
+	size_t len;
+} pjob_t;
+
+typedef struct {
+	char *data;
+	size_t len, off, cap;
+} buf_t;
 
 typedef struct worker {
 	struct worker *next;
 	pid_t pid;
-	int fd; /* -1 once closed */
-	wstate_t state;
-	char ref[POOL_MAX_REF + 1];
+	int fd;      /* -1 once closed */
+	int leaving; /* retiring, killed or dead: already replaced */
+	int pollout; /* ZMQ_POLLOUT is in the fd's interest */
+	pjob_t *head, **tail;
+	size_t njobs;
+	long given; /* jobs handed to it, for max_jobs */
 	uint64_t timer;
-	char *buf; /* result being read */
-	size_t len, cap;
+	buf_t in, out;
 } worker_t;
 
 struct pool {
@@ -50,77 +73,125 @@ struct pool {
 	pool_config_t cfg;
 	handler_t *handler;
 	worker_t *workers;
-	size_t nidle, nbusy, nlive; /* nlive: idle + busy */
+	size_t nidle, nlive, njobs;
+	size_t nout; /* workers with output waiting */
 	int stopping;
+	volatile int *stop_flag; /* in a page shared with the workers */
 	uint64_t retry_timer;
 };
 
-/* Worker process side. */
+static void
+buf_reserve(buf_t *b, size_t more)
+{
+	if (b->off > 0 && b->off == b->len)
+		b->off = b->len = 0;
+	if (b->cap - b->len >= more)
+		return;
+	if (b->off > 0) {
+		memmove(b->data, b->data + b->off, b->len - b->off);
+		b->len -= b->off;
+		b->off = 0;
+		if (b->cap - b->len >= more)
+			return;
+	}
+	while (b->cap - b->len < more)
+		b->cap = b->cap ? b->cap * 2 : READ_CHUNK;
+	b->data = gh_realloc(b->data, b->cap);
+}
+
+static void
+buf_free(buf_t *b)
+{
+	free(b->data);
+	memset(b, 0, sizeof(*b));
+}
+
+/* ---- worker process side ---- */
 
 static int
-read_full(int fd, void *buf, size_t n)
+writev_full(int fd, struct iovec *iov, int n)
 {
-	char *p = buf;
-
 	while (n > 0) {
-		ssize_t r = read(fd, p, n);
-		if (r == 0)
-			return -1;
+		ssize_t r = writev(fd, iov, n);
 		if (r == -1) {
 			if (errno == EINTR)
 				continue;
 			return -1;
 		}
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
-static int
-write_full(int fd, const void *buf, size_t n)
-{
-	const char *p = buf;
-
-	while (n > 0) {
-		ssize_t r = send(fd, p, n, MSG_NOSIGNAL);
-		if (r == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
+		while (n > 0 && (size_t)r >= iov->iov_len) {
+			r -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
 		}
-		p += r;
-		n -= (size_t)r;
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + r;
+			iov->iov_len -= (size_t)r;
+		}
 	}
 	return 0;
 }
 
-static void __attribute__((noreturn)) worker_main(handler_t *h, int fd, long max_jobs)
+static void __attribute__((noreturn))
+worker_main(handler_t *h, int fd, long max_jobs, volatile int *stop_flag)
 {
+	buf_t in = {NULL, 0, 0, 0};
 	long done = 0;
 
 	for (;;) {
-		uint32_t len;
-		char *body, *text = NULL, hdr[5];
-		size_t textlen = 0;
+		uint32_t len = 0;
+		uint64_t deadline;
+		char *text = NULL, hdr[5];
+		size_t textlen = 0, avail = in.len - in.off;
+		struct iovec iov[2];
 		handler_status_t st;
 		int retire;
 
-		if (read_full(fd, &len, sizeof(len)) == -1 || len > HANDLER_MAX_TEXT)
-			break;
-		body = gh_malloc(len + 1);
-		if (read_full(fd, body, len) == -1) {
-			free(body);
-			break;
+		if (avail >= JOB_HDR) {
+			memcpy(&len, in.data + in.off, 4);
+			if (len > HANDLER_MAX_TEXT)
+				break;
 		}
-		st = handler_run(h, body, len, &text, &textlen);
-		free(body);
+		if (avail < JOB_HDR || avail - JOB_HDR < len) {
+			/* Read whatever has arrived, at least the rest of this job. */
+			ssize_t r;
+
+			buf_reserve(&in,
+			            avail < JOB_HDR ? READ_CHUNK : JOB_HDR + (size_t)len - avail);
+			r = read(fd, in.data + in.len, in.cap - in.len);
+			if (r == -1 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				break;
+			in.len += (size_t)r;
+			continue;
+		}
+		memcpy(&deadline, in.data + in.off + 4, 8);
+		if (__atomic_load_n(stop_flag, __ATOMIC_ACQUIRE) ||
+		    (deadline != 0 && gh_now_ms() >= deadline)) {
+			/* Not started: the pool stops, or it waited too long. */
+			hdr[4] = (char)(deadline != 0 && gh_now_ms() >= deadline ? ST_EXPIRED
+			                                                         : ST_NOT_RUN);
+			in.off += JOB_HDR + (size_t)len;
+			len = 1;
+			memcpy(hdr, &len, 4);
+			iov[0].iov_base = hdr;
+			iov[0].iov_len = 5;
+			if (writev_full(fd, iov, 1) == -1)
+				break;
+			continue;
+		}
+		st = handler_run(h, in.data + in.off + JOB_HDR, len, &text, &textlen);
+		in.off += JOB_HDR + (size_t)len;
 		done++;
 		retire = max_jobs > 0 && done >= max_jobs;
 		len = (uint32_t)(textlen + 1);
 		memcpy(hdr, &len, 4);
 		hdr[4] = (char)(st | (retire ? RETIRE_FLAG : 0));
-		if (write_full(fd, hdr, 5) == -1 || write_full(fd, text, textlen) == -1) {
+		iov[0].iov_base = hdr;
+		iov[0].iov_len = 5;
+		iov[1].iov_base = text;
+		iov[1].iov_len = textlen;
+		if (writev_full(fd, iov, 2) == -1) {
 			free(text);
 			break;
 		}
@@ -128,15 +199,22 @@ static void __attribute__((noreturn)) worker_main(handler_t *h, int fd, long max
 		if (retire)
 			break;
 	}
+	buf_free(&in);
 	handler_destroy(&h);
 	close(fd);
 	_exit(0);
 }
 
-/* Parent side. */
+/* ---- parent side ---- */
 
 static int on_worker_io(loop_t *loop, void *sock, int fd, short revents, void *arg);
 static void replace(pool_t *p);
+
+static int
+accepting(const pool_t *p, const worker_t *w)
+{
+	return !w->leaving && w->fd != -1 && (p->cfg.max_jobs == 0 || w->given < p->cfg.max_jobs);
+}
 
 static void
 close_fd(pool_t *p, worker_t *w)
@@ -146,21 +224,21 @@ close_fd(pool_t *p, worker_t *w)
 		close(w->fd);
 		w->fd = -1;
 	}
+	if (w->out.len > w->out.off)
+		p->nout--;
+	buf_free(&w->out);
 }
 
+/* Takes w out of the live count (it is retiring, killed or dead). */
 static void
-set_state(pool_t *p, worker_t *w, wstate_t st)
+set_leaving(pool_t *p, worker_t *w)
 {
-	if (w->state == W_IDLE)
+	if (w->leaving)
+		return;
+	if (w->njobs == 0)
 		p->nidle--;
-	else if (w->state == W_BUSY)
-		p->nbusy--;
-	w->state = st;
-	if (st == W_IDLE)
-		p->nidle++;
-	else if (st == W_BUSY)
-		p->nbusy++;
-	p->nlive = p->nidle + p->nbusy;
+	w->leaving = 1;
+	p->nlive--;
 }
 
 static int
@@ -192,17 +270,18 @@ spawn(pool_t *p)
 			close(sv[1]);
 		}
 		closefrom(4);
-		worker_main(p->handler, 3, p->cfg.max_jobs);
+		worker_main(p->handler, 3, p->cfg.max_jobs, p->stop_flag);
 	}
 	close(sv[1]);
 	fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
 	w = gh_calloc(1, sizeof(*w));
 	w->pid = pid;
 	w->fd = sv[0];
-	w->state = W_LEAVING;
-	set_state(p, w, W_IDLE);
+	w->tail = &w->head;
 	w->next = p->workers;
 	p->workers = w;
+	p->nlive++;
+	p->nidle++;
 	loop_add_fd(p->loop, w->fd, ZMQ_POLLIN, on_worker_io, p);
 	log_debug("pool: worker %ld started", (long)pid);
 	return 0;
@@ -220,7 +299,7 @@ on_retry(loop_t *loop, uint64_t id, void *arg)
 	return 0;
 }
 
-/* Brings the pool back to its size; calls the idle callback once if a
+/* Brings the pool back to its size; calls the freed callback once if a
  * worker was added. */
 static void
 replace(pool_t *p)
@@ -235,8 +314,8 @@ replace(pool_t *p)
 		}
 		added = 1;
 	}
-	if (added && p->cfg.idle != NULL)
-		p->cfg.idle(p, p->cfg.arg);
+	if (added && p->cfg.freed != NULL)
+		p->cfg.freed(p, p->cfg.arg);
 }
 
 static worker_t *
@@ -250,25 +329,107 @@ find_fd(pool_t *p, int fd)
 	return NULL;
 }
 
-/* Ends w's job: the worker leaves (it is killed or dead, or retires) or
- * becomes idle, then the job is reported, then the pool refilled. */
+static int on_timeout(loop_t *loop, uint64_t id, void *arg);
+
+/* Arms the timer for w's running job (the head), which has now started. */
 static void
-finish(pool_t *p, worker_t *w, pool_status_t st, const char *text, size_t len, int leaving)
+head_started(pool_t *p, worker_t *w)
 {
-	char ref[POOL_MAX_REF + 1];
+	pjob_t *j = w->head;
+	uint64_t now = loop_now(p->loop);
 
 	if (w->timer != 0) {
 		loop_cancel_timer(p->loop, w->timer);
 		w->timer = 0;
 	}
-	memcpy(ref, w->ref, sizeof(ref));
-	w->ref[0] = '\0';
-	set_state(p, w, leaving ? W_LEAVING : W_IDLE);
-	p->cfg.done(p, ref, st, text, len, p->cfg.arg);
+	if (j == NULL)
+		return;
+	if (j->deadline != 0)
+		w->timer = loop_add_timer(p->loop, j->deadline > now ? j->deadline - now : 0, 0,
+		                          on_timeout, p);
+}
+
+/* Unlinks w's head job and returns it (the caller frees it). */
+static pjob_t *
+pop_head(pool_t *p, worker_t *w)
+{
+	pjob_t *j = w->head;
+
+	w->head = j->next;
+	if (w->head == NULL)
+		w->tail = &w->head;
+	w->njobs--;
+	p->njobs--;
+	if (w->njobs == 0 && !w->leaving)
+		p->nidle++;
+	return j;
+}
+
+/* Gives back every job queued behind w's head (none of them started). */
+static void
+return_queued(pool_t *p, worker_t *w)
+{
+	pjob_t *rest, *j, *prev = NULL;
+
+	if (w->head == NULL || (rest = w->head->next) == NULL)
+		return;
+	w->head->next = NULL;
+	w->tail = &w->head->next;
+	/* Reverse, to hand them back last first. */
+	while (rest != NULL) {
+		j = rest;
+		rest = j->next;
+		j->next = prev;
+		prev = j;
+		w->njobs--;
+		p->njobs--;
+	}
+	while ((j = prev) != NULL) {
+		prev = j->next;
+		p->cfg.returns(p, j->ref, j->body, j->len, j->deadline, p->cfg.arg);
+		free(j->body);
+		free(j);
+	}
+}
+
+/* Ends w's running job with st/text; when w is leaving (killed, dead or
+ * retiring) the jobs behind it come back first and a replacement starts. */
+static void
+finish(pool_t *p, worker_t *w, pool_status_t st, const char *text, size_t len, int leaving)
+{
+	pjob_t *j;
+
+	if (leaving) {
+		return_queued(p, w);
+		set_leaving(p, w);
+	}
+	j = pop_head(p, w);
+	if (!leaving)
+		head_started(p, w);
+	else if (w->timer != 0) {
+		loop_cancel_timer(p->loop, w->timer);
+		w->timer = 0;
+	}
+	p->cfg.done(p, j->ref, st, text, len, p->cfg.arg);
+	free(j->body);
+	free(j);
 	if (leaving)
 		replace(p);
-	if (p->cfg.idle != NULL && (!leaving || p->stopping))
-		p->cfg.idle(p, p->cfg.arg);
+	if (p->cfg.freed != NULL)
+		p->cfg.freed(p, p->cfg.arg);
+}
+
+static void
+kill_worker(pool_t *p, worker_t *w, pool_status_t st, const char *text)
+{
+	kill(w->pid, SIGKILL);
+	close_fd(p, w);
+	if (w->head != NULL) {
+		finish(p, w, st, text, strlen(text), 1);
+	} else {
+		set_leaving(p, w);
+		replace(p);
+	}
 }
 
 static int
@@ -276,77 +437,115 @@ on_timeout(loop_t *loop, uint64_t id, void *arg)
 {
 	pool_t *p = arg;
 	worker_t *w;
-	char text[128];
 
 	GH_UNUSED(loop);
 	for (w = p->workers; w != NULL; w = w->next)
 		if (w->timer == id)
 			break;
-	if (w == NULL || w->state != W_BUSY)
+	if (w == NULL || w->head == NULL)
 		return 0;
 	w->timer = 0;
-	log_notice("pool: job %s timed out, killing worker %ld", w->ref, (long)w->pid);
-	kill(w->pid, SIGKILL);
-	close_fd(p, w);
-	snprintf(text, sizeof(text), "job killed after its timeout");
-	finish(p, w, POOL_TIMEOUT, text, strlen(text), 1);
+	log_notice("pool: job %s timed out, killing worker %ld", w->head->ref, (long)w->pid);
+	kill_worker(p, w, POOL_TIMEOUT, "job killed after its timeout");
 	return 0;
 }
 
-/* Reads what w sent; a whole result ends its job. */
+/* Writes what is queued for w; on EAGAIN waits for ZMQ_POLLOUT. */
 static void
-worker_read(pool_t *p, worker_t *w)
+worker_flush(pool_t *p, worker_t *w)
 {
-	int fd = w->fd;
-	ssize_t n;
-	uint32_t need;
-
-	for (;;) {
-		if (w->cap - w->len < 65536) {
-			w->cap = w->cap ? w->cap * 2 : 65536;
-			w->buf = gh_realloc(w->buf, w->cap);
-		}
-		n = read(fd, w->buf + w->len, w->cap - w->len);
-		if (n == -1 && errno == EINTR)
+	while (w->out.off < w->out.len) {
+		ssize_t r = send(w->fd, w->out.data + w->out.off, w->out.len - w->out.off,
+		                 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (r == -1 && errno == EINTR)
 			continue;
-		if (n == -1 && errno == EAGAIN)
+		if (r == -1 && errno == EAGAIN)
 			break;
-		if (n <= 0) {
-			/* EOF or error: the worker is gone or going; SIGCHLD tells how. */
-			close_fd(p, w);
+		if (r == -1) {
+			/* The worker is gone: SIGCHLD reports its jobs. */
+			log_debug("pool: worker %ld: %s", (long)w->pid, strerror(errno));
+			w->out.off = w->out.len;
+			break;
+		}
+		w->out.off += (size_t)r;
+	}
+	if (w->out.off == w->out.len) {
+		w->out.off = w->out.len = 0;
+		p->nout--;
+		if (w->out.cap > 4 * READ_CHUNK)
+			buf_free(&w->out); /* after a large job */
+	}
+	if ((w->out.len > 0) != w->pollout) {
+		w->pollout = w->out.len > 0;
+		loop_set_events(p->loop, NULL, w->fd, ZMQ_POLLIN | (w->pollout ? ZMQ_POLLOUT : 0));
+	}
+}
+
+static void
+on_prepare(loop_t *loop, void *arg)
+{
+	pool_t *p = arg;
+	worker_t *w;
+
+	GH_UNUSED(loop);
+	for (w = p->workers; w != NULL && p->nout > 0; w = w->next)
+		if (w->fd != -1 && w->out.len > w->out.off && !w->pollout)
+			worker_flush(p, w);
+}
+
+/* A protocol error from a worker: it is killed, its job reported. */
+static void
+worker_broken(pool_t *p, worker_t *w, const char *what)
+{
+	log_error("pool: worker %ld %s, killing it", (long)w->pid, what);
+	kill_worker(p, w, POOL_CRASHED, "the worker process sent a malformed result");
+}
+
+/* Handles every whole result in w's input buffer, in order. */
+static void
+worker_results(pool_t *p, worker_t *w)
+{
+	while (w->fd != -1 && w->in.len - w->in.off >= 4) {
+		uint32_t need;
+		unsigned char code;
+		pool_status_t st;
+		int retire;
+		char *text;
+
+		memcpy(&need, w->in.data + w->in.off, 4);
+		if (need == 0 || need > HANDLER_MAX_TEXT + 1) {
+			worker_broken(p, w, "sent a bad frame");
 			return;
 		}
-		w->len += (size_t)n;
-		if (w->len >= 4) {
-			memcpy(&need, w->buf, 4);
-			if (need == 0 || need > HANDLER_MAX_TEXT + 1) {
-				log_error("pool: worker %ld sent a bad frame, killing it",
-				          (long)w->pid);
-				kill(w->pid, SIGKILL);
-				close_fd(p, w);
-				return;
-			}
-			if (w->len >= 4 + (size_t)need)
-				break;
+		if (w->in.len - w->in.off - 4 < need)
+			return;
+		if (w->head == NULL) {
+			worker_broken(p, w, "sent a result for no job");
+			return;
 		}
-	}
-	if (w->len < 4)
-		return;
-	memcpy(&need, w->buf, 4);
-	if (w->len < 4 + (size_t)need)
-		return;
-	if (w->len > 4 + (size_t)need || w->state != W_BUSY) {
-		log_error("pool: worker %ld sent an unexpected result, killing it", (long)w->pid);
-		kill(w->pid, SIGKILL);
-		close_fd(p, w);
-		return;
-	}
-	{
-		unsigned char code = (unsigned char)w->buf[4];
-		int retire = (code & RETIRE_FLAG) != 0;
-		pool_status_t st;
-		char *text = w->buf;
+		code = (unsigned char)w->in.data[w->in.off + 4];
+		if (code == ST_EXPIRED) {
+			static const char why[] = "not run: the job waited its whole timeout";
 
+			w->in.off += 4 + (size_t)need;
+			finish(p, w, POOL_TIMEOUT, why, sizeof(why) - 1, 0);
+			continue;
+		}
+		if (code == ST_NOT_RUN) {
+			/* The pool is stopping: the worker did not start it. */
+			pjob_t *j;
+
+			w->in.off += 4 + (size_t)need;
+			j = pop_head(p, w);
+			head_started(p, w);
+			p->cfg.returns(p, j->ref, j->body, j->len, j->deadline, p->cfg.arg);
+			free(j->body);
+			free(j);
+			if (p->cfg.freed != NULL)
+				p->cfg.freed(p, p->cfg.arg);
+			continue;
+		}
+		retire = (code & RETIRE_FLAG) != 0;
 		switch (code & ~RETIRE_FLAG) {
 		case HANDLER_OK:
 			st = POOL_OK;
@@ -358,11 +557,13 @@ worker_read(pool_t *p, worker_t *w)
 			st = POOL_JOB_FAILED;
 			break;
 		}
-		/* Take the buffer: callbacks may reenter the pool. */
-		w->buf = NULL;
-		w->len = w->cap = 0;
-		memmove(text, text + 5, need - 1);
+		/* Copy the text out: callbacks may reenter the pool. */
+		text = gh_malloc(need);
+		memcpy(text, w->in.data + w->in.off + 5, need - 1);
 		text[need - 1] = '\0';
+		w->in.off += 4 + (size_t)need;
+		if (w->in.off == w->in.len)
+			w->in.off = w->in.len = 0;
 		if (retire) {
 			log_debug("pool: worker %ld retires", (long)w->pid);
 			close_fd(p, w);
@@ -370,6 +571,37 @@ worker_read(pool_t *p, worker_t *w)
 		finish(p, w, st, text, need - 1, retire);
 		free(text);
 	}
+}
+
+/* Reads what w sent and handles whole results. */
+static void
+worker_read(pool_t *p, worker_t *w)
+{
+	for (;;) {
+		ssize_t n;
+		size_t space;
+
+		buf_reserve(&w->in, READ_CHUNK);
+		space = w->in.cap - w->in.len;
+		n = read(w->fd, w->in.data + w->in.len, space);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			/* EOF or error: the worker is gone or going; SIGCHLD tells
+			 * how, after the results that did arrive. */
+			worker_results(p, w);
+			close_fd(p, w);
+			return;
+		}
+		w->in.len += (size_t)n;
+		if ((size_t)n < space)
+			break;
+	}
+	worker_results(p, w);
+	if (w->in.cap > 4 * READ_CHUNK && w->in.len == 0)
+		buf_free(&w->in); /* after a large result */
 }
 
 static int
@@ -380,10 +612,13 @@ on_worker_io(loop_t *loop, void *sock, int fd, short revents, void *arg)
 
 	GH_UNUSED(loop);
 	GH_UNUSED(sock);
-	GH_UNUSED(revents);
-	if (w == NULL)
+	if (w == NULL) {
 		loop_remove_fd(p->loop, fd);
-	else
+		return 0;
+	}
+	if (revents & ZMQ_POLLOUT)
+		worker_flush(p, w);
+	if (w->fd != -1 && (revents & (ZMQ_POLLIN | ZMQ_POLLERR)))
 		worker_read(p, w);
 	return 0;
 }
@@ -396,6 +631,20 @@ describe_status(int status, char *buf, size_t len)
 		         strsignal(WTERMSIG(status)));
 	else
 		snprintf(buf, len, "worker process exited with status %d", WEXITSTATUS(status));
+}
+
+static void
+free_jobs(worker_t *w)
+{
+	pjob_t *j;
+
+	while ((j = w->head) != NULL) {
+		w->head = j->next;
+		free(j->body);
+		free(j);
+	}
+	w->tail = &w->head;
+	w->njobs = 0;
 }
 
 static int
@@ -416,22 +665,25 @@ on_sigchld(loop_t *loop, int signo, void *arg)
 		if ((w = *wp) == NULL)
 			continue;
 		*wp = w->next;
-		/* Its last result may still wait in the socket (SIGCHLD can come first). */
-		if (w->state == W_BUSY && w->fd != -1)
+		/* Its last results may still wait in the socket (SIGCHLD can come first). */
+		if (w->fd != -1)
 			worker_read(p, w);
 		close_fd(p, w);
 		describe_status(status, text, sizeof(text));
-		if (w->state == W_BUSY) {
-			log_warn("pool: job %s: %s", w->ref, text);
+		if (w->head != NULL) {
+			log_warn("pool: job %s: %s", w->head->ref, text);
 			finish(p, w, POOL_CRASHED, text, strlen(text), 1);
-		} else if (w->state == W_IDLE) {
+		} else if (!w->leaving) {
 			log_warn("pool: idle %s", text);
-			set_state(p, w, W_LEAVING);
+			set_leaving(p, w);
 			replace(p);
 		} else {
 			log_debug("pool: worker %ld reaped", (long)pid);
 		}
-		free(w->buf);
+		if (w->timer != 0)
+			loop_cancel_timer(p->loop, w->timer);
+		buf_free(&w->in);
+		free_jobs(w);
 		free(w);
 	}
 	return 0;
@@ -442,14 +694,27 @@ pool_new(loop_t *loop, const pool_config_t *cfg, char *err, size_t errlen)
 {
 	pool_t *p;
 
-	assert(cfg->done != NULL && cfg->workers > 0);
+	assert(cfg->done != NULL && cfg->returns != NULL && cfg->workers > 0);
 	p = gh_calloc(1, sizeof(*p));
 	p->loop = loop;
 	p->cfg = *cfg;
 	p->cfg.dirs = NULL;
 	p->cfg.programs = NULL;
+	if (p->cfg.depth == 0)
+		p->cfg.depth = 1;
+	if (p->cfg.depth > POOL_MAX_DEPTH)
+		p->cfg.depth = POOL_MAX_DEPTH;
+	p->stop_flag =
+	    mmap(NULL, sizeof(int), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p->stop_flag == MAP_FAILED) {
+		gh_err(err, errlen, "cannot map a shared page: %s", strerror(errno));
+		free(p);
+		return NULL;
+	}
+	*p->stop_flag = 0;
 	p->handler = handler_new(cfg->dirs, cfg->ndirs, cfg->programs, cfg->nprograms, err, errlen);
 	if (p->handler == NULL) {
+		munmap((void *)p->stop_flag, sizeof(int));
 		free(p);
 		return NULL;
 	}
@@ -458,6 +723,7 @@ pool_new(loop_t *loop, const pool_config_t *cfg, char *err, size_t errlen)
 		pool_destroy(&p);
 		return NULL;
 	}
+	loop_set_prepare(loop, on_prepare, p);
 	while (p->nlive < p->cfg.workers)
 		if (spawn(p) == -1) {
 			gh_err(err, errlen, "cannot start worker processes: %s", strerror(errno));
@@ -475,6 +741,7 @@ pool_destroy(pool_t **self_p)
 
 	if (self_p == NULL || (p = *self_p) == NULL)
 		return;
+	loop_set_prepare(p->loop, NULL, NULL);
 	for (w = p->workers; w != NULL; w = w->next) {
 		close_fd(p, w);
 		kill(w->pid, SIGKILL);
@@ -485,39 +752,58 @@ pool_destroy(pool_t **self_p)
 		p->workers = w->next;
 		while (waitpid(w->pid, NULL, 0) == -1 && errno == EINTR)
 			;
-		free(w->buf);
+		buf_free(&w->in);
+		free_jobs(w);
 		free(w);
 	}
 	if (p->retry_timer != 0)
 		loop_cancel_timer(p->loop, p->retry_timer);
 	handler_destroy(&p->handler);
+	munmap((void *)p->stop_flag, sizeof(int));
 	free(p);
 	*self_p = NULL;
 }
 
 int
-pool_submit(pool_t *p, const char *ref, const char *body, size_t len, uint64_t timeout_ms)
+pool_submit(pool_t *p, const char *ref, const char *body, size_t len, uint64_t deadline_ms)
 {
-	worker_t *w;
+	worker_t *w, *best = NULL;
 	uint32_t n = (uint32_t)len;
+	pjob_t *j;
 
-	if (len > HANDLER_MAX_TEXT)
+	if (len > HANDLER_MAX_TEXT || p->stopping)
 		return -1;
-	for (w = p->workers; w != NULL; w = w->next)
-		if (w->state == W_IDLE && w->fd != -1)
+	for (w = p->workers; w != NULL; w = w->next) {
+		if (!accepting(p, w) || w->njobs >= p->cfg.depth)
+			continue;
+		if (best == NULL || w->njobs < best->njobs)
+			best = w;
+		if (best->njobs == 0)
 			break;
-	if (w == NULL)
+	}
+	if ((w = best) == NULL)
 		return -1;
-	gh_strlcpy(w->ref, ref, sizeof(w->ref));
-	set_state(p, w, W_BUSY);
-	/* The worker is idle and reading, so these writes complete promptly. */
-	fcntl(w->fd, F_SETFL, fcntl(w->fd, F_GETFL) & ~O_NONBLOCK);
-	if (write_full(w->fd, &n, sizeof(n)) == -1 || write_full(w->fd, body, len) == -1)
-		log_warn("pool: cannot hand job %s to worker %ld: %s", w->ref, (long)w->pid,
-		         strerror(errno)); /* SIGCHLD reports it */
-	fcntl(w->fd, F_SETFL, fcntl(w->fd, F_GETFL) | O_NONBLOCK);
-	if (timeout_ms > 0)
-		w->timer = loop_add_timer(p->loop, timeout_ms, 0, on_timeout, p);
+	j = gh_calloc(1, sizeof(*j));
+	gh_strlcpy(j->ref, ref, sizeof(j->ref));
+	j->deadline = deadline_ms;
+	j->body = gh_malloc(len + 1);
+	memcpy(j->body, body, len);
+	j->len = len;
+	*w->tail = j;
+	w->tail = &j->next;
+	if (w->njobs++ == 0) {
+		p->nidle--;
+		head_started(p, w);
+	}
+	p->njobs++;
+	w->given++;
+	if (w->out.len == w->out.off)
+		p->nout++;
+	buf_reserve(&w->out, JOB_HDR + len);
+	memcpy(w->out.data + w->out.len, &n, 4);
+	memcpy(w->out.data + w->out.len + 4, &deadline_ms, 8);
+	memcpy(w->out.data + w->out.len + JOB_HDR, body, len);
+	w->out.len += JOB_HDR + len;
 	return 0;
 }
 
@@ -528,15 +814,22 @@ pool_idle(const pool_t *p)
 }
 
 size_t
-pool_busy(const pool_t *p)
+pool_jobs(const pool_t *p)
 {
-	return p->nbusy;
+	return p->njobs;
+}
+
+size_t
+pool_live(const pool_t *p)
+{
+	return p->nlive;
 }
 
 void
 pool_stop(pool_t *p)
 {
 	p->stopping = 1;
+	__atomic_store_n(p->stop_flag, 1, __ATOMIC_RELEASE);
 }
 
 void
@@ -548,10 +841,8 @@ pool_kill_busy(pool_t *p, const char *text)
 	while (again) {
 		again = 0;
 		for (w = p->workers; w != NULL; w = w->next)
-			if (w->state == W_BUSY) {
-				kill(w->pid, SIGKILL);
-				close_fd(p, w);
-				finish(p, w, POOL_CRASHED, text, strlen(text), 1);
+			if (w->head != NULL && !w->leaving) {
+				kill_worker(p, w, POOL_CRASHED, text);
 				again = 1; /* callbacks may have changed the list */
 				break;
 			}

@@ -125,6 +125,8 @@ static const conf_schema_t conf_schema[] = {
     K_STRING("jobmanager", "queues", "[[10,\"default\"]]",
              "queues to serve with their weights, as JSON [[weight,\"name\"],...]"),
     K_INT("jobmanager", "concurrent_jobs", "4", 1, 1024, "worker processes, one job each"),
+    K_INT("jobmanager", "prefetch", "0", 0, 4096,
+          "jobs taken from the router beyond the worker processes, to wait here"),
     K_INT("jobmanager", "max_job_count", "1024", 0, 100000000,
           "jobs a worker runs before it is replaced; 0 means never"),
     K_INT("jobmanager", "timeout", "300", 0, 604800,

@@ -691,8 +691,20 @@ on_worker_error(broker_t *b, bworker_t *w, const proto_msg_t *m)
 	       m->code.size < PROTO_MAX_ERROR_CODE ? m->code.size : PROTO_MAX_ERROR_CODE);
 	code[m->code.size < PROTO_MAX_ERROR_CODE ? m->code.size : PROTO_MAX_ERROR_CODE] = '\0';
 	text = gh_strndup(m->text.data, m->text.size);
-	retry = strcmp(code, "crashed") == 0 || strcmp(code, "timeout") == 0;
 	q = j->queue;
+	if (strcmp(code, "not-run") == 0) {
+		/* Handed back unstarted (a job manager stopping): any job may be
+		 * run elsewhere, and this was no attempt. */
+		list_unlink(&j->worker->inflight, j);
+		q->inflight--;
+		j->worker = NULL;
+		log_info("job %s handed back on %s (%s)", j->msgid, q->name, text);
+		job_enqueue(b, j, 1);
+		free(text);
+		queue_dispatch(b, q);
+		return;
+	}
+	retry = strcmp(code, "crashed") == 0 || strcmp(code, "timeout") == 0;
 	job_lost(b, j, retry, code, text);
 	free(text);
 	queue_dispatch(b, q);
