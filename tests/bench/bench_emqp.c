@@ -3,7 +3,10 @@
  *
  *   bench_emqp bare [-n COUNT] [-i INFLIGHT] [-s SIZE]
  *       The baseline: a bare broker (client DEALER -> ROUTER/ROUTER broker ->
- *       worker DEALER, echoing) in threads of this process, over loopback TCP.
+ *       worker DEALER, echoing) over loopback TCP, in three processes with a
+ *       ZeroMQ context each, as the stack it is compared with runs.
+ *   bench_emqp bare-threads [-n COUNT] [-i INFLIGHT] [-s SIZE]
+ *       The same broker in three threads of this process sharing one context.
  *   bench_emqp router FRONTEND [-q QUEUE] [-n COUNT] [-i INFLIGHT] [-s SIZE] [-g] [-a]
  *       eMQP REQUESTs with reply-requested to the builtin echo handler through
  *       gearhorn-router and a job manager; a request ends at its result REPLY.
@@ -18,9 +21,11 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -286,7 +291,7 @@ main(int argc, char **argv)
 	const char *mode, *endpoint = NULL;
 	client_t c;
 	void *ctx;
-	int ch;
+	int ch, procs = 0;
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: bench_emqp bare|router [FRONTEND] [-n COUNT] [-i INFLIGHT] "
@@ -299,7 +304,8 @@ main(int argc, char **argv)
 			return 64;
 		endpoint = argv[2];
 		optind = 3;
-	} else if (strcmp(mode, "bare") == 0) {
+	} else if (strcmp(mode, "bare") == 0 || strcmp(mode, "bare-threads") == 0) {
+		procs = strcmp(mode, "bare") == 0;
 		optind = 2;
 	} else {
 		return 64;
@@ -336,6 +342,50 @@ main(int argc, char **argv)
 	c.o = &o;
 	c.payload = gh_malloc(o.size);
 	memset(c.payload, 'x', o.size);
+	if (endpoint == NULL && procs) {
+		/* Three processes, each with its own context, as in the stack:
+		 * the broker and the worker are forked children. */
+		bare_t b;
+		pid_t broker, worker;
+		int fds[2];
+
+		memset(&b, 0, sizeof(b));
+		zmq_ctx_term(ctx);
+		if (pipe(fds) != 0)
+			die("pipe");
+		if ((broker = fork()) == 0) {
+			pthread_t tb;
+
+			close(fds[0]);
+			b.ctx = zmq_ctx_new();
+			pthread_create(&tb, NULL, bare_broker, &b);
+			while (b.back[0] == '\0' || b.front[0] == '\0')
+				usleep(1000);
+			if (write(fds[1], &b, sizeof(b)) != (ssize_t)sizeof(b))
+				_exit(1);
+			pthread_join(tb, NULL);
+			_exit(0);
+		}
+		close(fds[1]);
+		if (read(fds[0], &b, sizeof(b)) != (ssize_t)sizeof(b))
+			die("broker endpoints");
+		close(fds[0]);
+		if ((worker = fork()) == 0) {
+			b.ctx = zmq_ctx_new();
+			bare_worker(&b);
+			_exit(0);
+		}
+		ctx = zmq_ctx_new();
+		c.sock = client_socket(ctx, b.front);
+		run_client(&c, "bare");
+		fflush(stdout);
+		kill(worker, SIGKILL);
+		kill(broker, SIGKILL);
+		waitpid(worker, NULL, 0);
+		waitpid(broker, NULL, 0);
+		free(c.payload);
+		_exit(0);
+	}
 	if (endpoint == NULL) {
 		bare_t b;
 		pthread_t tb, tw;
@@ -347,7 +397,7 @@ main(int argc, char **argv)
 			usleep(1000);
 		pthread_create(&tw, NULL, bare_worker, &b);
 		c.sock = client_socket(ctx, b.front);
-		run_client(&c, "bare");
+		run_client(&c, "bare-threads");
 		zmq_close(c.sock);
 		/* The broker and worker threads block in zmq calls; exit ends them. */
 		free(c.payload);
