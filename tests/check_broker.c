@@ -13,6 +13,7 @@
 
 #include "broker.h"
 #include "log.h"
+#include "lib/check_run.h"
 
 #define CAP_MAX    512
 #define CAP_FRAMES 16
@@ -757,10 +758,7 @@ broker_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(broker_suite());
 	int failed;
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = gh_check_failed(broker_suite());
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

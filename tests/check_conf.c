@@ -5,6 +5,7 @@
 
 #include "conf.h"
 #include "util.h"
+#include "lib/check_run.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -1235,11 +1236,8 @@ conf_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(conf_suite());
 	int failed;
 
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = gh_check_failed(conf_suite());
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

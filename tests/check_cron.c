@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "../src/scheduler/cron.h"
+#include "lib/check_run.h"
 
 static time_t
 at(int y, int mo, int d, int h, int mi, int s)
@@ -156,7 +157,6 @@ main(void)
 {
 	Suite *s = suite_create("cron");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
 	int failed;
 
 	setenv("TZ", "UTC", 1);
@@ -168,9 +168,6 @@ main(void)
 	tcase_add_test(tc, test_day_rules);
 	tcase_add_test(tc, test_invalid);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = gh_check_failed(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -10,6 +10,7 @@
 
 #include "dict.h"
 #include "util.h"
+#include "lib/check_run.h"
 
 static int freed;
 
@@ -138,7 +139,6 @@ main(void)
 {
 	Suite *s = suite_create("dict");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
 	int failed;
 
 	tcase_add_test(tc, test_set_get_replace_del);
@@ -146,9 +146,6 @@ main(void)
 	tcase_add_test(tc, test_growth_and_iteration);
 	tcase_add_test(tc, test_siphash);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = gh_check_failed(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -26,6 +26,7 @@
 #include "store.h"
 #include "util.h"
 #include "worker.h"
+#include "lib/check_run.h"
 
 /* ---- the job server (one per test case, started in the runner) ---- */
 
@@ -883,7 +884,6 @@ main(void)
 	Suite *s = suite_create("fanout");
 	TCase *tc = tcase_create("gearmand");
 	TCase *tct = tcase_create("timeout");
-	SRunner *sr;
 	int failed;
 
 	if (harness_gearmand_path() == NULL) {
@@ -911,9 +911,6 @@ main(void)
 	tcase_add_test(tct, test_timeout);
 	suite_add_tcase(s, tct);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = gh_check_failed(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -14,6 +14,7 @@
 #include <libgearman-1.0/gearman.h>
 
 #include "lib/harness.h"
+#include "lib/check_run.h"
 
 START_TEST(test_free_port)
 {
@@ -62,7 +63,6 @@ main(void)
 {
 	Suite *s = suite_create("harness");
 	TCase *tc = tcase_create("gearmand");
-	SRunner *sr;
 	int failed;
 
 	if (harness_gearmand_path() == NULL) {
@@ -73,9 +73,6 @@ main(void)
 	tcase_add_test(tc, test_free_port);
 	tcase_add_test(tc, test_gearmand_round_trip);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = gh_check_failed(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -5,6 +5,7 @@
 
 #include "log.h"
 #include "util.h"
+#include "lib/check_run.h"
 
 #include <check.h>
 #include <errno.h>
@@ -458,11 +459,8 @@ log_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(log_suite());
 	int failed;
 
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = gh_check_failed(log_suite());
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

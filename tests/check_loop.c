@@ -22,6 +22,7 @@
 
 #include "loop.h"
 #include "util.h"
+#include "lib/check_run.h"
 
 #define WATCHDOG_MS 10000
 
@@ -1084,7 +1085,6 @@ main(void)
 	TCase *timers = tcase_create("timers");
 	TCase *io = tcase_create("io");
 	TCase *sig = tcase_create("signals");
-	SRunner *sr;
 	int failed;
 
 	/* Signals first: their forked children then inherit no thread caches
@@ -1119,9 +1119,6 @@ main(void)
 	tcase_set_timeout(io, 30);
 	tcase_set_timeout(sig, 30);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = gh_check_failed(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

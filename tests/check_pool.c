@@ -15,6 +15,7 @@
 #include "loop.h"
 #include "pool.h"
 #include "util.h"
+#include "lib/check_run.h"
 
 typedef struct {
 	int done;
@@ -606,13 +607,10 @@ int
 main(void)
 {
 	const char *b = getenv("top_builddir");
-	SRunner *sr = srunner_create(pool_suite());
 	int failed;
 
 	moddir = gh_asprintf("%s/tests/handlers/.libs", b && *b ? b : ".");
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = gh_check_failed(pool_suite());
 	free(moddir);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -15,6 +15,7 @@
 
 #include "proto.h"
 #include "util.h"
+#include "lib/check_run.h"
 
 #define F(s)                       \
 	{                          \
@@ -1789,7 +1790,6 @@ proto_suite(void)
 int
 main(void)
 {
-	SRunner *sr;
 	int failed;
 
 	valid_dir = find_data_dir("valid");
@@ -1797,10 +1797,7 @@ main(void)
 	valid_files = list_cases(valid_dir, &nvalid);
 	invalid_files = list_cases(invalid_dir, &ninvalid);
 
-	sr = srunner_create(proto_suite());
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = gh_check_failed(proto_suite());
 
 	free_cases(valid_files, nvalid);
 	free_cases(invalid_files, ninvalid);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../src/scheduler/sched.h"
+#include "lib/check_run.h"
 
 #define JOB(arg)                                                                      \
 	"[\"run\", {\"callable\": \"echo\", \"path\": \"builtin\", \"args\": [\"" arg \
@@ -237,7 +238,6 @@ main(void)
 {
 	Suite *su = suite_create("sched");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
 	int failed;
 
 	setenv("TZ", "UTC", 1);
@@ -249,9 +249,6 @@ main(void)
 	tcase_add_test(tc, test_same_call_replaces_and_unschedule);
 	tcase_add_test(tc, test_bad_input);
 	suite_add_tcase(su, tc);
-	sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = gh_check_failed(su);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -17,6 +17,7 @@
 #include "cache.h"
 #include "lib/harness.h"
 #include "store.h"
+#include "lib/check_run.h"
 
 static char tmpdir[1024];
 static char dbpath[1100];
@@ -372,7 +373,6 @@ main(void)
 	Suite *s = suite_create("store");
 	TCase *tc = tcase_create("sqlite");
 	TCase *tcc = tcase_create("cache");
-	SRunner *sr;
 	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
@@ -387,9 +387,6 @@ main(void)
 	tcase_add_test(tcc, test_cache);
 	suite_add_tcase(s, tc);
 	suite_add_tcase(s, tcc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = gh_check_failed(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

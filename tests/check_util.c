@@ -12,6 +12,7 @@
 
 #include "dict.h"
 #include "util.h"
+#include "lib/check_run.h"
 
 static int
 is_uuid4(const char *s)
@@ -112,16 +113,12 @@ main(void)
 {
 	Suite *s = suite_create("util");
 	TCase *tc = tcase_create("uuid");
-	SRunner *sr;
 	int failed;
 
 	tcase_add_test(tc, test_uuid_format_and_uniqueness);
 	tcase_add_test(tc, test_uuid_after_fork);
 	tcase_add_test(tc, test_uuid_threads);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = gh_check_failed(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -14,6 +14,7 @@
 
 #include "util.h"
 #include "wire.h"
+#include "lib/check_run.h"
 
 #define HWM 100
 
@@ -576,7 +577,6 @@ main(void)
 {
 	Suite *s = suite_create("wire");
 	TCase *tc = tcase_create("wire");
-	SRunner *sr;
 	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
@@ -594,9 +594,6 @@ main(void)
 	tcase_add_test(tc, test_late_failure_ends_message);
 	tcase_add_test(tc, test_socket_errors);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = gh_check_failed(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
