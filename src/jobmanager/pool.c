@@ -788,6 +788,7 @@ pool_submit(pool_t *p, const char *ref, const char *body, size_t len, uint64_t d
 	j->deadline = deadline_ms;
 	j->body = gh_malloc(len + 1);
 	memcpy(j->body, body, len);
+	j->body[len] = '\0';
 	j->len = len;
 	*w->tail = j;
 	w->tail = &j->next;

@@ -40,7 +40,8 @@ typedef void(pool_done_fn)(pool_t *p, const char *ref, pool_status_t st, const c
                            size_t len, void *arg);
 /* A job comes back unstarted: it was queued behind another on a worker that
  * died or was killed, or the pool stopped before a worker started it. It
- * comes with what was given to pool_submit (borrowed, valid during the call).
+ * comes with what was given to pool_submit (borrowed, valid during the call;
+ * body is NUL-terminated after its len bytes).
  * The jobs queued on one worker that dies come back from the last to the
  * first, so that a caller that puts each at the head of its own queue keeps
  * their order. */
