@@ -359,6 +359,33 @@ START_TEST(test_not_run_requeued)
 }
 END_TEST
 
+/* A result too large for the router fails its job and tells the client,
+ * instead of leaving the job in flight for ever. */
+START_TEST(test_oversized_result)
+{
+	cap_msg_t *m;
+	worker("w", "", 1);
+	FEED(BROKER_FRONTEND, "c", "REQUEST", "big1", "default", "reply-requested", "x");
+	ck_assert_ptr_nonnull(cap_find("w", "REQUEST"));
+	cap_clear();
+	/* As wire_recv hands it over: the result frame emptied, the ref kept. */
+	feed_raw(BROKER_BACKEND, "w", 1, "", "eMQP/1.0", "REPLY", "m9", "", "big1",
+	         (const char *)NULL);
+	m = cap_find("c", "ERROR");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_str_eq(m->f[4], "big1");
+	ck_assert_str_eq(m->f[5], "too-large");
+	ck_assert_ptr_nonnull(cap_find("w", "ERROR"));
+	/* The job is gone: a late REPLY for it is ignored, and w serves on. */
+	cap_clear();
+	FEED(BROKER_BACKEND, "w", "REPLY", "m10", "{}", "big1");
+	ck_assert_ptr_null(cap_find("c", "REPLY"));
+	FEED(BROKER_BACKEND, "w", "READY", "r2");
+	FEED(BROKER_FRONTEND, "c", "REQUEST", "small", "default", "reply-requested", "x");
+	ck_assert_ptr_nonnull(cap_find("w", "REQUEST"));
+}
+END_TEST
+
 START_TEST(test_lost_job_error)
 {
 	cap_msg_t *m;
@@ -738,6 +765,7 @@ broker_suite(void)
 	tcase_add_test(tc, test_worker_error_forwarded);
 	tcase_add_test(tc, test_guarantee_requeue);
 	tcase_add_test(tc, test_not_run_requeued);
+	tcase_add_test(tc, test_oversized_result);
 	tcase_add_test(tc, test_lost_job_error);
 	tcase_add_test(tc, test_unreachable_worker);
 	tcase_add_test(tc, test_ttl_expiry);

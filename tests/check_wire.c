@@ -269,7 +269,7 @@ START_TEST(test_oversized)
 {
 	void *r = router("inproc://big");
 	void *d = dealer("d1", "inproc://big");
-	char big[200], ten[10];
+	char big[300], ten[10];
 	gh_frame_t out[40];
 	wire_msg_t m;
 	size_t i;
@@ -283,13 +283,16 @@ START_TEST(test_oversized)
 	out[0] = str("ok");
 	ck_assert_int_eq(wire_send(d, NULL, 0, out, 1, 0), 0);
 
-	/* 2 + 10 fit in 100 bytes; the 200-byte frame and all after it go. */
+	/* 2 + 10 fit in 100 bytes; the 300-byte frame is kept empty and the
+	 * small one after it is kept, in their places. */
 	ck_assert_int_eq(wire_recv(r, &m, 100, 0), 0);
 	ck_assert_int_eq(m.oversized, 1);
 	ck_assert_int_eq(m.truncated, 0);
-	ck_assert_uint_eq(m.n, 2);
-	ck_assert_uint_eq(m.bytes, 2 + 10 + 200 + 5);
+	ck_assert_uint_eq(m.n, 4);
+	ck_assert_uint_eq(m.bytes, 2 + 10 + 300 + 5);
 	assert_frame(&m, 1, ten, sizeof(ten));
+	assert_frame(&m, 2, "", 0);
+	assert_str_frame(&m, 3, "ccccc");
 	wire_msg_close(&m);
 
 	ck_assert_int_eq(wire_recv(r, &m, 100, 0), 0);
@@ -298,6 +301,24 @@ START_TEST(test_oversized)
 	assert_str_frame(&m, 1, "ok");
 	wire_msg_close(&m);
 
+	/* Past the limit, a frame larger than WIRE_SMALL_FRAME is emptied even
+	 * if it is not the one that crossed it. */
+	{
+		char mid[WIRE_SMALL_FRAME + 1];
+		memset(mid, 'm', sizeof(mid));
+		out[0] = fr(big, sizeof(big));
+		out[1] = fr(mid, sizeof(mid));
+		out[2] = fr(mid, WIRE_SMALL_FRAME);
+		ck_assert_int_eq(wire_send(d, NULL, 0, out, 3, 0), 0);
+		ck_assert_int_eq(wire_recv(r, &m, 100, 0), 0);
+		ck_assert_int_eq(m.oversized, 1);
+		ck_assert_uint_eq(m.n, 4);
+		assert_frame(&m, 1, "", 0);
+		assert_frame(&m, 2, "", 0);
+		assert_frame(&m, 3, mid, WIRE_SMALL_FRAME);
+		wire_msg_close(&m);
+	}
+
 	/* max_bytes 0 is no limit. */
 	out[0] = fr(big, sizeof(big));
 	out[1] = fr(big, sizeof(big));
@@ -305,7 +326,7 @@ START_TEST(test_oversized)
 	ck_assert_int_eq(wire_recv(r, &m, 0, 0), 0);
 	ck_assert_int_eq(m.oversized, 0);
 	ck_assert_uint_eq(m.n, 3);
-	ck_assert_uint_eq(m.bytes, 402);
+	ck_assert_uint_eq(m.bytes, 602);
 	wire_msg_close(&m);
 
 	/* Too many and too big at once: both flags. */
@@ -315,7 +336,7 @@ START_TEST(test_oversized)
 	ck_assert_int_eq(wire_recv(r, &m, 100, 0), 0);
 	ck_assert_int_eq(m.oversized, 1);
 	ck_assert_int_eq(m.truncated, 1);
-	ck_assert_uint_eq(m.n, 10);
+	ck_assert_uint_eq(m.n, WIRE_MAX_FRAMES);
 	ck_assert_uint_eq(m.bytes, 402);
 	wire_msg_close(&m);
 }

@@ -28,7 +28,7 @@ wire_recv(void *sock, wire_msg_t *m, size_t max_bytes, int flags)
 
 	msg_init_empty(m);
 	do {
-		bool keep = m->n < WIRE_MAX_FRAMES && !m->oversized;
+		bool keep = m->n < WIRE_MAX_FRAMES;
 		zmq_msg_t *dst = keep ? &m->part[m->n] : &spare;
 
 		zmq_msg_init(dst);
@@ -49,10 +49,16 @@ wire_recv(void *sock, wire_msg_t *m, size_t max_bytes, int flags)
 		more = zmq_msg_more(dst);
 		if (max_bytes > 0 && m->bytes > max_bytes)
 			m->oversized = 1;
-		if (keep && !m->oversized)
+		if (keep) {
+			if (m->oversized && zmq_msg_size(dst) > WIRE_SMALL_FRAME) {
+				/* Its place is kept, its bytes are not. */
+				zmq_msg_close(dst);
+				zmq_msg_init(dst);
+			}
 			m->n++;
-		else
+		} else {
 			zmq_msg_close(dst);
+		}
 	} while (more);
 	m->truncated = nframes > WIRE_MAX_FRAMES;
 	return 0;

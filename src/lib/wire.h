@@ -27,7 +27,8 @@
 #include "proto.h"
 #include "util.h"
 
-#define WIRE_MAX_FRAMES 32
+#define WIRE_MAX_FRAMES  32
+#define WIRE_SMALL_FRAME 256 /* bytes: kept even past max_bytes (a trailing msgid) */
 
 /* One received multipart message. Frames are ZeroMQ messages, so large
  * ones are reference-counted and forwarding them copies no bytes. */
@@ -36,14 +37,17 @@ typedef struct {
 	size_t n;      /* received frames kept, part[0..n) */
 	size_t bytes;  /* total bytes of all frames received, kept or not */
 	int truncated; /* more than WIRE_MAX_FRAMES frames arrived; the rest were dropped */
-	int oversized; /* bytes exceeded max_bytes; frames past the limit were dropped */
+	int oversized; /* bytes exceeded max_bytes; frames past the limit were emptied */
 } wire_msg_t;
 
 /* Receives one whole multipart message into m, always reading through its
  * last part so that the socket stays in step. Frames are kept while the
  * running total of bytes stays within max_bytes (0: no limit) and their
- * count within WIRE_MAX_FRAMES; the rest are read, counted and dropped, and
- * the flags say so. flags: 0 or ZMQ_DONTWAIT (which only applies to the
+ * count within WIRE_MAX_FRAMES. Past max_bytes, a frame of at most
+ * WIRE_SMALL_FRAME bytes is still kept and a larger one is kept empty, so
+ * that frames keep their positions and the msgid that ends a large REPLY can
+ * be read; past WIRE_MAX_FRAMES, frames are read, counted and dropped. The
+ * flags say which happened. flags: 0 or ZMQ_DONTWAIT (which only applies to the
  * first part: the others are already there). m is initialised even on
  * failure. Returns 0, or -1 with errno (EAGAIN: nothing was waiting; EINTR,
  * ETERM, ...; m then holds no frames). Caller owns m's frames and must call

@@ -944,6 +944,28 @@ handle_admin(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m)
 	}
 }
 
+/* A job manager's REPLY too large to take: its job fails, and the client is
+ * told, rather than waiting for a result that will never come. The job's
+ * msgid is the REPLY's last frame (wire_recv keeps it past the limit). */
+static void
+oversized_result(broker_t *b, const void *id, size_t idlen, const gh_frame_t *frames, size_t n)
+{
+	bworker_t *w = dict_get(b->workers, id, idlen);
+	bjob_t *j;
+	bqueue_t *q;
+
+	if (!w || n != 6 || !gh_frame_is(frames[2], "REPLY") ||
+	    !proto_valid_msgid(frames[5].data, frames[5].size))
+		return;
+	w->last_seen = b->now_ms;
+	if ((j = worker_job(b, w, frames[5], "REPLY")) == NULL)
+		return;
+	q = j->queue;
+	job_lost(b, j, 0, "too-large",
+	         "the job's result is larger than the router's max_message_size");
+	queue_dispatch(b, q);
+}
+
 void
 broker_handle(broker_t *b, int ep, const void *id, size_t idlen, const gh_frame_t *frames, size_t n,
               int oversized, uint64_t now_ms)
@@ -965,6 +987,9 @@ broker_handle(broker_t *b, int ep, const void *id, size_t idlen, const gh_frame_
 			send_error(b, ep, id, idlen, ref ? ref->data : NULL, ref ? ref->size : 0,
 			           "too-large",
 			           "message larger than the router's max_message_size");
+		if (ep == BROKER_BACKEND)
+			oversized_result(b, id, idlen, frames, n);
+		broker_reap(b);
 		return;
 	}
 	if (proto_decode(frames, n, &m, &err) != 0) {
