@@ -648,14 +648,23 @@ END_TEST
 
 START_TEST(test_schedule)
 {
+	static const char job[] = "[\"run\", {\"callable\": \"echo\", \"path\": \"builtin\"}]";
+	static const struct {
+		const char *interval, *body, *cron, *why;
+	} bad[] = {
+	    {"2", "x", "", "not JSON"},
+	    {"2", "[\"run\", 1]", "", "[\"run\", {...}]"},
+	    {"-1", job, "61 * * * *", "minute"},
+	    {"-1", job, "0 0 31 2 *", "never matches"},
+	};
 	cap_msg_t *m;
-	FEED(BROKER_FRONTEND, "c", "SCHEDULE", "s1", "default", "guarantee", "2", "x", "");
+	FEED(BROKER_FRONTEND, "c", "SCHEDULE", "s1", "default", "guarantee", "2", job, "");
 	m = cap_find("c", "ERROR");
 	ck_assert_ptr_nonnull(m);
 	ck_assert_str_eq(m->f[5], "no-scheduler");
 	FEED(BROKER_FRONTEND, "sch", "INFORM", "i", "", "scheduler");
 	cap_clear();
-	FEED(BROKER_FRONTEND, "c", "SCHEDULE", "s2", "default", "guarantee", "-1", "x",
+	FEED(BROKER_FRONTEND, "c", "SCHEDULE", "s2", "default", "guarantee", "-1", job,
 	     "* * * * *");
 	m = cap_find("sch", "SCHEDULE");
 	ck_assert_ptr_nonnull(m);
@@ -665,6 +674,20 @@ START_TEST(test_schedule)
 	m = cap_find("c", "REPLY");
 	ck_assert_ptr_nonnull(m);
 	ck_assert_str_eq(m->f[4], "s2");
+	/* A schedule the scheduler would refuse is refused here, to the client,
+	 * and no scheduler sees it. */
+	for (size_t i = 0; i < GH_ARRAY_LEN(bad); i++) {
+		cap_clear();
+		FEED(BROKER_FRONTEND, "c", "SCHEDULE", "s9", "default", "", bad[i].interval,
+		     bad[i].body, bad[i].cron);
+		ck_assert_ptr_null(cap_find("sch", "SCHEDULE"));
+		ck_assert_ptr_null(cap_find("c", "REPLY"));
+		m = cap_find("c", "ERROR");
+		ck_assert_ptr_nonnull(m);
+		ck_assert_str_eq(m->f[4], "s9");
+		ck_assert_str_eq(m->f[5], "bad-schedule");
+		ck_assert_msg(strstr(m->f[6], bad[i].why) != NULL, "case %zu: %s", i, m->f[6]);
+	}
 	cap_clear();
 	FEED(BROKER_FRONTEND, "c", "UNSCHEDULE", "s3", "", "", "-1", "x", "");
 	ck_assert_ptr_nonnull(cap_find("sch", "UNSCHEDULE"));

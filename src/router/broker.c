@@ -13,10 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "broker.h"
 #include "broker_int.h"
 #include "log.h"
+#include "sched.h"
 
 #define FR(s)             ((gh_frame_t){(s), strlen(s)})
 #define SWEEP_MS          1000
@@ -719,6 +721,18 @@ on_schedule(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m,
 	int sent = 0;
 
 	if (m->cmd == PROTO_SCHEDULE) {
+		char err[256];
+
+		/* Refused here, where the client hears of it: a scheduler could
+		 * only log it. */
+		if (sched_check(m->queue, m->headers, m->interval_secs, m->cron, m->body,
+		                time(NULL), err, sizeof(err)) != 0) {
+			log_info("SCHEDULE %.*s refused: %s", (int)m->msgid.size, m->msgid.data,
+			         err);
+			send_error(b, BROKER_FRONTEND, id, idlen, m->msgid.data, m->msgid.size,
+			           "bad-schedule", err);
+			return;
+		}
 		for (size_t tries = 0; tries < ns && !sent; tries++) {
 			size_t cnt = dict_size(b->schedulers), idx, i = 0;
 			dict_iter_t it;

@@ -202,43 +202,77 @@ sched_destroy(sched_t **self_p)
 	*self_p = NULL;
 }
 
-int
-sched_schedule(sched_t *s, gh_frame_t queue, gh_frame_t headers, long interval, gh_frame_t cron,
-               gh_frame_t body, time_t now, char *err, size_t errlen)
+/* Checks a SCHEDULE and, when it is good, returns its entry (not saved);
+ * NULL with err otherwise. *h receives its headers. */
+static entry_t *
+make_entry(gh_frame_t queue, gh_frame_t headers, long interval, gh_frame_t cron, gh_frame_t body,
+           time_t now, proto_headers_t *h, char *err, size_t errlen)
 {
-	char hbuf[PROTO_HEADERS_FORMAT_SIZE];
-	proto_headers_t h;
 	proto_err_t perr;
 	entry_t *e;
 	char *key;
 
-	if (!proto_valid_name(queue.data, queue.size))
-		return gh_err(err, errlen, "invalid queue name");
-	if (proto_headers_parse(headers.data, headers.size, &h, &perr) != 0)
-		return gh_err(err, errlen, "%s", perr.text);
-	if (h.run_count == 0)
-		return gh_err(err, errlen, "run_count must be at least 1");
-	if (interval == 0 || interval < -1)
-		return gh_err(err, errlen,
-		              "interval must be at least 1 second (or -1 with a cron)");
+	if (!proto_valid_name(queue.data, queue.size)) {
+		gh_err(err, errlen, "invalid queue name");
+		return NULL;
+	}
+	if (proto_headers_parse(headers.data, headers.size, h, &perr) != 0) {
+		gh_err(err, errlen, "%s", perr.text);
+		return NULL;
+	}
+	if (h->run_count == 0) {
+		gh_err(err, errlen, "run_count must be at least 1");
+		return NULL;
+	}
+	if (interval == 0 || interval < -1) {
+		gh_err(err, errlen, "interval must be at least 1 second (or -1 with a cron)");
+		return NULL;
+	}
 	if ((key = call_key(body, err, errlen)) == NULL)
-		return -1;
+		return NULL;
 	e = gh_calloc(1, sizeof(*e));
 	e->key = key;
 	e->interval = interval;
 	e->cron = gh_strndup(cron.data, cron.size);
 	if (interval < 0 && cron_parse(e->cron, &e->cr, err, errlen) != 0) {
 		entry_free(e);
-		return -1;
+		return NULL;
 	}
 	e->queue = gh_strndup(queue.data, queue.size);
 	e->body = gh_strndup(body.data, body.size);
-	e->runs_left = h.run_count > 0 ? h.run_count : -1;
+	e->runs_left = h->run_count > 0 ? h->run_count : -1;
 	e->next = first_after(e, now);
 	if (e->next == (time_t)-1) {
 		entry_free(e);
-		return gh_err(err, errlen, "the cron expression never matches");
+		gh_err(err, errlen, "the cron expression never matches");
+		return NULL;
 	}
+	return e;
+}
+
+int
+sched_check(gh_frame_t queue, gh_frame_t headers, long interval, gh_frame_t cron, gh_frame_t body,
+            time_t now, char *err, size_t errlen)
+{
+	proto_headers_t h;
+	entry_t *e = make_entry(queue, headers, interval, cron, body, now, &h, err, errlen);
+
+	if (e == NULL)
+		return -1;
+	entry_free(e);
+	return 0;
+}
+
+int
+sched_schedule(sched_t *s, gh_frame_t queue, gh_frame_t headers, long interval, gh_frame_t cron,
+               gh_frame_t body, time_t now, char *err, size_t errlen)
+{
+	char hbuf[PROTO_HEADERS_FORMAT_SIZE];
+	proto_headers_t h;
+	entry_t *e;
+
+	if ((e = make_entry(queue, headers, interval, cron, body, now, &h, err, errlen)) == NULL)
+		return -1;
 	if (!(h.flags & PROTO_H_NOHASTE))
 		e->next = now;
 	/* The REQUESTs it sends ask for the result, so failures reach the log;

@@ -40,6 +40,13 @@ void sched_destroy(sched_t **self_p);
 int sched_schedule(sched_t *s, gh_frame_t queue, gh_frame_t headers, long interval, gh_frame_t cron,
                    gh_frame_t body, time_t now, char *err, size_t errlen);
 
+/* Checks what sched_schedule would check, without a database: the queue
+ * name, the headers, the interval or cron (one that never matches too) and
+ * the body. The router uses it to refuse a bad SCHEDULE before it answers.
+ * Returns 0, or -1 with a message in err. */
+int sched_check(gh_frame_t queue, gh_frame_t headers, long interval, gh_frame_t cron,
+                gh_frame_t body, time_t now, char *err, size_t errlen);
+
 /* Removes the schedule of the call in body, interval or cron alike.
  * Returns 1 if there was one, 0 if not, -1 with a message in err. */
 int sched_unschedule(sched_t *s, gh_frame_t body, char *err, size_t errlen);
