@@ -7,6 +7,10 @@
  *       ZeroMQ context each, as the stack it is compared with runs.
  *   bench_emqp bare-threads [-n COUNT] [-i INFLIGHT] [-s SIZE]
  *       The same broker in three threads of this process sharing one context.
+ *   bench_emqp bare-emqp [-n COUNT] [-i INFLIGHT] [-s SIZE]
+ *       Three processes again, exchanging eMQP's messages as gearhorn's router
+ *       and job manager do (ACK, REQUEST, REPLY, READY, REPLY) with no logic
+ *       behind them: what the protocol's shape alone costs.
  *   bench_emqp router FRONTEND [-q QUEUE] [-n COUNT] [-i INFLIGHT] [-s SIZE] [-g] [-a]
  *       eMQP REQUESTs with reply-requested to the builtin echo handler through
  *       gearhorn-router and a job manager; a request ends at its result REPLY.
@@ -160,6 +164,142 @@ bare_worker(void *arg)
 	return NULL;
 }
 
+/* ---- the bare eMQP broker ---------------------------------------------------
+ * The protocol's messages and nothing else: the floor that eMQP's shape puts
+ * under any router. One client and one worker; no queues, no table of jobs,
+ * no worker processes. Per request, as gearhorn's router: an ACK to the
+ * client, the REQUEST to the worker; the worker's REPLY then READY; the
+ * REPLY to the client. */
+
+#define EMQP_ID_LEN 36
+
+static void
+next_id(char id[EMQP_ID_LEN + 1], unsigned long *n)
+{
+	snprintf(id, EMQP_ID_LEN + 1, "00000000-0000-4000-8000-%012lu", (*n)++ % 1000000000000UL);
+}
+
+static void *
+bare_emqp_broker(void *arg)
+{
+	bare_t *b = arg;
+	void *front = zmq_socket(b->ctx, ZMQ_ROUTER), *back = zmq_socket(b->ctx, ZMQ_ROUTER);
+	zmq_pollitem_t items[2] = {{front, 0, ZMQ_POLLIN, 0}, {back, 0, ZMQ_POLLIN, 0}};
+	char worker[256], client[256], id[EMQP_ID_LEN + 1];
+	size_t worker_len = 0, client_len = 0, len;
+	int hwm = 0, linger = 0;
+	unsigned long n = 0;
+
+	zmq_setsockopt(front, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(front, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(back, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(back, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(front, ZMQ_LINGER, &linger, sizeof(linger));
+	zmq_setsockopt(back, ZMQ_LINGER, &linger, sizeof(linger));
+	if (zmq_bind(front, "tcp://127.0.0.1:*") != 0 || zmq_bind(back, "tcp://127.0.0.1:*") != 0)
+		die("bind");
+	len = sizeof(b->front);
+	zmq_getsockopt(front, ZMQ_LAST_ENDPOINT, b->front, &len);
+	len = sizeof(b->back);
+	zmq_getsockopt(back, ZMQ_LAST_ENDPOINT, b->back, &len);
+	{
+		wire_msg_t m;
+
+		if (wire_recv(back, &m, 0, 0) != 0)
+			die("worker hello");
+		worker_len = zmq_msg_size(&m.part[0]);
+		memcpy(worker, zmq_msg_data(&m.part[0]), worker_len);
+		wire_msg_close(&m);
+	}
+	for (;;) {
+		wire_msg_t m;
+		gh_frame_t f[WIRE_MAX_FRAMES];
+		size_t nf;
+
+		if (zmq_poll(items, 2, -1) < 0) {
+			if (zmq_errno() == ETERM)
+				break;
+			continue;
+		}
+		while (items[0].revents & ZMQ_POLLIN) {
+			/* [client, "", ver, REQUEST, msgid, queue, headers, body] */
+			if (wire_recv(front, &m, 0, ZMQ_DONTWAIT) != 0)
+				break;
+			nf = wire_frames(&m, 0, f, GH_ARRAY_LEN(f));
+			if (nf == 8) {
+				gh_frame_t ack[5] = {
+				    f[1], f[2], {"REPLY", 5}, {id, EMQP_ID_LEN}, f[4]};
+
+				client_len =
+				    f[0].size < sizeof(client) ? f[0].size : sizeof(client);
+				memcpy(client, f[0].data, client_len);
+				next_id(id, &n);
+				if (wire_send(front, client, client_len, ack, 5, 0) != 0)
+					die("ack");
+				if (wire_send(back, worker, worker_len, f + 1, 7, 0) != 0)
+					die("forward to worker");
+			}
+			wire_msg_close(&m);
+		}
+		while (items[1].revents & ZMQ_POLLIN) {
+			/* [worker, "", ver, REPLY, msgid, result, ref] or READY */
+			if (wire_recv(back, &m, 0, ZMQ_DONTWAIT) != 0)
+				break;
+			nf = wire_frames(&m, 0, f, GH_ARRAY_LEN(f));
+			if (nf == 7 && gh_frame_is(f[3], "REPLY")) {
+				next_id(id, &n);
+				f[4] = (gh_frame_t){id, EMQP_ID_LEN};
+				if (wire_send(front, client, client_len, f + 1, 6, 0) != 0)
+					die("reply to client");
+			}
+			wire_msg_close(&m);
+		}
+	}
+	zmq_close(front);
+	zmq_close(back);
+	return NULL;
+}
+
+static void *
+bare_emqp_worker(void *arg)
+{
+	bare_t *b = arg;
+	void *s = zmq_socket(b->ctx, ZMQ_DEALER);
+	int hwm = 0, linger = 0;
+	char id[EMQP_ID_LEN + 1];
+	unsigned long n = 1UL << 40;
+
+	zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+	if (zmq_connect(s, b->back) != 0)
+		die("worker connect");
+	zmq_send(s, "", 0, 0);
+	for (;;) {
+		wire_msg_t m;
+		gh_frame_t f[WIRE_MAX_FRAMES];
+
+		/* ["", ver, REQUEST, msgid, queue, headers, body] */
+		if (wire_recv(s, &m, 0, 0) != 0)
+			break;
+		if (wire_frames(&m, 0, f, GH_ARRAY_LEN(f)) == 7) {
+			gh_frame_t reply[6] = {f[0], f[1], {"REPLY", 5}, {id, EMQP_ID_LEN},
+			                       f[6], f[3]};
+			gh_frame_t ready[4] = {f[0], f[1], {"READY", 5}, {id, EMQP_ID_LEN}};
+
+			next_id(id, &n);
+			if (wire_send(s, NULL, 0, reply, 6, 0) != 0)
+				break;
+			next_id(id, &n);
+			if (wire_send(s, NULL, 0, ready, 4, 0) != 0)
+				break;
+		}
+		wire_msg_close(&m);
+	}
+	zmq_close(s);
+	return NULL;
+}
+
 /* ---- the client ------------------------------------------------------------ */
 
 /* Each request carries its index; the reply gives it back. */
@@ -270,6 +410,20 @@ run_client(client_t *c, const char *mode)
 	free(lat);
 }
 
+/* Makes c send eMQP REQUESTs for the builtin echo handler. */
+static void
+emqp_client(client_t *c, const opts_t *o)
+{
+	c->emqp = 1;
+	c->headers = o->ack_only ? (o->guarantee ? "guarantee" : "")
+	                         : (o->guarantee ? "reply-requested,guarantee" : "reply-requested");
+	c->body =
+	    gh_asprintf("[\"run\", {\"callable\": \"echo\", \"path\": \"builtin\", \"args\": "
+	                "[\"%.*s\"], \"kwargs\": {}, \"class_args\": [], \"class_kwargs\": {}}]",
+	                (int)o->size, c->payload);
+	c->body_len = strlen(c->body);
+}
+
 static void *
 client_socket(void *ctx, const char *endpoint)
 {
@@ -291,7 +445,7 @@ main(int argc, char **argv)
 	const char *mode, *endpoint = NULL;
 	client_t c;
 	void *ctx;
-	int ch, procs = 0;
+	int ch, procs = 0, emqp_shape = 0;
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: bench_emqp bare|router [FRONTEND] [-n COUNT] [-i INFLIGHT] "
@@ -304,8 +458,10 @@ main(int argc, char **argv)
 			return 64;
 		endpoint = argv[2];
 		optind = 3;
-	} else if (strcmp(mode, "bare") == 0 || strcmp(mode, "bare-threads") == 0) {
-		procs = strcmp(mode, "bare") == 0;
+	} else if (strcmp(mode, "bare") == 0 || strcmp(mode, "bare-threads") == 0 ||
+	           strcmp(mode, "bare-emqp") == 0) {
+		procs = strcmp(mode, "bare-threads") != 0;
+		emqp_shape = strcmp(mode, "bare-emqp") == 0;
 		optind = 2;
 	} else {
 		return 64;
@@ -343,6 +499,8 @@ main(int argc, char **argv)
 	c.payload = gh_malloc(o.size);
 	memset(c.payload, 'x', o.size);
 	if (endpoint == NULL && procs) {
+		void *(*broker_fn)(void *) = emqp_shape ? bare_emqp_broker : bare_broker;
+		void *(*worker_fn)(void *) = emqp_shape ? bare_emqp_worker : bare_worker;
 		/* Three processes, each with its own context, as in the stack:
 		 * the broker and the worker are forked children. */
 		bare_t b;
@@ -358,7 +516,7 @@ main(int argc, char **argv)
 
 			close(fds[0]);
 			b.ctx = zmq_ctx_new();
-			pthread_create(&tb, NULL, bare_broker, &b);
+			pthread_create(&tb, NULL, broker_fn, &b);
 			while (b.back[0] == '\0' || b.front[0] == '\0')
 				usleep(1000);
 			if (write(fds[1], &b, sizeof(b)) != (ssize_t)sizeof(b))
@@ -372,12 +530,14 @@ main(int argc, char **argv)
 		close(fds[0]);
 		if ((worker = fork()) == 0) {
 			b.ctx = zmq_ctx_new();
-			bare_worker(&b);
+			worker_fn(&b);
 			_exit(0);
 		}
 		ctx = zmq_ctx_new();
 		c.sock = client_socket(ctx, b.front);
-		run_client(&c, "bare");
+		if (emqp_shape)
+			emqp_client(&c, &o);
+		run_client(&c, emqp_shape ? "bare-emqp" : "bare");
 		fflush(stdout);
 		kill(worker, SIGKILL);
 		kill(broker, SIGKILL);
@@ -404,14 +564,7 @@ main(int argc, char **argv)
 		fflush(stdout);
 		_exit(0);
 	}
-	c.emqp = 1;
-	c.headers = o.ack_only ? (o.guarantee ? "guarantee" : "")
-	                       : (o.guarantee ? "reply-requested,guarantee" : "reply-requested");
-	c.body =
-	    gh_asprintf("[\"run\", {\"callable\": \"echo\", \"path\": \"builtin\", \"args\": "
-	                "[\"%.*s\"], \"kwargs\": {}, \"class_args\": [], \"class_kwargs\": {}}]",
-	                (int)o.size, c.payload);
-	c.body_len = strlen(c.body);
+	emqp_client(&c, &o);
 	c.sock = client_socket(ctx, endpoint);
 	run_client(&c, o.ack_only ? "router-ack" : "router");
 	printf("body_bytes=%zu\n", c.body_len);
