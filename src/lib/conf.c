@@ -113,6 +113,8 @@ static const conf_schema_t conf_schema[] = {
                "endpoint the router binds for administration"),
     K_INT("router", "max_length", "10000", 1, 100000000,
           "most jobs waiting in one queue; more are refused with an error"),
+    K_INT("router", "max_waiting", "0", 0, 1000000000,
+          "most jobs waiting in all queues together; 0 means 10 x max_length"),
     K_INT("router", "max_message_size", "1048576", 256, 268435456,
           "largest message accepted, in bytes"),
     K_BOOL("router", "journal", "false", "keep accepted guarantee jobs in a journal"),

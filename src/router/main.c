@@ -92,7 +92,7 @@ router_broker_conf(const conf_t *c, broker_conf_t *bc)
 {
 	memset(bc, 0, sizeof(*bc));
 	bc->max_length = conf_get_int(c, "router", "max_length");
-	bc->max_waiting = 0;
+	bc->max_waiting = conf_get_int(c, "router", "max_waiting");
 	bc->hb_interval_ms = (uint64_t)conf_get_int(c, "router", "heartbeat_interval") * 1000;
 	bc->hb_timeout_ms = (uint64_t)conf_get_int(c, "router", "heartbeat_timeout") * 1000;
 	bc->default_queue = conf_get(c, "router", "default_queue");
