@@ -142,11 +142,13 @@ ours_p50=$(measure p50_us "$B" router "$front" -q bench -n "$N1" -i 1)
 default_rate=$(measure rate "$B" router "$front" -q bench -n "$NP" -i 1000)
 
 # Idle: CPU time the router spends in 5 s with peers connected and nothing to do.
-hz=$(getconf CLK_TCK)
-t0=$(awk '{print $14 + $15}' "/proc/$rpid/stat")
+# CPU time in nanoseconds of all the router's threads (schedstat: finer
+# than the clock ticks of /proc/PID/stat, which would round 5 s to 0.2 %).
+cpu_ns() { cat /proc/"$rpid"/task/*/schedstat | awk '{s += $1} END {print s}'; }
+t0=$(cpu_ns)
 sleep 5
-t1=$(awk '{print $14 + $15}' "/proc/$rpid/stat")
-idle=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" 'BEGIN { printf "%.2f", (b - a) / hz / 5 * 100 }')
+t1=$(cpu_ns)
+idle=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 5e9 * 100 }')
 gh_stop_pid "$jpid"
 gh_stop_pid "$rpid"
 
