@@ -22,6 +22,7 @@
 #include "handler.h"
 #include "log.h"
 #include "loop.h"
+#include "peer.h"
 #include "pool.h"
 #include "proto.h"
 #include "util.h"
@@ -31,8 +32,6 @@
 #define JM_HWM           100000
 #define JM_MAX_PENDING   10000
 #define JM_MAX_MESSAGE   (16u * 1024 * 1024 + 65536)
-#define JM_TICK_MS       1000
-#define JM_LIVENESS      3 /* heartbeat_timeout periods without a word: router dead */
 #define JM_MAX_OVERRIDES 16
 #define JM_MAX_DEPTH     8 /* jobs one worker process holds, with prefetch */
 
@@ -55,20 +54,12 @@ typedef struct {
 
 	conf_t *conf;
 	loop_t *loop;
-	void *ctx, *sock;
+	void *ctx;
+	peer_t *peer;
 	pool_t *pool;
-	char **routers;
-	size_t nrouters, cur;
 	char *queues_json;
-	char identity[GH_UUID_LEN + 1];
-	char inform_msgid[GH_UUID_LEN + 1];
-	int acked;
-	size_t advertised;   /* READYs sent and not yet used by a REQUEST */
-	uint64_t last_rx;    /* ms: anything from the router */
-	uint64_t last_hb;    /* ms: our last HEARTBEAT */
-	uint64_t inform_at;  /* ms: our last INFORM */
-	uint64_t connect_at; /* ms: this connection */
-	long hb_interval, hb_timeout, timeout;
+	size_t advertised; /* READYs sent and not yet used by a REQUEST */
+	long timeout;
 	size_t prefetch; /* slots advertised beyond the worker processes */
 	pending_t *pending, **pending_tail;
 	size_t npending;
@@ -145,71 +136,11 @@ queues_to_json(const char *spec, char *err, size_t errlen)
 
 /* Sending. */
 
-static int
-send_msg(jm_t *jm, proto_msg_t *m)
-{
-	proto_err_t perr;
-
-	if (jm->sock == NULL)
-		return -1;
-	if (wire_send_msg(jm->sock, NULL, 0, m, ZMQ_DONTWAIT, &perr) == -1) {
-		if (perr.code != PROTO_OK)
-			log_error("cannot encode %s: %s", proto_cmd_name(m->cmd), perr.text);
-		else
-			log_warn("cannot send %s to %s: %s", proto_cmd_name(m->cmd),
-			         jm->routers[jm->cur], zmq_strerror(errno));
-		return -1;
-	}
-	log_debug("sent %s", proto_cmd_name(m->cmd));
-	return 0;
-}
-
 static gh_frame_t
 frame(const char *s)
 {
 	gh_frame_t f = {s, strlen(s)};
 	return f;
-}
-
-static void
-send_simple(jm_t *jm, proto_cmd_t cmd)
-{
-	char id[GH_UUID_LEN + 1];
-	proto_msg_t m;
-
-	gh_uuid(id);
-	proto_msg_init(&m, cmd, id);
-	send_msg(jm, &m);
-}
-
-static void
-send_inform(jm_t *jm)
-{
-	proto_msg_t m;
-
-	gh_uuid(jm->inform_msgid);
-	proto_msg_init(&m, PROTO_INFORM, jm->inform_msgid);
-	m.queues = frame(jm->queues_json);
-	m.peer_type = frame("worker");
-	jm->acked = 0;
-	jm->advertised = 0;
-	jm->inform_at = loop_now(jm->loop);
-	log_info("INFORM %s with queues %s", jm->routers[jm->cur], jm->queues_json);
-	send_msg(jm, &m);
-}
-
-static void
-send_heartbeat(jm_t *jm)
-{
-	char id[GH_UUID_LEN + 1], ts[64];
-	proto_msg_t m;
-
-	gh_uuid(id);
-	snprintf(ts, sizeof(ts), "%.6f", gh_wall_time());
-	proto_msg_init(&m, PROTO_HEARTBEAT, id);
-	m.timestamp = frame(ts);
-	jm->last_hb = loop_now(jm->loop);
-	send_msg(jm, &m);
 }
 
 static void
@@ -223,12 +154,12 @@ send_error(jm_t *jm, const char *ref, const char *code, const char *text)
 	m.ref = frame(ref);
 	m.code = frame(code);
 	m.text = frame(text);
-	if (send_msg(jm, &m) == -1) {
+	if (peer_send(jm->peer, &m) == -1) {
 		/* The text was not UTF-8 (a handler's message): send it escaped. */
 		char esc[1024];
 		log_escape(text, strlen(text), esc, sizeof(esc));
 		m.text = frame(esc);
-		send_msg(jm, &m);
+		peer_send(jm->peer, &m);
 	}
 }
 
@@ -244,10 +175,10 @@ advertise(jm_t *jm)
 	size_t slots = pool_live(jm->pool) + jm->prefetch;
 	size_t taken = pool_jobs(jm->pool) + jm->npending;
 
-	if (!jm->acked || jm->stopping || jm->sock == NULL)
+	if (!peer_registered(jm->peer) || jm->stopping)
 		return;
 	while (taken + jm->advertised < slots) {
-		send_simple(jm, PROTO_READY);
+		peer_send_cmd(jm->peer, PROTO_READY);
 		jm->advertised++;
 	}
 }
@@ -351,7 +282,7 @@ on_done(pool_t *p, const char *ref, pool_status_t st, const char *text, size_t l
 		m.result.size = len;
 		m.ref = frame(ref);
 		log_debug("job %s done", ref);
-		send_msg(jm, &m);
+		peer_send(jm->peer, &m);
 		break;
 	case POOL_JOB_FAILED:
 		log_info("job %s failed: %s", ref, text);
@@ -376,7 +307,7 @@ static void
 say_goodbye(jm_t *jm)
 {
 	if (!jm->said_goodbye)
-		send_simple(jm, PROTO_KBYE);
+		peer_send_cmd(jm->peer, PROTO_KBYE);
 	jm->said_goodbye = 1;
 	loop_stop(jm->loop);
 }
@@ -416,65 +347,29 @@ on_freed(pool_t *p, void *arg)
 	}
 }
 
-/* The router connection. */
+/* The router connection (peer.h). */
 
-static int on_router(loop_t *loop, void *sock, int fd, short revents, void *arg);
-
+/* The router acknowledged our INFORM: every free slot is advertised anew. */
 static void
-disconnect(jm_t *jm)
+on_registered(peer_t *p, void *arg)
 {
-	if (jm->sock != NULL) {
-		loop_remove_socket(jm->loop, jm->sock);
-		zmq_close(jm->sock);
-		jm->sock = NULL;
-	}
-	jm->acked = 0;
+	jm_t *jm = arg;
+
+	GH_UNUSED(p);
 	jm->advertised = 0;
+	advertise(jm);
 }
 
-static int
-connect_router(jm_t *jm)
-{
-	int zero = 0, hwm = JM_HWM;
-	const char *ep = jm->routers[jm->cur];
-
-	disconnect(jm);
-	drop_pending(jm);
-	gh_uuid(jm->identity);
-	jm->sock = zmq_socket(jm->ctx, ZMQ_DEALER);
-	if (jm->sock == NULL) {
-		log_error("zmq_socket: %s", zmq_strerror(errno));
-		return -1;
-	}
-	zmq_setsockopt(jm->sock, ZMQ_LINGER, &zero, sizeof(zero));
-	zmq_setsockopt(jm->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
-	zmq_setsockopt(jm->sock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
-	zmq_setsockopt(jm->sock, ZMQ_ROUTING_ID, jm->identity, GH_UUID_LEN);
-	if (zmq_connect(jm->sock, ep) == -1) {
-		log_error("cannot connect to %s: %s", ep, zmq_strerror(errno));
-		zmq_close(jm->sock);
-		jm->sock = NULL;
-		return -1;
-	}
-	loop_add_socket(jm->loop, jm->sock, ZMQ_POLLIN, on_router, jm);
-	jm->connect_at = jm->last_rx = loop_now(jm->loop);
-	log_info("connected to %s as %s", ep, jm->identity);
-	send_inform(jm);
-	return 0;
-}
-
-/* Heartbeat loss or KBYE: a new identity, on the next router of the list. */
+/* A new connection is coming: the waiting jobs were the old router's. */
 static void
-reconnect(jm_t *jm, const char *why)
+on_lost(peer_t *p, const char *why, void *arg)
 {
-	size_t tries;
+	jm_t *jm = arg;
 
-	log_warn("router %s: %s; reconnecting", jm->routers[jm->cur], why);
-	for (tries = 0; tries < jm->nrouters; tries++) {
-		jm->cur = (jm->cur + 1) % jm->nrouters;
-		if (connect_router(jm) == 0)
-			return;
-	}
+	GH_UNUSED(p);
+	GH_UNUSED(why);
+	jm->advertised = 0;
+	drop_pending(jm);
 }
 
 static void
@@ -519,128 +414,58 @@ handle_request(jm_t *jm, const proto_msg_t *m, int oversized)
 }
 
 static void
-handle_message(jm_t *jm, wire_msg_t *wm)
+on_message(peer_t *p, const proto_msg_t *m, const wire_msg_t *raw, const proto_err_t *perr,
+           void *arg)
 {
+	jm_t *jm = arg;
 	gh_frame_t frames[WIRE_MAX_FRAMES];
-	size_t n = wire_frames(wm, 0, frames, GH_ARRAY_LEN(frames));
-	proto_msg_t m;
-	proto_err_t perr;
+	size_t n = wire_frames(raw, 0, frames, GH_ARRAY_LEN(frames));
+	char t[256], c[64];
 
-	jm->last_rx = loop_now(jm->loop);
-	if (wm->oversized && n >= 4) {
-		/* Only a REQUEST can be that large: refuse it by its msgid. */
+	GH_UNUSED(p);
+	if (m == NULL) {
+		/* Too large: only a REQUEST can be; refuse it by its msgid. */
 		proto_msg_t big;
 		proto_msg_init(&big, PROTO_NONE, NULL);
-		if (gh_frame_is(frames[2], "REQUEST") &&
+		if (n >= 4 && gh_frame_is(frames[2], "REQUEST") &&
 		    proto_valid_msgid(frames[3].data, frames[3].size)) {
 			big.msgid = frames[3];
 			handle_request(jm, &big, 1);
+		} else {
+			log_warn("dropped an oversized message from the router");
 		}
 		return;
 	}
-	if (proto_decode(frames, n, &m, &perr) == -1) {
-		log_warn("bad message from the router: %s", perr.text);
-		if (m.cmd == PROTO_REQUEST && m.msgid.data != NULL) {
+	if (perr != NULL) {
+		log_warn("bad message from the router: %s", perr->text);
+		if (m->cmd == PROTO_REQUEST && m->msgid.data != NULL) {
 			char ref[PROTO_MAX_MSGID + 1];
-			memcpy(ref, m.msgid.data, m.msgid.size);
-			ref[m.msgid.size] = '\0';
+			memcpy(ref, m->msgid.data, m->msgid.size);
+			ref[m->msgid.size] = '\0';
 			if (jm->advertised > 0)
 				jm->advertised--;
-			send_error(jm, ref, "bad-job", perr.text);
+			send_error(jm, ref, "bad-job", perr->text);
 			advertise(jm);
 		}
 		return;
 	}
-	switch (m.cmd) {
-	case PROTO_ACK:
-		if (!jm->acked && m.ref.size == GH_UUID_LEN &&
-		    memcmp(m.ref.data, jm->inform_msgid, GH_UUID_LEN) == 0) {
-			log_info("router %s acknowledged us", jm->routers[jm->cur]);
-			jm->acked = 1;
-			advertise(jm);
-		}
-		break;
-	case PROTO_HEARTBEAT:
-		break;
+	switch (m->cmd) {
 	case PROTO_REQUEST:
-		handle_request(jm, &m, 0);
+		handle_request(jm, m, 0);
 		break;
 	case PROTO_ERROR:
-		if (gh_frame_is(m.code, "unknown-peer")) {
-			if (!jm->stopping && jm->acked) {
-				log_warn("router %s forgot us; informing it again",
-				         jm->routers[jm->cur]);
-				send_inform(jm);
-			}
-		} else {
-			char t[256], c[64];
-			log_warn("router error %s: %s",
-			         log_escape(m.code.data, m.code.size, c, sizeof(c)),
-			         log_escape(m.text.data, m.text.size, t, sizeof(t)));
-		}
-		break;
-	case PROTO_KBYE:
-		if (!jm->stopping)
-			reconnect(jm, "said goodbye (KBYE)");
+		log_warn("router error %s: %s",
+		         log_escape(m->code.data, m->code.size, c, sizeof(c)),
+		         log_escape(m->text.data, m->text.size, t, sizeof(t)));
 		break;
 	case PROTO_DISCONNECT:
 		log_warn(
 		    "ignoring DISCONNECT from the router (job managers only stop on a signal)");
 		break;
 	default:
-		log_debug("ignoring %s from the router", proto_cmd_name(m.cmd));
+		log_debug("ignoring %s from the router", proto_cmd_name(m->cmd));
 		break;
 	}
-}
-
-static int
-on_router(loop_t *loop, void *sock, int fd, short revents, void *arg)
-{
-	jm_t *jm = arg;
-	int i;
-
-	GH_UNUSED(loop);
-	GH_UNUSED(fd);
-	GH_UNUSED(revents);
-	for (i = 0; i < 64 && jm->sock == sock; i++) {
-		wire_msg_t wm;
-		if (wire_recv(sock, &wm, JM_MAX_MESSAGE, ZMQ_DONTWAIT) == -1) {
-			if (errno != EAGAIN && errno != EINTR)
-				log_error("receive: %s", zmq_strerror(errno));
-			break;
-		}
-		handle_message(jm, &wm);
-		wire_msg_close(&wm);
-	}
-	return 0;
-}
-
-static int
-on_tick(loop_t *loop, uint64_t id, void *arg)
-{
-	jm_t *jm = arg;
-	uint64_t now = loop_now(loop);
-	uint64_t dead_ms = (uint64_t)jm->hb_timeout * JM_LIVENESS * 1000;
-
-	GH_UNUSED(id);
-	if (jm->stopping)
-		return 0;
-	if (jm->sock == NULL) {
-		reconnect(jm, "not connected");
-		return 0;
-	}
-	if (now - jm->last_rx >= dead_ms) {
-		reconnect(jm, jm->acked ? "no heartbeat" : "no answer to INFORM");
-		return 0;
-	}
-	if (!jm->acked) {
-		if (now - jm->inform_at >= (uint64_t)jm->hb_timeout * 1000)
-			send_inform(jm);
-		return 0;
-	}
-	if (now - jm->last_hb >= (uint64_t)jm->hb_interval * 1000 - JM_TICK_MS / 2)
-		send_heartbeat(jm);
-	return 0;
 }
 
 /* Signals. */
@@ -671,6 +496,7 @@ on_stop_signal(loop_t *loop, int signo, void *arg)
 		return 0;
 	}
 	jm->stopping = 1;
+	peer_stop(jm->peer);
 	pool_stop(jm->pool);
 	log_notice("signal %d: stopping (%zu jobs running)", signo, pool_jobs(jm->pool));
 	/* Jobs not started go back; running ones finish (their results reach
@@ -738,23 +564,24 @@ on_hup(loop_t *loop, int signo, void *arg)
 static int
 jobmanager(jm_t *jm)
 {
-	char err[1024], **dirs, **programs;
-	size_t ndirs, nprograms;
+	char err[1024], **dirs, **programs, **routers;
+	size_t ndirs, nprograms, nrouters;
 	pool_config_t pc;
+	peer_config_t rc_peer;
 	int rc = EX_OK;
 
-	jm->routers = conf_get_list(jm->conf, SECTION, "router", &jm->nrouters);
-	if (jm->nrouters == 0) {
+	routers = conf_get_list(jm->conf, SECTION, "router", &nrouters);
+	if (nrouters == 0) {
 		log_error("[jobmanager] router: no endpoint given");
+		conf_list_free(routers, nrouters);
 		return EX_CONFIG;
 	}
 	jm->queues_json = queues_to_json(conf_get(jm->conf, SECTION, "queues"), err, sizeof(err));
 	if (jm->queues_json == NULL) {
 		log_error("[jobmanager] %s", err);
+		conf_list_free(routers, nrouters);
 		return EX_CONFIG;
 	}
-	jm->hb_interval = conf_get_int(jm->conf, SECTION, "heartbeat_interval");
-	jm->hb_timeout = conf_get_int(jm->conf, SECTION, "heartbeat_timeout");
 	jm->timeout = conf_get_int(jm->conf, SECTION, "timeout");
 	jm->prefetch = (size_t)conf_get_int(jm->conf, SECTION, "prefetch");
 	jm->pending_tail = &jm->pending;
@@ -793,7 +620,7 @@ jobmanager(jm_t *jm)
 		goto out;
 	}
 	log_notice("started: %zu workers, queues %s, router %s", pc.workers, jm->queues_json,
-	           jm->routers[0]);
+	           routers[0]);
 
 	jm->ctx = zmq_ctx_new();
 	if (jm->ctx == NULL) {
@@ -801,9 +628,24 @@ jobmanager(jm_t *jm)
 		rc = EX_OSERR;
 		goto out;
 	}
-	if (connect_router(jm) == -1)
-		reconnect(jm, "cannot connect");
-	loop_add_timer(jm->loop, JM_TICK_MS, JM_TICK_MS, on_tick, jm);
+	memset(&rc_peer, 0, sizeof(rc_peer));
+	rc_peer.type = "worker";
+	rc_peer.queues = jm->queues_json;
+	rc_peer.endpoints = routers;
+	rc_peer.nendpoints = nrouters;
+	rc_peer.hb_interval_ms = conf_get_int(jm->conf, SECTION, "heartbeat_interval") * 1000;
+	rc_peer.hb_timeout_ms = conf_get_int(jm->conf, SECTION, "heartbeat_timeout") * 1000;
+	rc_peer.max_message = JM_MAX_MESSAGE;
+	rc_peer.hwm = JM_HWM;
+	rc_peer.message = on_message;
+	rc_peer.registered = on_registered;
+	rc_peer.lost = on_lost;
+	rc_peer.arg = jm;
+	if ((jm->peer = peer_new(jm->loop, jm->ctx, &rc_peer, err, sizeof(err))) == NULL) {
+		log_error("%s", err);
+		rc = EX_CONFIG;
+		goto out;
+	}
 	if (loop_run(jm->loop) == -1) {
 		log_error("event loop: %s", zmq_strerror(errno));
 		rc = EX_SOFTWARE;
@@ -812,16 +654,12 @@ jobmanager(jm_t *jm)
 out:
 	pool_destroy(&jm->pool);
 	return_pending(jm, "the job manager stopped");
-	if (jm->sock != NULL) {
-		/* Let the last results and the KBYE reach the router. */
-		int linger = 2000;
-		zmq_setsockopt(jm->sock, ZMQ_LINGER, &linger, sizeof(linger));
-	}
-	disconnect(jm);
+	/* Let the last results and the KBYE reach the router. */
+	peer_destroy(&jm->peer, 2000);
 	if (jm->ctx != NULL)
 		zmq_ctx_term(jm->ctx);
 	loop_destroy(&jm->loop);
-	conf_list_free(jm->routers, jm->nrouters);
+	conf_list_free(routers, nrouters);
 	free(jm->queues_json);
 	return rc;
 }

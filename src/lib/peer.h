@@ -1,0 +1,83 @@
+/*
+ * peer.h: the near end of a connection to a router, for the programs that
+ * are its peers (job managers on the backend, schedulers on the frontend).
+ *
+ * One DEALER socket with a fresh UUID identity per connection. INFORM with
+ * the peer's type and queues, again every heartbeat_timeout until the router
+ * answers ACK; HEARTBEAT once heartbeat_interval has passed without anything
+ * sent; the router counted dead after 3 x heartbeat_timeout without a word,
+ * and the next endpoint of the list tried (the list is a ring). ERROR
+ * unknown-peer is answered with INFORM on the same connection; KBYE moves to
+ * the next endpoint. Everything else the router sends goes to the caller.
+ */
+#ifndef GEARHORN_PEER_H
+#define GEARHORN_PEER_H
+
+#include <stddef.h>
+
+#include "loop.h"
+#include "proto.h"
+#include "wire.h"
+
+typedef struct peer peer_t;
+
+/* A message for the caller. m is the decoded message and err NULL; when it
+ * did not decode, err says why and m holds what could be read (cmd and
+ * msgid may be set); when it was larger than max_message or had too many
+ * frames, m and err are NULL and raw->oversized or raw->truncated is set.
+ * raw holds the frames. All borrowed, valid during the call. */
+typedef void(peer_message_fn)(peer_t *p, const proto_msg_t *m, const wire_msg_t *raw,
+                              const proto_err_t *err, void *arg);
+/* registered: the router acknowledged our INFORM (again after a re-INFORM
+ * or a reconnection). lost: the connection is being replaced; why says why. */
+typedef void(peer_registered_fn)(peer_t *p, void *arg);
+typedef void(peer_lost_fn)(peer_t *p, const char *why, void *arg);
+
+typedef struct {
+	const char *type;               /* INFORM peer type, e.g. "worker" (copied) */
+	const char *queues;             /* INFORM queues frame; "" for none (copied) */
+	char *const *endpoints;         /* routers, tried in order (copied) */
+	size_t nendpoints;              /* at least 1 */
+	long hb_interval_ms;            /* heartbeat_interval */
+	long hb_timeout_ms;             /* heartbeat_timeout */
+	size_t max_message;             /* bytes; 0: no limit */
+	int hwm;                        /* ZMQ_SNDHWM and ZMQ_RCVHWM */
+	peer_message_fn *message;       /* required */
+	peer_registered_fn *registered; /* may be NULL */
+	peer_lost_fn *lost;             /* may be NULL */
+	void *arg;                      /* passed to the callbacks, borrowed */
+} peer_config_t;
+
+/* Creates the peer and connects to the first endpoint that takes a
+ * connect (zmq_connect fails only on a malformed endpoint), INFORMing it.
+ * loop and ctx are borrowed and must outlive the peer. Returns NULL with
+ * err when no endpoint can be connected. Caller owns the result. */
+peer_t *peer_new(loop_t *loop, void *ctx, const peer_config_t *cfg, char *err, size_t errlen);
+
+/* Closes the socket, letting queued messages go for up to linger_ms, and
+ * frees *self_p. Accepts NULL and clears it. */
+void peer_destroy(peer_t **self_p, int linger_ms);
+
+/* Sends m without blocking. Returns 0, or -1 after logging why (not
+ * connected, a full queue, an encoding error). */
+int peer_send(peer_t *p, proto_msg_t *m);
+
+/* Sends a command with no arguments but a fresh msgid (READY, KBYE) or, for
+ * HEARTBEAT, the time. Failures are logged. */
+void peer_send_cmd(peer_t *p, proto_cmd_t cmd);
+
+/* The router has ACKed the INFORM of the current connection. */
+int peer_registered(const peer_t *p);
+
+/* The endpoint of the current connection. */
+const char *peer_endpoint(const peer_t *p);
+
+/* New heartbeat settings (SIGHUP). */
+void peer_set_heartbeat(peer_t *p, long interval_ms, long timeout_ms);
+
+/* Stopping: no more reconnections or re-INFORMs. Heartbeats go on, so that
+ * the router counts us alive while our last jobs finish; messages still
+ * arrive and peer_send still sends. */
+void peer_stop(peer_t *p);
+
+#endif
