@@ -554,7 +554,10 @@ on_hup(loop_t *loop, int signo, void *arg)
 	jm->conf = c;
 	apply_log_level(c);
 	jm->timeout = conf_get_int(c, SECTION, "timeout");
-	log_notice("SIGHUP: reloaded log_level (%s) and timeout (%ld s); other keys need a restart",
+	peer_set_heartbeat(jm->peer, conf_get_int(c, SECTION, "heartbeat_interval") * 1000,
+	                   conf_get_int(c, SECTION, "heartbeat_timeout") * 1000);
+	log_notice("SIGHUP: reloaded log_level (%s), timeout (%ld s) and the heartbeat settings; "
+	           "other keys need a restart",
 	           log_level_name(log_get_level()), jm->timeout);
 	return 0;
 }
