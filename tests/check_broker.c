@@ -570,6 +570,13 @@ START_TEST(test_admin_json)
 	ck_assert_ptr_nonnull(w);
 	ck_assert_int_eq(json_integer_value(json_object_get(w, "available_slots")), 1);
 	ck_assert_int_eq(json_array_size(json_object_get(w, "queues")), 2);
+	ck_assert(json_is_real(json_object_get(w, "hb")));
+	ck_assert(json_real_value(json_object_get(w, "hb_age")) == 0.0);
+	json_decref(j);
+	now += 1500;
+	j = admin_json("ROUTER_SHOW_WORKERS");
+	w = json_object_get(json_object_get(j, "connected_workers"), "w1");
+	ck_assert(json_real_value(json_object_get(w, "hb_age")) == 1.5);
 	ck_assert_ptr_nonnull(json_object_get(json_object_get(j, "connected_queues"), "email"));
 	json_decref(j);
 

@@ -604,10 +604,13 @@ print_workers(json_t *reply)
 	const char *id;
 	size_t i;
 
-	printf("%-38s %6s %10s  %s\n", "JOB MANAGER", "SLOTS", "LAST_SEEN", "QUEUES (weight:name)");
+	printf("%-38s %6s %10s  %s\n", "JOB MANAGER", "SLOTS", "SEEN_S_AGO",
+	       "QUEUES (weight:name)");
 	json_object_foreach(workers, id, w)
 	{
-		printf("%-38s %6ld %10.1f  ", id, jint(w, "available_slots"), jnum(w, "hb"));
+		/* hb_age is gearhorn's; an EventMQ router gives only its clock. */
+		printf("%-38s %6ld %10.1f  ", id, jint(w, "available_slots"),
+		       json_object_get(w, "hb_age") ? jnum(w, "hb_age") : jnum(w, "hb"));
 		json_array_foreach(json_object_get(w, "queues"), i, q)
 		{
 			printf("%s%lld:%s", i > 0 ? "," : "",

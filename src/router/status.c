@@ -148,7 +148,6 @@ broker_workers_json(broker_t *b, uint64_t now_ms)
 	void *v;
 	char buf[1024];
 
-	GH_UNUSED(now_ms);
 	dict_iter_init(b->workers, &it);
 	while (dict_iter_next(&it, &k, &kl, &v)) {
 		bworker_t *w = v;
@@ -158,6 +157,10 @@ broker_workers_json(broker_t *b, uint64_t now_ms)
 			                                    w->queues[i].name));
 		json_object_set_new(o, "available_slots", json_integer(w->slots));
 		json_object_set_new(o, "hb", json_real((double)w->last_seen / 1000.0));
+		/* EventMQ's hb is a monotonic clock reading, meaningless to a
+		 * reader; hb_age says how long ago it was. */
+		json_object_set_new(o, "hb_age",
+		                    json_real((double)(now_ms - w->last_seen) / 1000.0));
 		json_object_set_new(o, "queues", ql);
 		json_object_set_new(workers, key_text(k, kl, buf, sizeof(buf)), o);
 	}
@@ -191,12 +194,13 @@ broker_schedulers_json(broker_t *b, uint64_t now_ms)
 	void *v;
 	char buf[1024];
 
-	GH_UNUSED(now_ms);
 	dict_iter_init(b->schedulers, &it);
 	while (dict_iter_next(&it, &k, &kl, &v)) {
 		bsched_t *sc = v;
 		json_t *o = json_object();
 		json_object_set_new(o, "hb", json_real((double)sc->last_seen / 1000.0));
+		json_object_set_new(o, "hb_age",
+		                    json_real((double)(now_ms - sc->last_seen) / 1000.0));
 		json_object_set_new(s, key_text(k, kl, buf, sizeof(buf)), o);
 	}
 	json_object_set_new(root, "connected_schedulers", s);
