@@ -223,7 +223,7 @@ main(int argc, char **argv)
 		if (pthread_create(&threads[i], NULL, fanout_thread, workers[i]) != 0) {
 			log_error("cannot start a worker thread");
 			status = EX_OSERR;
-			fanout_stop = 1;
+			__atomic_store_n(&fanout_stop, 1, __ATOMIC_RELEASE);
 			break;
 		}
 		started++;
@@ -236,7 +236,7 @@ main(int argc, char **argv)
 		if (sig == SIGHUP)
 			fanout_reload(&o, &conf, workers, nthreads);
 		else
-			fanout_stop = 1;
+			__atomic_store_n(&fanout_stop, 1, __ATOMIC_RELEASE);
 	}
 	for (i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);

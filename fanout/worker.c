@@ -967,7 +967,7 @@ fanout_destroy(fanout_t **self_p)
 static void
 fanout_sleep(long ms, volatile sig_atomic_t *stop)
 {
-	while (ms > 0 && !*stop) {
+	while (ms > 0 && !__atomic_load_n(stop, __ATOMIC_ACQUIRE)) {
 		long step = ms < 100 ? ms : 100;
 		struct timespec ts = {0, step * 1000000L};
 
@@ -984,7 +984,8 @@ fanout_run(fanout_t *f, volatile sig_atomic_t *stop)
 	uint64_t last_warn = 0;
 	int trouble = 0;
 
-	while (!*stop) {
+	/* *stop is written by another thread: read it as an atomic. */
+	while (!__atomic_load_n(stop, __ATOMIC_ACQUIRE)) {
 		gearman_return_t rc;
 		log_level_t lvl;
 

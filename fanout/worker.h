@@ -56,7 +56,8 @@ void fanout_reconfigure(fanout_t *f, const conf_t *conf);
 /* Frees *self_p and sets it to NULL. Accepts NULL and a pointer to NULL. */
 void fanout_destroy(fanout_t **self_p);
 
-/* Serves jobs until *stop becomes nonzero (checked at least once a second
+/* Serves jobs until *stop becomes nonzero (read atomically, so that another
+ * thread may set it with __atomic_store_n; checked at least once a second
  * and between jobs); the job in hand is always finished first. Losing the
  * job server is logged and retried with a backoff of up to 5 seconds.
  * Between jobs, sweeps expired subscriptions from the store once a minute

@@ -101,7 +101,7 @@ worker_start(void)
 static void
 worker_finish(void)
 {
-	worker_stop = 1;
+	__atomic_store_n(&worker_stop, 1, __ATOMIC_RELEASE);
 	pthread_join(worker_thread, NULL);
 	ck_assert_int_eq(worker_rc, 0);
 	fanout_destroy(&worker);
@@ -170,10 +170,10 @@ sub_main(void *arg)
 	gearman_worker_add_options(w, GEARMAN_WORKER_GRAB_UNIQ);
 	gearman_worker_set_timeout(w, 100);
 	gearman_worker_add_function(w, s->function, 0, sub_job, s);
-	while (!s->stop) {
+	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
 		gearman_return_t rc = gearman_worker_work(w);
 
-		s->ready = 1;
+		__atomic_store_n(&s->ready, 1, __ATOMIC_RELEASE);
 		if (rc != GEARMAN_SUCCESS && rc != GEARMAN_TIMEOUT && rc != GEARMAN_IO_WAIT)
 			usleep(50000);
 	}
@@ -190,7 +190,7 @@ sub_start(const char *topic, const char *client_id, sub_mode_t mode)
 	s->mode = mode;
 	pthread_mutex_init(&s->lock, NULL);
 	ck_assert_int_eq(pthread_create(&s->thread, NULL, sub_main, s), 0);
-	while (!s->ready)
+	while (!__atomic_load_n(&s->ready, __ATOMIC_ACQUIRE))
 		usleep(10000);
 	return s;
 }
@@ -200,7 +200,7 @@ sub_stop(sub_t *s)
 {
 	int i;
 
-	s->stop = 1;
+	__atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
 	pthread_join(s->thread, NULL);
 	for (i = 0; i < s->njobs; i++)
 		free(s->data[i]);
