@@ -487,6 +487,40 @@ START_TEST(test_depth_max_jobs)
 }
 END_TEST
 
+/* Forgotten jobs (their router is gone) are neither run nor reported, nor
+ * handed back if their worker dies; the running job ends as usual, and jobs
+ * handed out afterwards run. */
+START_TEST(test_forget_queued)
+{
+	start_depth(1, 0, 4);
+	submit("a", SLEEP("0.3"), 0);
+	submit("b", ECHO("b"), 0);
+	submit("c", ECHO("c"), 0);
+	loop_add_timer(loop, 100, 0, on_stop_timer, NULL); /* a starts */
+	ck_assert_int_eq(loop_run(loop), 0);
+	pool_forget_queued(pool);
+	submit("d", ECHO("d"), 0);
+	wait_for(2);
+	ck_assert_str_eq(res.order, "a d ");
+	ck_assert_str_eq(res.returned, "");
+	ck_assert_uint_eq(pool_jobs(pool), 0);
+	/* A worker killed with a forgotten job and a current one behind its
+	 * running job: the forgotten one is dropped, the other comes back. */
+	submit("e", SLEEP("30"), 400);
+	submit("f", ECHO("f"), 0);
+	loop_add_timer(loop, 100, 0, on_stop_timer, NULL); /* e starts */
+	ck_assert_int_eq(loop_run(loop), 0);
+	pool_forget_queued(pool);
+	submit("g", ECHO("g"), 0);
+	wait_for(4);
+	ck_assert_str_eq(res.order, "a d e ");
+	ck_assert_int_eq(res.st, POOL_TIMEOUT);
+	ck_assert_str_eq(res.returned, "g ");
+	ck_assert_uint_eq(pool_jobs(pool), 0);
+	stop();
+}
+END_TEST
+
 static const struct {
 	const char *body, *expect;
 } bad_jobs[] = {
@@ -595,6 +629,7 @@ pool_suite(void)
 	tcase_add_test(tc, test_depth_deadline_while_queued);
 	tcase_add_test(tc, test_stop_returns_unstarted);
 	tcase_add_test(tc, test_depth_max_jobs);
+	tcase_add_test(tc, test_forget_queued);
 	tcase_add_test(tc, test_module);
 	tcase_add_test(tc, test_bad_jobs);
 	tcase_add_test(tc, test_exec);

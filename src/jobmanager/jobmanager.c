@@ -360,7 +360,8 @@ on_registered(peer_t *p, void *arg)
 	advertise(jm);
 }
 
-/* A new connection is coming: the waiting jobs were the old router's. */
+/* A new connection is coming: the jobs not started were the old router's,
+ * whether they wait here or on a worker. */
 static void
 on_lost(peer_t *p, const char *why, void *arg)
 {
@@ -370,6 +371,7 @@ on_lost(peer_t *p, const char *why, void *arg)
 	GH_UNUSED(why);
 	jm->advertised = 0;
 	drop_pending(jm);
+	pool_forget_queued(jm->pool);
 }
 
 static void

@@ -3,7 +3,7 @@
  *
  * Parent <-> worker over a SOCK_STREAM socketpair, length-prefixed:
  *   job:    u32 length (of the body), u64 deadline (CLOCK_MONOTONIC ms, 0:
- *           none), body bytes
+ *           none), u32 generation, body bytes
  *   result: u32 length (of what follows), u8 status | 0x80 if the worker
  *           retires after this job, text bytes
  * Results come back in the order of the jobs. The parent writes and reads
@@ -11,10 +11,13 @@
  * has nothing else to do), reads as much as has arrived, and writes each
  * result as soon as its job ends.
  *
- * When the pool stops, a flag in a page shared with every worker tells them
- * to start nothing more: a worker answers each job it has not started with
- * the status NOT_RUN, and the parent hands those jobs back. A worker does not
- * start a job whose deadline has passed either: it answers EXPIRED.
+ * A page shared with every worker holds a stop flag and a generation. When
+ * the pool stops, the flag tells the workers to start nothing more: a worker
+ * answers each job it has not started with the status NOT_RUN, and the parent
+ * hands those jobs back. A job whose generation is older than the page's was
+ * forgotten (pool_forget_queued): the worker answers NOT_RUN too, and the
+ * parent drops it. A worker does not start a job whose deadline has passed
+ * either: it answers EXPIRED.
  */
 #include "config.h"
 
@@ -39,13 +42,14 @@
 #define RETIRE_FLAG 0x80
 #define ST_NOT_RUN  0x40 /* the worker did not start the job: the pool stops */
 #define ST_EXPIRED  0x41 /* the worker did not start the job: past its deadline */
-#define JOB_HDR     12   /* u32 length, u64 deadline */
+#define JOB_HDR     16   /* u32 length, u64 deadline, u32 generation */
 #define READ_CHUNK  65536
 
 typedef struct pjob {
 	struct pjob *next;
 	char ref[POOL_MAX_REF + 1];
 	uint64_t deadline; /* loop ms, 0: none */
+	uint32_t gen;      /* pool generation when it was handed out */
 	char *body;        /* kept until the job ends, to hand it back */
 	size_t len;
 } pjob_t;
@@ -54,6 +58,11 @@ typedef struct {
 	char *data;
 	size_t len, off, cap;
 } buf_t;
+
+typedef struct {
+	int stop;     /* start nothing more */
+	uint32_t gen; /* jobs of an older generation are not to be started */
+} shared_t;
 
 typedef struct worker {
 	struct worker *next;
@@ -76,7 +85,7 @@ struct pool {
 	size_t nidle, nlive, njobs;
 	size_t nout; /* workers with output waiting */
 	int stopping;
-	volatile int *stop_flag; /* in a page shared with the workers */
+	shared_t *shared; /* a page shared with the workers */
 	uint64_t retry_timer;
 };
 
@@ -132,13 +141,13 @@ writev_full(int fd, struct iovec *iov, int n)
 }
 
 static void __attribute__((noreturn))
-worker_main(handler_t *h, int fd, long max_jobs, volatile int *stop_flag)
+worker_main(handler_t *h, int fd, long max_jobs, shared_t *shared)
 {
 	buf_t in = {NULL, 0, 0, 0};
 	long done = 0;
 
 	for (;;) {
-		uint32_t len = 0;
+		uint32_t len = 0, gen;
 		uint64_t deadline;
 		char *text = NULL, hdr[5];
 		size_t textlen = 0, avail = in.len - in.off;
@@ -166,9 +175,12 @@ worker_main(handler_t *h, int fd, long max_jobs, volatile int *stop_flag)
 			continue;
 		}
 		memcpy(&deadline, in.data + in.off + 4, 8);
-		if (__atomic_load_n(stop_flag, __ATOMIC_ACQUIRE) ||
+		memcpy(&gen, in.data + in.off + 12, 4);
+		if (__atomic_load_n(&shared->stop, __ATOMIC_ACQUIRE) ||
+		    gen != __atomic_load_n(&shared->gen, __ATOMIC_ACQUIRE) ||
 		    (deadline != 0 && gh_now_ms() >= deadline)) {
-			/* Not started: the pool stops, or it waited too long. */
+			/* Not started: the pool stops, the job was forgotten, or
+			 * it waited too long. */
 			hdr[4] = (char)(deadline != 0 && gh_now_ms() >= deadline ? ST_EXPIRED
 			                                                         : ST_NOT_RUN);
 			in.off += JOB_HDR + (size_t)len;
@@ -270,7 +282,7 @@ spawn(pool_t *p)
 			close(sv[1]);
 		}
 		closefrom(4);
-		worker_main(p->handler, 3, p->cfg.max_jobs, p->stop_flag);
+		worker_main(p->handler, 3, p->cfg.max_jobs, p->shared);
 	}
 	close(sv[1]);
 	fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
@@ -365,7 +377,8 @@ pop_head(pool_t *p, worker_t *w)
 	return j;
 }
 
-/* Gives back every job queued behind w's head (none of them started). */
+/* Gives back every job queued behind w's head (none of them started), but
+ * drops the forgotten ones. */
 static void
 return_queued(pool_t *p, worker_t *w)
 {
@@ -386,7 +399,10 @@ return_queued(pool_t *p, worker_t *w)
 	}
 	while ((j = prev) != NULL) {
 		prev = j->next;
-		p->cfg.returns(p, j->ref, j->body, j->len, j->deadline, p->cfg.arg);
+		if (j->gen == p->shared->gen)
+			p->cfg.returns(p, j->ref, j->body, j->len, j->deadline, p->cfg.arg);
+		else
+			log_info("pool: job %s forgotten, not run", j->ref);
 		free(j->body);
 		free(j);
 	}
@@ -532,13 +548,17 @@ worker_results(pool_t *p, worker_t *w)
 			continue;
 		}
 		if (code == ST_NOT_RUN) {
-			/* The pool is stopping: the worker did not start it. */
+			/* The worker did not start it: the pool stops (it goes
+			 * back), or it was forgotten (it is dropped). */
 			pjob_t *j;
 
 			w->in.off += 4 + (size_t)need;
 			j = pop_head(p, w);
 			head_started(p, w);
-			p->cfg.returns(p, j->ref, j->body, j->len, j->deadline, p->cfg.arg);
+			if (j->gen == p->shared->gen)
+				p->cfg.returns(p, j->ref, j->body, j->len, j->deadline, p->cfg.arg);
+			else
+				log_info("pool: job %s forgotten, not run", j->ref);
 			free(j->body);
 			free(j);
 			if (p->cfg.freed != NULL)
@@ -704,17 +724,17 @@ pool_new(loop_t *loop, const pool_config_t *cfg, char *err, size_t errlen)
 		p->cfg.depth = 1;
 	if (p->cfg.depth > POOL_MAX_DEPTH)
 		p->cfg.depth = POOL_MAX_DEPTH;
-	p->stop_flag =
-	    mmap(NULL, sizeof(int), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (p->stop_flag == MAP_FAILED) {
+	p->shared =
+	    mmap(NULL, sizeof(shared_t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p->shared == MAP_FAILED) {
 		gh_err(err, errlen, "cannot map a shared page: %s", strerror(errno));
 		free(p);
 		return NULL;
 	}
-	*p->stop_flag = 0;
+	memset(p->shared, 0, sizeof(*p->shared));
 	p->handler = handler_new(cfg->dirs, cfg->ndirs, cfg->programs, cfg->nprograms, err, errlen);
 	if (p->handler == NULL) {
-		munmap((void *)p->stop_flag, sizeof(int));
+		munmap(p->shared, sizeof(shared_t));
 		free(p);
 		return NULL;
 	}
@@ -759,7 +779,7 @@ pool_destroy(pool_t **self_p)
 	if (p->retry_timer != 0)
 		loop_cancel_timer(p->loop, p->retry_timer);
 	handler_destroy(&p->handler);
-	munmap((void *)p->stop_flag, sizeof(int));
+	munmap(p->shared, sizeof(shared_t));
 	free(p);
 	*self_p = NULL;
 }
@@ -786,6 +806,7 @@ pool_submit(pool_t *p, const char *ref, const char *body, size_t len, uint64_t d
 	j = gh_calloc(1, sizeof(*j));
 	gh_strlcpy(j->ref, ref, sizeof(j->ref));
 	j->deadline = deadline_ms;
+	j->gen = p->shared->gen;
 	j->body = gh_malloc(len + 1);
 	memcpy(j->body, body, len);
 	j->body[len] = '\0';
@@ -803,6 +824,7 @@ pool_submit(pool_t *p, const char *ref, const char *body, size_t len, uint64_t d
 	buf_reserve(&w->out, JOB_HDR + len);
 	memcpy(w->out.data + w->out.len, &n, 4);
 	memcpy(w->out.data + w->out.len + 4, &deadline_ms, 8);
+	memcpy(w->out.data + w->out.len + 12, &j->gen, 4);
 	memcpy(w->out.data + w->out.len + JOB_HDR, body, len);
 	w->out.len += JOB_HDR + len;
 	return 0;
@@ -830,7 +852,7 @@ void
 pool_stop(pool_t *p)
 {
 	p->stopping = 1;
-	__atomic_store_n(p->stop_flag, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&p->shared->stop, 1, __ATOMIC_RELEASE);
 }
 
 void
@@ -848,4 +870,10 @@ pool_kill_busy(pool_t *p, const char *text)
 				break;
 			}
 	}
+}
+
+void
+pool_forget_queued(pool_t *p)
+{
+	__atomic_store_n(&p->shared->gen, p->shared->gen + 1, __ATOMIC_RELEASE);
 }

@@ -94,6 +94,12 @@ size_t pool_live(const pool_t *p);
  * each job not yet started comes back through the returns callback. */
 void pool_stop(pool_t *p);
 
+/* Forgets the jobs handed out so far that no worker has started: workers
+ * skip them and the pool drops them, reporting nothing (their router
+ * connection is gone and that router requeues or fails them itself).
+ * Running jobs go on and are reported as usual. */
+void pool_forget_queued(pool_t *p);
+
 /* Kills every worker that holds a job: its running job is reported as
  * POOL_CRASHED with text, the jobs queued behind it come back. */
 void pool_kill_busy(pool_t *p, const char *text);
