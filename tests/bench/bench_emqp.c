@@ -76,38 +76,51 @@ typedef struct {
 } bare_t;
 
 static void *
+broker_socket(void *ctx, char *endpoint, size_t size)
+{
+	void *s = zmq_socket(ctx, ZMQ_ROUTER);
+	int hwm = 0, linger = 0;
+
+	zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+	if (zmq_bind(s, "tcp://127.0.0.1:*") != 0)
+		die("bind");
+	zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, endpoint, &size);
+	return s;
+}
+
+/* Binds the broker's two ROUTER sockets (their endpoints into b), fills the
+ * poll items and waits for the worker's hello, which tells the broker its
+ * identity (written to worker[256]). Returns the identity's length. */
+static size_t
+broker_start(bare_t *b, void **front, void **back, zmq_pollitem_t items[2], char *worker)
+{
+	wire_msg_t m;
+	size_t len;
+
+	*front = broker_socket(b->ctx, b->front, sizeof(b->front));
+	*back = broker_socket(b->ctx, b->back, sizeof(b->back));
+	items[0] = (zmq_pollitem_t){*front, 0, ZMQ_POLLIN, 0};
+	items[1] = (zmq_pollitem_t){*back, 0, ZMQ_POLLIN, 0};
+	if (wire_recv(*back, &m, 0, 0) != 0)
+		die("worker hello");
+	len = zmq_msg_size(&m.part[0]);
+	if (len > 256)
+		die("worker identity");
+	memcpy(worker, zmq_msg_data(&m.part[0]), len);
+	wire_msg_close(&m);
+	return len;
+}
+
+static void *
 bare_broker(void *arg)
 {
 	bare_t *b = arg;
-	void *front = zmq_socket(b->ctx, ZMQ_ROUTER), *back = zmq_socket(b->ctx, ZMQ_ROUTER);
-	zmq_pollitem_t items[2] = {{front, 0, ZMQ_POLLIN, 0}, {back, 0, ZMQ_POLLIN, 0}};
+	void *front, *back;
+	zmq_pollitem_t items[2];
 	char worker[256];
-	size_t worker_len = 0, len;
-	int hwm = 0, linger = 0;
-
-	zmq_setsockopt(front, ZMQ_SNDHWM, &hwm, sizeof(hwm));
-	zmq_setsockopt(front, ZMQ_RCVHWM, &hwm, sizeof(hwm));
-	zmq_setsockopt(back, ZMQ_SNDHWM, &hwm, sizeof(hwm));
-	zmq_setsockopt(back, ZMQ_RCVHWM, &hwm, sizeof(hwm));
-	zmq_setsockopt(front, ZMQ_LINGER, &linger, sizeof(linger));
-	zmq_setsockopt(back, ZMQ_LINGER, &linger, sizeof(linger));
-	if (zmq_bind(front, "tcp://127.0.0.1:*") != 0 || zmq_bind(back, "tcp://127.0.0.1:*") != 0)
-		die("bind");
-	len = sizeof(b->front);
-	zmq_getsockopt(front, ZMQ_LAST_ENDPOINT, b->front, &len);
-	len = sizeof(b->back);
-	zmq_getsockopt(back, ZMQ_LAST_ENDPOINT, b->back, &len);
-
-	/* The worker says hello first so the broker learns its identity. */
-	{
-		wire_msg_t m;
-
-		if (wire_recv(back, &m, 0, 0) != 0)
-			die("worker hello");
-		worker_len = zmq_msg_size(&m.part[0]);
-		memcpy(worker, zmq_msg_data(&m.part[0]), worker_len);
-		wire_msg_close(&m);
-	}
+	size_t worker_len = broker_start(b, &front, &back, items, worker);
 	for (;;) {
 		wire_msg_t m;
 
@@ -183,34 +196,12 @@ static void *
 bare_emqp_broker(void *arg)
 {
 	bare_t *b = arg;
-	void *front = zmq_socket(b->ctx, ZMQ_ROUTER), *back = zmq_socket(b->ctx, ZMQ_ROUTER);
-	zmq_pollitem_t items[2] = {{front, 0, ZMQ_POLLIN, 0}, {back, 0, ZMQ_POLLIN, 0}};
+	void *front, *back;
+	zmq_pollitem_t items[2];
 	char worker[256], client[256], id[EMQP_ID_LEN + 1];
-	size_t worker_len = 0, client_len = 0, len;
-	int hwm = 0, linger = 0;
+	size_t worker_len = broker_start(b, &front, &back, items, worker), client_len = 0;
 	unsigned long n = 0;
 
-	zmq_setsockopt(front, ZMQ_SNDHWM, &hwm, sizeof(hwm));
-	zmq_setsockopt(front, ZMQ_RCVHWM, &hwm, sizeof(hwm));
-	zmq_setsockopt(back, ZMQ_SNDHWM, &hwm, sizeof(hwm));
-	zmq_setsockopt(back, ZMQ_RCVHWM, &hwm, sizeof(hwm));
-	zmq_setsockopt(front, ZMQ_LINGER, &linger, sizeof(linger));
-	zmq_setsockopt(back, ZMQ_LINGER, &linger, sizeof(linger));
-	if (zmq_bind(front, "tcp://127.0.0.1:*") != 0 || zmq_bind(back, "tcp://127.0.0.1:*") != 0)
-		die("bind");
-	len = sizeof(b->front);
-	zmq_getsockopt(front, ZMQ_LAST_ENDPOINT, b->front, &len);
-	len = sizeof(b->back);
-	zmq_getsockopt(back, ZMQ_LAST_ENDPOINT, b->back, &len);
-	{
-		wire_msg_t m;
-
-		if (wire_recv(back, &m, 0, 0) != 0)
-			die("worker hello");
-		worker_len = zmq_msg_size(&m.part[0]);
-		memcpy(worker, zmq_msg_data(&m.part[0]), worker_len);
-		wire_msg_close(&m);
-	}
 	for (;;) {
 		wire_msg_t m;
 		gh_frame_t f[WIRE_MAX_FRAMES];
