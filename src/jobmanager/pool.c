@@ -82,7 +82,7 @@ struct pool {
 	pool_config_t cfg;
 	handler_t *handler;
 	worker_t *workers;
-	size_t nidle, nlive, njobs;
+	size_t nlive, njobs;
 	size_t nout; /* workers with output waiting */
 	int stopping;
 	shared_t *shared; /* a page shared with the workers */
@@ -140,6 +140,20 @@ writev_full(int fd, struct iovec *iov, int n)
 	return 0;
 }
 
+/* Writes one result frame: code (a handler status, maybe with RETIRE_FLAG,
+ * or ST_*) and textlen bytes of text. */
+static int
+send_result(int fd, unsigned char code, const char *text, size_t textlen)
+{
+	uint32_t len = (uint32_t)(textlen + 1);
+	char hdr[5];
+	struct iovec iov[2] = {{hdr, 5}, {(char *)text, textlen}};
+
+	memcpy(hdr, &len, 4);
+	hdr[4] = (char)code;
+	return writev_full(fd, iov, textlen > 0 ? 2 : 1);
+}
+
 static void __attribute__((noreturn))
 worker_main(handler_t *h, int fd, long max_jobs, shared_t *shared)
 {
@@ -149,11 +163,11 @@ worker_main(handler_t *h, int fd, long max_jobs, shared_t *shared)
 	for (;;) {
 		uint32_t len = 0, gen;
 		uint64_t deadline;
-		char *text = NULL, hdr[5];
+		char *text = NULL;
 		size_t textlen = 0, avail = in.len - in.off;
-		struct iovec iov[2];
+		unsigned char skip = 0;
 		handler_status_t st;
-		int retire;
+		int retire, rc;
 
 		if (avail >= JOB_HDR) {
 			memcpy(&len, in.data + in.off, 4);
@@ -176,19 +190,16 @@ worker_main(handler_t *h, int fd, long max_jobs, shared_t *shared)
 		}
 		memcpy(&deadline, in.data + in.off + 4, 8);
 		memcpy(&gen, in.data + in.off + 12, 4);
-		if (__atomic_load_n(&shared->stop, __ATOMIC_ACQUIRE) ||
-		    gen != __atomic_load_n(&shared->gen, __ATOMIC_ACQUIRE) ||
-		    (deadline != 0 && gh_now_ms() >= deadline)) {
-			/* Not started: the pool stops, the job was forgotten, or
-			 * it waited too long. */
-			hdr[4] = (char)(deadline != 0 && gh_now_ms() >= deadline ? ST_EXPIRED
-			                                                         : ST_NOT_RUN);
+		/* Not started: it waited too long, the pool stops, or the job
+		 * was forgotten. */
+		if (deadline != 0 && gh_now_ms() >= deadline)
+			skip = ST_EXPIRED;
+		else if (__atomic_load_n(&shared->stop, __ATOMIC_ACQUIRE) ||
+		         gen != __atomic_load_n(&shared->gen, __ATOMIC_ACQUIRE))
+			skip = ST_NOT_RUN;
+		if (skip) {
 			in.off += JOB_HDR + (size_t)len;
-			len = 1;
-			memcpy(hdr, &len, 4);
-			iov[0].iov_base = hdr;
-			iov[0].iov_len = 5;
-			if (writev_full(fd, iov, 1) == -1)
+			if (send_result(fd, skip, NULL, 0) == -1)
 				break;
 			continue;
 		}
@@ -196,19 +207,10 @@ worker_main(handler_t *h, int fd, long max_jobs, shared_t *shared)
 		in.off += JOB_HDR + (size_t)len;
 		done++;
 		retire = max_jobs > 0 && done >= max_jobs;
-		len = (uint32_t)(textlen + 1);
-		memcpy(hdr, &len, 4);
-		hdr[4] = (char)(st | (retire ? RETIRE_FLAG : 0));
-		iov[0].iov_base = hdr;
-		iov[0].iov_len = 5;
-		iov[1].iov_base = text;
-		iov[1].iov_len = textlen;
-		if (writev_full(fd, iov, 2) == -1) {
-			free(text);
-			break;
-		}
+		rc = send_result(fd, (unsigned char)(st | (retire ? RETIRE_FLAG : 0)), text,
+		                 textlen);
 		free(text);
-		if (retire)
+		if (rc == -1 || retire)
 			break;
 	}
 	buf_free(&in);
@@ -247,8 +249,6 @@ set_leaving(pool_t *p, worker_t *w)
 {
 	if (w->leaving)
 		return;
-	if (w->njobs == 0)
-		p->nidle--;
 	w->leaving = 1;
 	p->nlive--;
 }
@@ -293,7 +293,6 @@ spawn(pool_t *p)
 	w->next = p->workers;
 	p->workers = w;
 	p->nlive++;
-	p->nidle++;
 	loop_add_fd(p->loop, w->fd, ZMQ_POLLIN, on_worker_io, p);
 	log_debug("pool: worker %ld started", (long)pid);
 	return 0;
@@ -372,13 +371,23 @@ pop_head(pool_t *p, worker_t *w)
 		w->tail = &w->head;
 	w->njobs--;
 	p->njobs--;
-	if (w->njobs == 0 && !w->leaving)
-		p->nidle++;
 	return j;
 }
 
-/* Gives back every job queued behind w's head (none of them started), but
- * drops the forgotten ones. */
+/* A job that did not start goes back to the caller, unless it was
+ * forgotten; either way the pool lets go of it. */
+static void
+give_back(pool_t *p, pjob_t *j)
+{
+	if (j->gen == p->shared->gen)
+		p->cfg.returns(p, j->ref, j->body, j->len, j->deadline, p->cfg.arg);
+	else
+		log_info("pool: job %s forgotten, not run", j->ref);
+	free(j->body);
+	free(j);
+}
+
+/* Gives back every job queued behind w's head (none of them started). */
 static void
 return_queued(pool_t *p, worker_t *w)
 {
@@ -399,12 +408,7 @@ return_queued(pool_t *p, worker_t *w)
 	}
 	while ((j = prev) != NULL) {
 		prev = j->next;
-		if (j->gen == p->shared->gen)
-			p->cfg.returns(p, j->ref, j->body, j->len, j->deadline, p->cfg.arg);
-		else
-			log_info("pool: job %s forgotten, not run", j->ref);
-		free(j->body);
-		free(j);
+		give_back(p, j);
 	}
 }
 
@@ -555,12 +559,7 @@ worker_results(pool_t *p, worker_t *w)
 			w->in.off += 4 + (size_t)need;
 			j = pop_head(p, w);
 			head_started(p, w);
-			if (j->gen == p->shared->gen)
-				p->cfg.returns(p, j->ref, j->body, j->len, j->deadline, p->cfg.arg);
-			else
-				log_info("pool: job %s forgotten, not run", j->ref);
-			free(j->body);
-			free(j);
+			give_back(p, j);
 			if (p->cfg.freed != NULL)
 				p->cfg.freed(p, p->cfg.arg);
 			continue;
@@ -813,10 +812,8 @@ pool_submit(pool_t *p, const char *ref, const char *body, size_t len, uint64_t d
 	j->len = len;
 	*w->tail = j;
 	w->tail = &j->next;
-	if (w->njobs++ == 0) {
-		p->nidle--;
+	if (w->njobs++ == 0)
 		head_started(p, w);
-	}
 	p->njobs++;
 	w->given++;
 	if (w->out.len == w->out.off)
@@ -833,7 +830,11 @@ pool_submit(pool_t *p, const char *ref, const char *body, size_t len, uint64_t d
 size_t
 pool_idle(const pool_t *p)
 {
-	return p->nidle;
+	size_t n = 0;
+
+	for (const worker_t *w = p->workers; w != NULL; w = w->next)
+		n += !w->leaving && w->njobs == 0;
+	return n;
 }
 
 size_t
