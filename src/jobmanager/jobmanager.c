@@ -136,13 +136,6 @@ queues_to_json(const char *spec, char *err, size_t errlen)
 
 /* Sending. */
 
-static gh_frame_t
-frame(const char *s)
-{
-	gh_frame_t f = {s, strlen(s)};
-	return f;
-}
-
 static void
 send_error(jm_t *jm, const char *ref, const char *code, const char *text)
 {
@@ -151,14 +144,14 @@ send_error(jm_t *jm, const char *ref, const char *code, const char *text)
 
 	gh_uuid(id);
 	proto_msg_init(&m, PROTO_ERROR, id);
-	m.ref = frame(ref);
-	m.code = frame(code);
-	m.text = frame(text);
+	m.ref = gh_frame_str(ref);
+	m.code = gh_frame_str(code);
+	m.text = gh_frame_str(text);
 	if (peer_send(jm->peer, &m) == -1) {
 		/* The text was not UTF-8 (a handler's message): send it escaped. */
 		char esc[1024];
 		log_escape(text, strlen(text), esc, sizeof(esc));
-		m.text = frame(esc);
+		m.text = gh_frame_str(esc);
 		peer_send(jm->peer, &m);
 	}
 }
@@ -280,7 +273,7 @@ on_done(pool_t *p, const char *ref, pool_status_t st, const char *text, size_t l
 		proto_msg_init(&m, PROTO_REPLY, id);
 		m.result.data = text;
 		m.result.size = len;
-		m.ref = frame(ref);
+		m.ref = gh_frame_str(ref);
 		log_debug("job %s done", ref);
 		peer_send(jm->peer, &m);
 		break;
@@ -420,14 +413,15 @@ on_message(peer_t *p, const proto_msg_t *m, const wire_msg_t *raw, const proto_e
            void *arg)
 {
 	jm_t *jm = arg;
-	gh_frame_t frames[WIRE_MAX_FRAMES];
-	size_t n = wire_frames(raw, 0, frames, GH_ARRAY_LEN(frames));
 	char t[256], c[64];
 
 	GH_UNUSED(p);
 	if (m == NULL) {
 		/* Too large: only a REQUEST can be; refuse it by its msgid. */
+		gh_frame_t frames[WIRE_MAX_FRAMES];
+		size_t n = wire_frames(raw, 0, frames, GH_ARRAY_LEN(frames));
 		proto_msg_t big;
+
 		proto_msg_init(&big, PROTO_NONE, NULL);
 		if (n >= 4 && gh_frame_is(frames[2], "REQUEST") &&
 		    proto_valid_msgid(frames[3].data, frames[3].size)) {

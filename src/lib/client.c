@@ -159,7 +159,7 @@ send_schedule(gearhorn_client_t *c, proto_cmd_t cmd, const char *queue, const ch
 
 	gh_uuid(msgid);
 	proto_msg_init(&msg, cmd, msgid);
-	msg.queue = (gh_frame_t){queue, strlen(queue)};
+	msg.queue = gh_frame_str(queue);
 	msg.body = (gh_frame_t){body, body_len};
 	if (o->nohaste)
 		msg.hdr.flags |= PROTO_H_NOHASTE;
@@ -170,8 +170,8 @@ send_schedule(gearhorn_client_t *c, proto_cmd_t cmd, const char *queue, const ch
 	if (proto_msg_set_headers(&msg, hbuf, sizeof(hbuf)) != 0)
 		return gh_err(err, errlen, "headers do not fit");
 	snprintf(ibuf, sizeof(ibuf), "%ld", o->cron != NULL ? -1L : o->interval);
-	msg.interval = (gh_frame_t){ibuf, strlen(ibuf)};
-	msg.cron = o->cron != NULL ? (gh_frame_t){o->cron, strlen(o->cron)} : (gh_frame_t){"", 0};
+	msg.interval = gh_frame_str(ibuf);
+	msg.cron = o->cron != NULL ? gh_frame_str(o->cron) : (gh_frame_t){"", 0};
 	return send_and_ack(c, &msg, deadline_after(o->wait_ms), err, errlen);
 }
 
@@ -218,7 +218,7 @@ gearhorn_submit(gearhorn_client_t *c, const char *queue, const char *body, size_
 	}
 	gh_uuid(msgid);
 	proto_msg_init(&msg, PROTO_REQUEST, msgid);
-	msg.queue = (gh_frame_t){queue, strlen(queue)};
+	msg.queue = gh_frame_str(queue);
 	msg.body = (gh_frame_t){body, body_len};
 	if (opts->wait)
 		msg.hdr.flags |= PROTO_H_REPLY_REQUESTED;
@@ -281,9 +281,9 @@ gearhorn_admin(const char *endpoint, const char *command, long wait_ms, char **r
 		return -1;
 	}
 	frames[0] = (gh_frame_t){"", 0};
-	frames[1] = (gh_frame_t){PROTO_VERSION, strlen(PROTO_VERSION)};
-	frames[2] = (gh_frame_t){command, strlen(command)};
-	frames[3] = (gh_frame_t){msgid, strlen(msgid)};
+	frames[1] = gh_frame_str(PROTO_VERSION);
+	frames[2] = gh_frame_str(command);
+	frames[3] = gh_frame_str(msgid);
 	if (wire_send(sock, NULL, 0, frames, 4, 0) != 0) {
 		gh_err(err, errlen, "send to %s: %s", endpoint, zmq_strerror(errno));
 		goto out;

@@ -64,7 +64,7 @@ peer_send_cmd(peer_t *p, proto_cmd_t cmd)
 	proto_msg_init(&m, cmd, id);
 	if (cmd == PROTO_HEARTBEAT) {
 		snprintf(ts, sizeof(ts), "%.6f", gh_wall_time());
-		m.timestamp = (gh_frame_t){ts, strlen(ts)};
+		m.timestamp = gh_frame_str(ts);
 	}
 	peer_send(p, &m);
 }
@@ -76,8 +76,8 @@ send_inform(peer_t *p)
 
 	gh_uuid(p->inform_msgid);
 	proto_msg_init(&m, PROTO_INFORM, p->inform_msgid);
-	m.queues = (gh_frame_t){p->queues, strlen(p->queues)};
-	m.peer_type = (gh_frame_t){p->type, strlen(p->type)};
+	m.queues = gh_frame_str(p->queues);
+	m.peer_type = gh_frame_str(p->type);
 	p->registered = 0;
 	p->inform_at = loop_now(p->loop);
 	log_info("INFORM %s as a %s%s%s", p->endpoints[p->cur], p->type,
@@ -214,6 +214,15 @@ on_socket(loop_t *loop, void *sock, int fd, short revents, void *arg)
 	return 0;
 }
 
+/* A HEARTBEAT once heartbeat_interval has passed with nothing sent (within
+ * half a tick, so that the period does not slip by a whole one). */
+static void
+heartbeat_if_quiet(peer_t *p, uint64_t now)
+{
+	if (now - p->last_tx + PEER_TICK_MS / 2 >= (uint64_t)p->cfg.hb_interval_ms)
+		peer_send_cmd(p, PROTO_HEARTBEAT);
+}
+
 static int
 on_tick(loop_t *loop, uint64_t id, void *arg)
 {
@@ -224,9 +233,8 @@ on_tick(loop_t *loop, uint64_t id, void *arg)
 	GH_UNUSED(id);
 	if (p->stopping) {
 		/* Still alive while our last jobs finish. */
-		if (p->registered &&
-		    now - p->last_tx + PEER_TICK_MS / 2 >= (uint64_t)p->cfg.hb_interval_ms)
-			peer_send_cmd(p, PROTO_HEARTBEAT);
+		if (p->registered)
+			heartbeat_if_quiet(p, now);
 		return 0;
 	}
 	if (p->sock == NULL) {
@@ -242,8 +250,7 @@ on_tick(loop_t *loop, uint64_t id, void *arg)
 			send_inform(p);
 		return 0;
 	}
-	if (now - p->last_tx + PEER_TICK_MS / 2 >= (uint64_t)p->cfg.hb_interval_ms)
-		peer_send_cmd(p, PROTO_HEARTBEAT);
+	heartbeat_if_quiet(p, now);
 	return 0;
 }
 

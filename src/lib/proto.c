@@ -903,7 +903,7 @@ proto_encode(const proto_msg_t *msg, gh_frame_t *out, size_t cap, proto_err_t *e
 		fr[n++] = msg->version;
 	else
 		fr[n++] = (gh_frame_t){PROTO_VERSION, sizeof(PROTO_VERSION) - 1};
-	fr[n++] = (gh_frame_t){name, strlen(name)};
+	fr[n++] = gh_frame_str(name);
 	fr[n++] = msg->msgid;
 
 	switch (msg->cmd) {

@@ -93,6 +93,14 @@ gh_frame_is(gh_frame_t f, const char *s)
 	return f.size == len && (len == 0 || memcmp(f.data, s, len) == 0);
 }
 
+gh_frame_t
+gh_frame_str(const char *s)
+{
+	gh_frame_t f = {s, strlen(s)};
+
+	return f;
+}
+
 size_t
 gh_strlcpy(char *dst, const char *src, size_t size)
 {

@@ -23,6 +23,9 @@ typedef struct {
  * frame (whatever its data pointer) equals "". */
 int gh_frame_is(gh_frame_t f, const char *s);
 
+/* A frame viewing the C string s (borrowed), without its NUL. */
+gh_frame_t gh_frame_str(const char *s);
+
 /* Allocation: on failure these log and abort(); they never return NULL.
  * Caller owns the result. */
 void *gh_malloc(size_t size);

@@ -20,7 +20,6 @@
 #include "log.h"
 #include "sched.h"
 
-#define FR(s)             ((gh_frame_t){(s), strlen(s)})
 #define SWEEP_MS          1000
 #define DEFAULT_RETRIES   3
 #define HWM_WARN_EVERY    10000
@@ -137,9 +136,9 @@ send_cmd(broker_t *b, int ep, const void *id, size_t idlen, const char *cmd, con
 		msgid = mid;
 	}
 	f[0] = (gh_frame_t){"", 0};
-	f[1] = FR(PROTO_VERSION);
-	f[2] = FR(cmd);
-	f[3] = FR(msgid);
+	f[1] = gh_frame_str(PROTO_VERSION);
+	f[2] = gh_frame_str(cmd);
+	f[3] = gh_frame_str(msgid);
 	for (size_t i = 0; i < nargs && i < PROTO_MAX_ARGS; i++)
 		f[4 + i] = args[i];
 	return b->send(b->ctx, ep, id, idlen, f,
@@ -177,7 +176,8 @@ static void
 send_error(broker_t *b, int ep, const void *id, size_t idlen, const char *ref, size_t reflen,
            const char *code, const char *text)
 {
-	gh_frame_t a[3] = {{ref ? ref : "", ref ? reflen : 0}, FR(code), FR(text)};
+	gh_frame_t a[3] = {
+	    {ref ? ref : "", ref ? reflen : 0}, gh_frame_str(code), gh_frame_str(text)};
 	send_to_peer(b, ep, id, idlen, "ERROR", a, 3);
 }
 
@@ -290,7 +290,7 @@ job_drop(broker_t *b, bjob_t *j)
 static int
 job_dispatch(broker_t *b, bjob_t *j, bworker_t *w)
 {
-	gh_frame_t a[3] = {FR(j->queue->name), {j->headers, j->hlen}, {j->body, j->blen}};
+	gh_frame_t a[3] = {gh_frame_str(j->queue->name), {j->headers, j->hlen}, {j->body, j->blen}};
 	char buf[ID_TEXT];
 
 	if (send_cmd(b, BROKER_BACKEND, w->id, w->idlen, "REQUEST", j->msgid, a, 3) != 0) {
@@ -360,15 +360,22 @@ worker_serve(broker_t *b, bworker_t *w)
 	}
 }
 
+/* Takes j, in flight, off its job manager. */
+static void
+job_unassign(bjob_t *j)
+{
+	list_unlink(&j->worker->inflight, j);
+	j->queue->inflight--;
+	j->worker = NULL;
+}
+
 /* j is in flight and will not finish there: requeue it at the head of its
  * queue if it may be tried again (requeue_ok and attempts left), else tell
  * the client code/text and drop it. Does not dispatch. */
 static void
 job_lost(broker_t *b, bjob_t *j, int requeue_ok, const char *code, const char *text)
 {
-	list_unlink(&j->worker->inflight, j);
-	j->queue->inflight--;
-	j->worker = NULL;
+	job_unassign(j);
 	if (requeue_ok && j->guarantee && j->retries_left > 0) {
 		j->retries_left--;
 		log_info("job %s requeued on %s (%s; %ld retries left)", j->msgid, j->queue->name,
@@ -529,7 +536,7 @@ on_inform_worker(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m
 		char ts[64];
 		gh_frame_t a;
 		snprintf(ts, sizeof(ts), "%.6f", gh_wall_time());
-		a = FR(ts);
+		a = gh_frame_str(ts);
 		send_cmd(b, BROKER_BACKEND, id, idlen, "HEARTBEAT", NULL, &a, 1);
 	}
 }
@@ -553,7 +560,7 @@ on_inform_scheduler(broker_t *b, const void *id, size_t idlen, const proto_msg_t
 		return;
 	}
 	snprintf(ts, sizeof(ts), "%.6f", gh_wall_time());
-	a = FR(ts);
+	a = gh_frame_str(ts);
 	send_cmd(b, BROKER_FRONTEND, id, idlen, "HEARTBEAT", NULL, &a, 1);
 }
 
@@ -671,7 +678,8 @@ on_worker_reply(broker_t *b, bworker_t *w, const proto_msg_t *m)
 	if (!j)
 		return;
 	if (j->reply_requested) {
-		gh_frame_t a[2] = {m->result.data ? m->result : FR("null"), FR(j->msgid)};
+		gh_frame_t a[2] = {m->result.data ? m->result : gh_frame_str("null"),
+		                   gh_frame_str(j->msgid)};
 		if (send_cmd(b, BROKER_FRONTEND, j->client, j->clen, "REPLY", NULL, a, 2) != 0)
 			send_failed(b, j->client, j->clen, "result");
 	}
@@ -697,17 +705,13 @@ on_worker_error(broker_t *b, bworker_t *w, const proto_msg_t *m)
 	if (strcmp(code, "not-run") == 0) {
 		/* Handed back unstarted (a job manager stopping): any job may be
 		 * run elsewhere, and this was no attempt. */
-		list_unlink(&j->worker->inflight, j);
-		q->inflight--;
-		j->worker = NULL;
+		job_unassign(j);
 		log_info("job %s handed back on %s (%s)", j->msgid, q->name, text);
 		job_enqueue(b, j, 1);
-		free(text);
-		queue_dispatch(b, q);
-		return;
+	} else {
+		retry = strcmp(code, "crashed") == 0 || strcmp(code, "timeout") == 0;
+		job_lost(b, j, retry, code, text);
 	}
-	retry = strcmp(code, "crashed") == 0 || strcmp(code, "timeout") == 0;
-	job_lost(b, j, retry, code, text);
 	free(text);
 	queue_dispatch(b, q);
 }
@@ -826,7 +830,7 @@ on_disconnect(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m)
 static void
 admin_reply(broker_t *b, const void *id, size_t idlen, char *json)
 {
-	gh_frame_t a = FR(json);
+	gh_frame_t a = gh_frame_str(json);
 	if (send_cmd(b, BROKER_ADMIN, id, idlen, "REPLY", NULL, &a, 1) != 0)
 		send_failed(b, id, idlen, "admin REPLY");
 	free(json);
@@ -1041,7 +1045,7 @@ send_heartbeats(broker_t *b)
 	gh_frame_t a;
 
 	snprintf(ts, sizeof(ts), "%.6f", gh_wall_time());
-	a = FR(ts);
+	a = gh_frame_str(ts);
 	dict_iter_init(b->workers, &it);
 	while (dict_iter_next(&it, &k, &kl, &v)) {
 		bworker_t *w = v;

@@ -51,9 +51,9 @@ fire(const sched_job_t *job, void *arg)
 
 	gh_uuid(id);
 	proto_msg_init(&msg, PROTO_REQUEST, id);
-	msg.queue = (gh_frame_t){job->queue, strlen(job->queue)};
-	msg.headers = (gh_frame_t){job->headers, strlen(job->headers)};
-	msg.body = (gh_frame_t){job->body, strlen(job->body)};
+	msg.queue = gh_frame_str(job->queue);
+	msg.headers = gh_frame_str(job->headers);
+	msg.body = gh_frame_str(job->body);
 	if (peer_send(s->peer, &msg) == 0)
 		log_info("sent scheduled job %s to queue %s (request %s%s)", job->key, job->queue,
 		         id, job->runs_left == 0 ? ", last run" : "");
