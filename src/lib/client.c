@@ -14,6 +14,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "client_int.h"
 #include "gearhorn.h"
 #include "proto.h"
 #include "util.h"
@@ -25,25 +26,38 @@
 struct gearhorn_client {
 	void *ctx;
 	void *sock;
+	int own_ctx;
 };
+
+gearhorn_client_t *
+client_new_in(void *ctx, const char *endpoints, char *err, size_t errlen)
+{
+	gearhorn_client_t *c = gh_calloc(1, sizeof(*c));
+
+	c->ctx = ctx;
+	c->sock = wire_socket(c->ctx, ZMQ_DEALER, endpoints, 0, 10000, err, errlen);
+	if (c->sock == NULL) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
 
 gearhorn_client_t *
 gearhorn_client_new(const char *endpoints, char *err, size_t errlen)
 {
-	gearhorn_client_t *c = gh_calloc(1, sizeof(*c));
+	gearhorn_client_t *c;
+	void *ctx = zmq_ctx_new();
 
-	c->ctx = zmq_ctx_new();
-	if (c->ctx == NULL) {
+	if (ctx == NULL) {
 		gh_err(err, errlen, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
-		free(c);
 		return NULL;
 	}
-	c->sock = wire_socket(c->ctx, ZMQ_DEALER, endpoints, 0, 10000, err, errlen);
-	if (c->sock == NULL) {
-		zmq_ctx_term(c->ctx);
-		free(c);
+	if ((c = client_new_in(ctx, endpoints, err, errlen)) == NULL) {
+		zmq_ctx_term(ctx);
 		return NULL;
 	}
+	c->own_ctx = 1;
 	return c;
 }
 
@@ -55,7 +69,8 @@ gearhorn_client_destroy(gearhorn_client_t **self_p)
 	if (self_p == NULL || (c = *self_p) == NULL)
 		return;
 	zmq_close(c->sock);
-	zmq_ctx_term(c->ctx);
+	if (c->own_ctx)
+		zmq_ctx_term(c->ctx);
 	free(c);
 	*self_p = NULL;
 }

@@ -158,7 +158,15 @@ static const conf_schema_t conf_schema[] = {
     K_LIST("bridge", "to_gearman", "", "ZeroMQ queues the bridge serves, passed on to gearman"),
     K_LIST("bridge", "to_zeromq", "",
            "gearman functions the bridge registers, passed on to ZeroMQ"),
-    K_INT("bridge", "max_in_flight", "1000", 1, 1000000, "most jobs in flight in each direction"),
+    K_INT("bridge", "max_in_flight", "16", 1, 1024,
+          "most jobs in flight in each direction (a thread each)"),
+    K_INT("bridge", "timeout", "300", 0, 604800,
+          "seconds a bridged job may take if its request sets none; 0: no limit"),
+    K_BOOL("bridge", "guarantee", "false", "send jobs from gearman to ZeroMQ with guarantee"),
+    K_LIST("bridge", "subscribe", "",
+           "fanout topics whose copies the bridge passes to ZeroMQ queues"),
+    K_STRING("bridge", "subscriber", "gearhorn-bridge",
+             "the bridge's subscriber name (client_id) for subscribe"),
 };
 #define CONF_NKEYS GH_ARRAY_LEN(conf_schema)
 

@@ -1,0 +1,17 @@
+/*
+ * client_int.h: the part of the client (client.c) that libgearhorn does not
+ * export, for gearhorn's own programs.
+ */
+#ifndef GEARHORN_CLIENT_INT_H
+#define GEARHORN_CLIENT_INT_H
+
+#include <stddef.h>
+
+#include "gearhorn.h"
+
+/* gearhorn_client_new() with a ZeroMQ context of the caller's, so that many
+ * clients of one process (one per thread) share its I/O thread. ctx is
+ * borrowed and must outlive the client. */
+gearhorn_client_t *client_new_in(void *ctx, const char *endpoints, char *err, size_t errlen);
+
+#endif
