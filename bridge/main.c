@@ -76,6 +76,7 @@ typedef struct zworker {
 	gearman_client_st *gclient; /* thread 0: the fanout subscriptions */
 	zroute_t *routes;
 	uint64_t subscribed_ms; /* when the subscriptions were last made; 0: never */
+	int failed;             /* the last job ended with WORK_FAIL */
 	long backoff;
 } zworker_t;
 
@@ -373,7 +374,8 @@ job_wait_ms(bridge_t *b)
 
 	/* The router answers timeout at the job's timeout plus a heartbeat
 	 * timeout; give it room. No timeout: wait a day. */
-	return t > 0 ? (t + 3 * b->hb_timeout_s + 5) * 1000 : 86400L * 1000;
+	return t > 0 ? (t + 3 * __atomic_load_n(&b->hb_timeout_s, __ATOMIC_RELAXED) + 5) * 1000
+	             : 86400L * 1000;
 }
 
 static void *
@@ -404,11 +406,12 @@ zw_job(gearman_job_st *job, void *context, size_t *result_size, gearman_return_t
 		return out;
 	}
 	log_info("%s -> %s: %s", r->in->function, r->in->queue, err);
-	/* As gearhorn-fanout: the exception marks the job finished; if it
-	 * cannot be sent, the job ends with WORK_FAIL. */
-	*ret_ptr = gearman_job_send_exception(job, err, strlen(err)) == GEARMAN_SUCCESS
-	               ? GEARMAN_SUCCESS
-	               : GEARMAN_WORK_FAIL;
+	/* gearmand passes WORK_EXCEPTION only to clients that asked for
+	 * exceptions and leaves the others waiting for ever: the reason goes
+	 * as WORK_WARNING, which every client gets, then WORK_FAIL. */
+	gearman_job_send_warning(job, err, strlen(err));
+	*ret_ptr = GEARMAN_WORK_FAIL;
+	r->z->failed = 1;
 	*result_size = 0;
 	return NULL;
 }
@@ -503,6 +506,12 @@ zw_main(void *arg)
 		if (z->index == 0)
 			zw_subscribe(z);
 		rc = gearman_worker_work(z->worker);
+		/* After a job that ended with WORK_FAIL, libgearman reports
+		 * that job's failure (GEARMAN_WORK_FAIL, or in 1.1.20
+		 * GEARMAN_UNKNOWN_STATE): the connection is fine. */
+		if (z->failed && (rc == GEARMAN_WORK_FAIL || rc == GEARMAN_UNKNOWN_STATE))
+			rc = GEARMAN_SUCCESS;
+		z->failed = 0;
 		if (rc == GEARMAN_SUCCESS || rc == GEARMAN_TIMEOUT || rc == GEARMAN_IO_WAIT) {
 			if (trouble && rc == GEARMAN_SUCCESS)
 				log_notice("gearman worker %d: serving jobs again", z->index);
@@ -610,9 +619,12 @@ on_backoff_over(loop_t *loop, uint64_t id, void *arg)
 {
 	bridge_t *b = arg;
 
-	GH_UNUSED(loop);
 	GH_UNUSED(id);
 	b->backoff_timer = 0;
+	/* A later not-run moved the end of the pause: wait for it. */
+	if (loop_now(loop) < b->backoff_until)
+		b->backoff_timer =
+		    loop_add_timer(loop, b->backoff_until - loop_now(loop), 0, on_backoff_over, b);
 	advertise(b);
 	return 0;
 }
@@ -926,6 +938,8 @@ on_hup(loop_t *loop, int signo, void *arg)
 	conf_destroy(&b->conf);
 	b->conf = c;
 	apply_conf(b, c);
+	__atomic_store_n(&b->hb_timeout_s, conf_get_int(c, SECTION, "heartbeat_timeout"),
+	                 __ATOMIC_RELAXED);
 	if (b->peer != NULL)
 		peer_set_heartbeat(b->peer, conf_get_int(c, SECTION, "heartbeat_interval") * 1000,
 		                   conf_get_int(c, SECTION, "heartbeat_timeout") * 1000);
@@ -985,6 +999,11 @@ read_routes(bridge_t *b, char *err, size_t errlen)
 		                    errlen) == -1)
 			goto out;
 		b->nins++;
+		if (!proto_valid_name(b->ins[i].queue, strlen(b->ins[i].queue))) {
+			gh_err(err, errlen, "%s: bad queue name \"%.64s\"",
+			       i < nins ? "to_zeromq" : "subscribe", b->ins[i].queue);
+			goto out;
+		}
 		if (i >= nins)
 			b->topics[b->ntopics++] = gh_strndup(item, strcspn(item, "="));
 	}
@@ -1146,9 +1165,14 @@ bridge_run(bridge_t *b)
 	log_notice("stopped");
 out:
 	if (b->forced) {
-		/* Threads may be inside gearman calls: leave them to exit(). */
-		peer_destroy(&b->peer, 1000);
-		return rc;
+		/* Threads may be inside gearman calls and read the
+		 * configuration: end the process without freeing anything.
+		 * gearmand requeues the jobs of the workers that vanish. */
+		struct timespec ts = {0, 200 * 1000000L};
+
+		nanosleep(&ts, NULL); /* lets the I/O thread send the KBYE */
+		log_close();
+		_exit(rc);
 	}
 	__atomic_store_n(&b->zstop, 1, __ATOMIC_RELEASE);
 	for (i = 0; i < b->ngs; i++)

@@ -163,7 +163,7 @@ START_TEST(test_defaults)
 		ck_assert_str_eq(conf_origin(c, info->section, info->key), "default");
 		ck_assert(conf_key_valid(info->section, info->key));
 	}
-	ck_assert_uint_eq(i, 36);
+	ck_assert_uint_eq(i, 40);
 	ck_assert_ptr_null(conf_key_at(i));
 	ck_assert_ptr_null(conf_key_at((size_t)-1));
 
@@ -197,7 +197,7 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(conf_get_int(c, "fanout", "subscription_ttl"), 0);
 	ck_assert_str_eq(conf_get(c, "bridge", "router_backend"), "tcp://127.0.0.1:47290");
 	ck_assert_str_eq(conf_get(c, "bridge", "router_frontend"), "tcp://127.0.0.1:47291");
-	ck_assert_int_eq(conf_get_int(c, "bridge", "max_in_flight"), 1000);
+	ck_assert_int_eq(conf_get_int(c, "bridge", "max_in_flight"), 16);
 	ck_assert_ptr_null(conf_file(c));
 	conf_destroy(&c);
 	ck_assert_ptr_null(c);
