@@ -103,6 +103,85 @@ fanout_rows() {
 	row "unsubscribe_fanout jobs/s, $IF in flight" "$unsub" "-" "-" "-"
 }
 
+# Bridge: a gearman client's foreground jobs (add_task x IG + run_tasks, in
+# rounds) through gearhorn-bridge, the router and a job manager running the
+# builtin echo (the pipelined stack of the rows above: JOBS workers, prefetch
+# PREFETCH), against the same client and one bench_gearman echo worker
+# directly behind gearmand (the anchor "add_task x100 + run_tasks, 1 worker").
+# One worker is the baseline's limit: the bridge registers max_in_flight
+# workers, and gearmand with 4 or more echo workers ran ~2.5x as fast.
+# The bridge runs with [bridge] max_in_flight BRIDGE_MIF (BENCH_BRIDGE_MIF):
+# 16, 32 and 64 measured within noise of each other; 32 was a little ahead.
+# Every result must equal its workload; a run with a failed or wrong job
+# counts for nothing.
+BG=$top_builddir/tests/bench/bench_gearman
+BRIDGE=$top_builddir/bridge/gearhorn-bridge
+NG=${BENCH_NG:-20000}          # jobs per run
+IG=${BENCH_IG:-100}            # jobs per round (in flight)
+BRIDGE_MIF=${BENCH_BRIDGE_MIF:-32}
+
+gearman_once() { # gearman_once PORT FUNCTION: one client run; no line if it failed
+	local out
+	out=$("$BG" client -s "127.0.0.1:$1" -f "$2" -n "$NG" -i "$IG") ||
+		{ echo "bench: bench_gearman client -f $2 failed: $out" >&2; return 0; }
+	printf '%s\n' "$out"
+}
+
+# registered PORT FUNCTION N: gearmand has N workers of FUNCTION
+registered() {
+	gh_gearman_admin "$1" status | awk -v f="$2" -v n="$3" '$1 == f && $4 >= n {r = 1} END {exit !r}'
+}
+
+bridge_rows() {
+	local what="gearman client -> bridge -> router -> JM -> back, jobs/s" why="" port wpid bpid
+	local direct ours r met
+	local how="  bridge max_in_flight $BRIDGE_MIF; JM prefetch ${PREFETCH:-256}, ${JOBS:-8} workers"
+	[ -x "$BG" ] || why="(bench_gearman not built)"
+	[ -z "$why" ] && [ ! -x "$GEARMAND" ] && why="(gearmand not installed)"
+	if [ -n "$why" ]; then
+		row "$what" "-" "-" "-" "$why"
+		return 0
+	fi
+	gh_start_gearmand
+	port=$GH_GEARMAND_PORT
+	"$BG" worker -s "127.0.0.1:$port" -f echo 2>>"$GH_TMP/bench_gearman.log" &
+	wpid=$!
+	GH_PIDS+=("$wpid")
+	gh_wait_for "registered $port echo 1" 10 || echo "bench: bench_gearman worker did not register echo" >&2
+	direct=$(measure rate gearman_once "$port" echo)
+	gh_stop_pid "$wpid"
+	if [ ! -x "$BRIDGE" ] || [ ! -x "$ROUTER" ] || [ ! -x "$JM" ]; then
+		gh_stop_pid "$GH_GEARMAND_PID"
+		row "$what" "-" "$direct" "-" "(bridge, router or job manager not built)"
+		return 0
+	fi
+	start_stack bridge "$PREFETCH"
+	cat >"$GH_TMP/bridge.conf" <<-EOF
+		[global]
+		gearman_servers = 127.0.0.1:$port
+		log_level = warn
+		[bridge]
+		to_zeromq = benchfn=bench@builtin:echo
+		router_frontend = $front
+		max_in_flight = $BRIDGE_MIF
+	EOF
+	"$BRIDGE" -c "$GH_TMP/bridge.conf" 2>"$GH_TMP/bridge.log" &
+	bpid=$!
+	GH_PIDS+=("$bpid")
+	gh_wait_for "registered $port benchfn $BRIDGE_MIF" 10 ||
+		echo "bench: gearhorn-bridge did not register benchfn $BRIDGE_MIF times" >&2
+	ours=$(measure rate gearman_once "$port" benchfn)
+	gh_stop_pid "$bpid"
+	gh_stop_pid "$jpid"
+	gh_stop_pid "$rpid"
+	gh_stop_pid "$GH_GEARMAND_PID"
+	r=-
+	[ -n "$ours" ] && [ -n "$direct" ] && r=$(ratio "$ours" "$direct")
+	met=$(awk -v r="$r" 'BEGIN { print (r != "-" && r >= 0.70) ? "yes" : "no" }')
+	row "$what" "${ours:--}" "${direct:--}" "$r" ">= 0.70  met: $met"
+	row "$how" "-" "-" "-" "-"
+}
+
 echo "gearhorn make bench: $(nproc) cores, $RUNS runs per figure (median)"
 row "path" "ours" "baseline" "ratio" "target"
 
@@ -116,6 +195,7 @@ if [ ! -x "$ROUTER" ] || [ ! -x "$JM" ]; then
 	row "bare broker, 1 in flight, p50 us" "-" "$bare_p50" "-" "(router or job manager not built)"
 	row "bare broker, 1000 in flight, round trips/s" "-" "$bare_rate" "-" "(router or job manager not built)"
 	fanout_rows
+	bridge_rows
 	exit 0
 fi
 
@@ -196,3 +276,4 @@ per=$(awk -v a="$after" -v b="$before" -v n="$NM" -v p="$body" 'BEGIN { printf "
 row "router bytes per buffered job beyond its ${body}-byte body" "$per" "-" "-" "<= 400"
 
 fanout_rows
+bridge_rows
