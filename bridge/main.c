@@ -584,20 +584,7 @@ zw_free(zworker_t *z)
 static void
 send_error(bridge_t *b, const char *ref, const char *code, const char *text, size_t len)
 {
-	char id[GH_UUID_LEN + 1], esc[1024];
-	proto_msg_t m;
-
-	gh_uuid(id);
-	proto_msg_init(&m, PROTO_ERROR, id);
-	m.ref = gh_frame_str(ref);
-	m.code = gh_frame_str(code);
-	m.text = (gh_frame_t){text, len};
-	if (peer_send(b->peer, &m) == -1) {
-		/* Not UTF-8 (an exception's text): send it escaped. */
-		log_escape(text, len, esc, sizeof(esc));
-		m.text = gh_frame_str(esc);
-		peer_send(b->peer, &m);
-	}
+	peer_send_error(b->peer, ref, code, text, len);
 }
 
 /* READY for every idle slot not yet advertised, unless gearmand was
@@ -736,7 +723,7 @@ route_out(bridge_t *b, gh_frame_t queue)
 }
 
 static void
-handle_request(bridge_t *b, const proto_msg_t *m, int oversized)
+handle_request(bridge_t *b, const proto_msg_t *m)
 {
 	char ref[PROTO_MAX_MSGID + 1], num[32], gen[32];
 	const bridge_out_t *r;
@@ -752,11 +739,6 @@ handle_request(bridge_t *b, const proto_msg_t *m, int oversized)
 		b->advertised--;
 	if (b->stopping) {
 		send_error(b, ref, "not-run", "the bridge is shutting down", 27);
-		return;
-	}
-	if (oversized) {
-		send_error(b, ref, "bad-job", "job too large", 13);
-		advertise(b);
 		return;
 	}
 	if ((r = route_out(b, m->queue)) == NULL) {
@@ -797,39 +779,24 @@ on_message(peer_t *p, const proto_msg_t *m, const wire_msg_t *raw, const proto_e
 	char t[256], c[64];
 
 	GH_UNUSED(p);
-	if (m == NULL) {
-		gh_frame_t frames[WIRE_MAX_FRAMES];
-		size_t n = wire_frames(raw, 0, frames, GH_ARRAY_LEN(frames));
-		proto_msg_t big;
+	if (m == NULL || perr != NULL) {
+		/* Too large or malformed: a REQUEST is refused by its msgid. */
+		char ref[PROTO_MAX_MSGID + 1];
+		const char *why = m == NULL ? "job too large" : perr->text;
 
-		proto_msg_init(&big, PROTO_NONE, NULL);
-		if (n >= 4 && gh_frame_is(frames[2], "REQUEST") &&
-		    proto_valid_msgid(frames[3].data, frames[3].size)) {
-			big.msgid = frames[3];
-			handle_request(b, &big, 1);
-		} else {
-			log_warn("dropped an oversized message from the router");
-		}
-		return;
-	}
-	if (perr != NULL) {
-		log_warn("bad message from the router: %s", perr->text);
-		if (m->cmd == PROTO_REQUEST && m->msgid.data != NULL &&
-		    m->msgid.size <= PROTO_MAX_MSGID) {
-			char ref[PROTO_MAX_MSGID + 1];
-
-			memcpy(ref, m->msgid.data, m->msgid.size);
-			ref[m->msgid.size] = '\0';
+		log_warn("%s message from the router%s%s", m == NULL ? "an oversized" : "a bad",
+		         perr ? ": " : "", perr ? perr->text : "");
+		if (peer_failed_request(m, raw, ref)) {
 			if (b->advertised > 0)
 				b->advertised--;
-			send_error(b, ref, "bad-job", perr->text, strlen(perr->text));
+			send_error(b, ref, "bad-job", why, strlen(why));
 			advertise(b);
 		}
 		return;
 	}
 	switch (m->cmd) {
 	case PROTO_REQUEST:
-		handle_request(b, m, 0);
+		handle_request(b, m);
 		break;
 	case PROTO_ERROR:
 		log_warn("router error %s: %s",

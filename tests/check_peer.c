@@ -414,6 +414,50 @@ START_TEST(test_stop_keeps_heartbeating)
 }
 END_TEST
 
+/* Refusing what did not decode: the msgid of a REQUEST, nothing else. */
+static void
+raw_msg(wire_msg_t *m, const char *const *parts, size_t n)
+{
+	size_t i;
+
+	memset(m, 0, sizeof(*m));
+	for (i = 0; i < n; i++) {
+		zmq_msg_init_size(&m->part[i], strlen(parts[i]));
+		memcpy(zmq_msg_data(&m->part[i]), parts[i], strlen(parts[i]));
+	}
+	m->n = n;
+}
+
+START_TEST(test_failed_request)
+{
+	static const char *const big[] = {"", PROTO_VERSION, "REQUEST", "m-1", "q", "", "x"};
+	static const char *const badid[] = {"", PROTO_VERSION, "REQUEST", "bad id\n", "q"};
+	static const char *const other[] = {"", PROTO_VERSION, "READY", "m-2"};
+	char ref[PROTO_MAX_MSGID + 1];
+	proto_msg_t m;
+	wire_msg_t raw;
+
+	raw_msg(&raw, big, 7);
+	ck_assert_int_eq(peer_failed_request(NULL, &raw, ref), 1);
+	ck_assert_str_eq(ref, "m-1");
+	wire_msg_close(&raw);
+	raw_msg(&raw, badid, 5);
+	ck_assert_int_eq(peer_failed_request(NULL, &raw, ref), 0);
+	wire_msg_close(&raw);
+	raw_msg(&raw, other, 4);
+	ck_assert_int_eq(peer_failed_request(NULL, &raw, ref), 0);
+	/* Decoded, with an error: by the message's own fields. */
+	proto_msg_init(&m, PROTO_REQUEST, "m-3");
+	ck_assert_int_eq(peer_failed_request(&m, &raw, ref), 1);
+	ck_assert_str_eq(ref, "m-3");
+	proto_msg_init(&m, PROTO_REQUEST, NULL);
+	ck_assert_int_eq(peer_failed_request(&m, &raw, ref), 0);
+	proto_msg_init(&m, PROTO_HEARTBEAT, "m-4");
+	ck_assert_int_eq(peer_failed_request(&m, &raw, ref), 0);
+	wire_msg_close(&raw);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -430,6 +474,7 @@ main(void)
 	tcase_add_test(tc, test_silence_moves_on);
 	tcase_add_test(tc, test_messages_reach_the_caller);
 	tcase_add_test(tc, test_stop_keeps_heartbeating);
+	tcase_add_test(tc, test_failed_request);
 	suite_add_tcase(s, tc);
 	failed = gh_check_failed(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

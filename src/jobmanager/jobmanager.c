@@ -139,21 +139,7 @@ queues_to_json(const char *spec, char *err, size_t errlen)
 static void
 send_error(jm_t *jm, const char *ref, const char *code, const char *text)
 {
-	char id[GH_UUID_LEN + 1];
-	proto_msg_t m;
-
-	gh_uuid(id);
-	proto_msg_init(&m, PROTO_ERROR, id);
-	m.ref = gh_frame_str(ref);
-	m.code = gh_frame_str(code);
-	m.text = gh_frame_str(text);
-	if (peer_send(jm->peer, &m) == -1) {
-		/* The text was not UTF-8 (a handler's message): send it escaped. */
-		char esc[1024];
-		log_escape(text, strlen(text), esc, sizeof(esc));
-		m.text = gh_frame_str(esc);
-		peer_send(jm->peer, &m);
-	}
+	peer_send_error(jm->peer, ref, code, text, strlen(text));
 }
 
 /* Slots. */
@@ -368,7 +354,7 @@ on_lost(peer_t *p, const char *why, void *arg)
 }
 
 static void
-handle_request(jm_t *jm, const proto_msg_t *m, int oversized)
+handle_request(jm_t *jm, const proto_msg_t *m)
 {
 	char ref[POOL_MAX_REF + 1];
 	uint64_t timeout_ms, deadline_ms;
@@ -384,7 +370,7 @@ handle_request(jm_t *jm, const proto_msg_t *m, int oversized)
 		send_error(jm, ref, "not-run", "the job manager is shutting down");
 		return;
 	}
-	if (oversized || m->body.size > HANDLER_MAX_TEXT) {
+	if (m->body.size > HANDLER_MAX_TEXT) {
 		send_error(jm, ref, "bad-job", "job too large");
 		advertise(jm);
 		return;
@@ -416,38 +402,23 @@ on_message(peer_t *p, const proto_msg_t *m, const wire_msg_t *raw, const proto_e
 	char t[256], c[64];
 
 	GH_UNUSED(p);
-	if (m == NULL) {
-		/* Too large: only a REQUEST can be; refuse it by its msgid. */
-		gh_frame_t frames[WIRE_MAX_FRAMES];
-		size_t n = wire_frames(raw, 0, frames, GH_ARRAY_LEN(frames));
-		proto_msg_t big;
+	if (m == NULL || perr != NULL) {
+		/* Too large or malformed: a REQUEST is refused by its msgid. */
+		char ref[PROTO_MAX_MSGID + 1];
 
-		proto_msg_init(&big, PROTO_NONE, NULL);
-		if (n >= 4 && gh_frame_is(frames[2], "REQUEST") &&
-		    proto_valid_msgid(frames[3].data, frames[3].size)) {
-			big.msgid = frames[3];
-			handle_request(jm, &big, 1);
-		} else {
-			log_warn("dropped an oversized message from the router");
-		}
-		return;
-	}
-	if (perr != NULL) {
-		log_warn("bad message from the router: %s", perr->text);
-		if (m->cmd == PROTO_REQUEST && m->msgid.data != NULL) {
-			char ref[PROTO_MAX_MSGID + 1];
-			memcpy(ref, m->msgid.data, m->msgid.size);
-			ref[m->msgid.size] = '\0';
+		log_warn("%s message from the router%s%s", m == NULL ? "an oversized" : "a bad",
+		         perr ? ": " : "", perr ? perr->text : "");
+		if (peer_failed_request(m, raw, ref)) {
 			if (jm->advertised > 0)
 				jm->advertised--;
-			send_error(jm, ref, "bad-job", perr->text);
+			send_error(jm, ref, "bad-job", m == NULL ? "job too large" : perr->text);
 			advertise(jm);
 		}
 		return;
 	}
 	switch (m->cmd) {
 	case PROTO_REQUEST:
-		handle_request(jm, m, 0);
+		handle_request(jm, m);
 		break;
 	case PROTO_ERROR:
 		log_warn("router error %s: %s",

@@ -322,3 +322,41 @@ peer_stop(peer_t *p)
 {
 	p->stopping = 1;
 }
+
+void
+peer_send_error(peer_t *p, const char *ref, const char *code, const char *text, size_t len)
+{
+	char id[GH_UUID_LEN + 1], esc[1024];
+	proto_msg_t m;
+
+	gh_uuid(id);
+	proto_msg_init(&m, PROTO_ERROR, id);
+	m.ref = gh_frame_str(ref);
+	m.code = gh_frame_str(code);
+	m.text = (gh_frame_t){text, len};
+	if (peer_send(p, &m) == -1) {
+		log_escape(text, len, esc, sizeof(esc));
+		m.text = gh_frame_str(esc);
+		peer_send(p, &m);
+	}
+}
+
+int
+peer_failed_request(const proto_msg_t *m, const wire_msg_t *raw, char *ref)
+{
+	gh_frame_t f[WIRE_MAX_FRAMES], id = {NULL, 0};
+
+	if (m == NULL) {
+		size_t n = wire_frames(raw, 0, f, GH_ARRAY_LEN(f));
+
+		if (n >= 4 && gh_frame_is(f[2], "REQUEST"))
+			id = f[3];
+	} else if (m->cmd == PROTO_REQUEST) {
+		id = m->msgid;
+	}
+	if (id.data == NULL || !proto_valid_msgid(id.data, id.size))
+		return 0;
+	memcpy(ref, id.data, id.size);
+	ref[id.size] = '\0';
+	return 1;
+}

@@ -66,6 +66,16 @@ int peer_send(peer_t *p, proto_msg_t *m);
  * HEARTBEAT, the time. Failures are logged. */
 void peer_send_cmd(peer_t *p, proto_cmd_t cmd);
 
+/* Sends ERROR [ref, code, text] with a fresh msgid; a text that is not
+ * UTF-8 (a handler's or an exception's message) goes escaped. */
+void peer_send_error(peer_t *p, const char *ref, const char *code, const char *text, size_t len);
+
+/* For a message that reached peer_message_fn without decoding (m NULL:
+ * too large; or err set): if it was a REQUEST with a usable msgid, copies
+ * the msgid into ref (PROTO_MAX_MSGID + 1 bytes) and returns 1, so that
+ * the caller can refuse it by name; else returns 0. */
+int peer_failed_request(const proto_msg_t *m, const wire_msg_t *raw, char *ref);
+
 /* The router has ACKed the INFORM of the current connection. */
 int peer_registered(const peer_t *p);
 
