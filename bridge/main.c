@@ -123,7 +123,6 @@ struct bridge {
 	size_t ngs;
 	char (*idle)[BRIDGE_ID_LEN]; /* identities of idle slots, a stack */
 	size_t nidle, nready;        /* idle: said hello or answered; ready: of those */
-	size_t advertised;           /* READYs sent and not yet used */
 	unsigned long gen;           /* router connection; answers of older ones are dropped */
 	uint64_t backoff_until;
 	long backoff_ms;
@@ -587,18 +586,13 @@ send_error(bridge_t *b, const char *ref, const char *code, const char *text, siz
 	peer_send_error(b->peer, ref, code, text, len);
 }
 
-/* READY for every idle slot not yet advertised, unless gearmand was
- * unreachable a moment ago. */
+/* Offers the router every idle slot, unless gearmand was unreachable a
+ * moment ago. */
 static void
 advertise(bridge_t *b)
 {
-	if (b->peer == NULL || !peer_registered(b->peer) || b->stopping ||
-	    loop_now(b->loop) < b->backoff_until)
-		return;
-	while (b->advertised < b->nidle) {
-		peer_send_cmd(b->peer, PROTO_READY);
-		b->advertised++;
-	}
+	if (!b->stopping && loop_now(b->loop) >= b->backoff_until)
+		peer_offer(b->peer, b->nidle);
 }
 
 static int
@@ -735,8 +729,6 @@ handle_request(bridge_t *b, const proto_msg_t *m)
 		return;
 	memcpy(ref, m->msgid.data, m->msgid.size);
 	ref[m->msgid.size] = '\0';
-	if (b->advertised > 0)
-		b->advertised--;
 	if (b->stopping) {
 		send_error(b, ref, "not-run", "the bridge is shutting down", 27);
 		return;
@@ -787,8 +779,6 @@ on_message(peer_t *p, const proto_msg_t *m, const wire_msg_t *raw, const proto_e
 		log_warn("%s message from the router%s%s", m == NULL ? "an oversized" : "a bad",
 		         perr ? ": " : "", perr ? perr->text : "");
 		if (peer_failed_request(m, raw, ref)) {
-			if (b->advertised > 0)
-				b->advertised--;
 			send_error(b, ref, "bad-job", why, strlen(why));
 			advertise(b);
 		}
@@ -815,7 +805,6 @@ on_registered(peer_t *p, void *arg)
 	bridge_t *b = arg;
 
 	GH_UNUSED(p);
-	b->advertised = 0;
 	advertise(b);
 }
 
@@ -828,7 +817,6 @@ on_lost(peer_t *p, const char *why, void *arg)
 
 	GH_UNUSED(p);
 	GH_UNUSED(why);
-	b->advertised = 0;
 	b->gen++;
 }
 

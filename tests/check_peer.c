@@ -414,6 +414,61 @@ START_TEST(test_stop_keeps_heartbeating)
 }
 END_TEST
 
+/* READY credit: never more outstanding than offered; every REQUEST uses
+ * one, decoded or not; a re-INFORM starts again from none; nothing once
+ * stopping. */
+START_TEST(test_offer)
+{
+	char id[64];
+	got_t g[MAXMSG];
+	const got_t *inform;
+	size_t n;
+
+	start_registered(id);
+	drain(0, g, MAXMSG);
+	peer_offer(peer, 3);
+	peer_offer(peer, 3);
+	run_for(20);
+	n = drain(0, g, MAXMSG);
+	ck_assert_uint_eq(count(g, n, "READY"), 3);
+	/* Two REQUESTs, one of them malformed (no body): two READYs used. */
+	router_send3(0, id, "REQUEST", "q", "", "[]");
+	router_send(0, id, "REQUEST", NULL, NULL);
+	run_for(50);
+	ck_assert_int_eq(bad, 1);
+	peer_offer(peer, 3);
+	run_for(20);
+	n = drain(0, g, MAXMSG);
+	ck_assert_uint_eq(count(g, n, "READY"), 2);
+	/* Fewer free slots than outstanding READYs: none sent. */
+	peer_offer(peer, 1);
+	run_for(20);
+	n = drain(0, g, MAXMSG);
+	ck_assert_uint_eq(count(g, n, "READY"), 0);
+	/* The router forgot us: after the new ACK, every slot anew. */
+	router_send3(0, id, "ERROR", "", "unknown-peer", "who?");
+	run_for(50);
+	n = drain(0, g, MAXMSG);
+	ck_assert_ptr_nonnull(inform = find(g, n, "INFORM"));
+	peer_offer(peer, 2);
+	run_for(20);
+	ck_assert_uint_eq(count(g, drain(0, g, MAXMSG), "READY"), 0); /* not before the ACK */
+	router_send(0, id, "ACK", inform->msgid, NULL);
+	run_for(50);
+	peer_offer(peer, 2);
+	run_for(20);
+	n = drain(0, g, MAXMSG);
+	ck_assert_uint_eq(count(g, n, "READY"), 2);
+	peer_stop(peer);
+	router_send3(0, id, "REQUEST", "q", "", "[]");
+	run_for(50);
+	peer_offer(peer, 5);
+	run_for(20);
+	n = drain(0, g, MAXMSG);
+	ck_assert_uint_eq(count(g, n, "READY"), 0);
+}
+END_TEST
+
 /* Refusing what did not decode: the msgid of a REQUEST, nothing else. */
 static void
 raw_msg(wire_msg_t *m, const char *const *parts, size_t n)
@@ -475,6 +530,7 @@ main(void)
 	tcase_add_test(tc, test_messages_reach_the_caller);
 	tcase_add_test(tc, test_stop_keeps_heartbeating);
 	tcase_add_test(tc, test_failed_request);
+	tcase_add_test(tc, test_offer);
 	suite_add_tcase(s, tc);
 	failed = gh_check_failed(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

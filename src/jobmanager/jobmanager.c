@@ -58,7 +58,6 @@ typedef struct {
 	peer_t *peer;
 	pool_t *pool;
 	char *queues_json;
-	size_t advertised; /* READYs sent and not yet used by a REQUEST */
 	long timeout;
 	size_t prefetch; /* slots advertised beyond the worker processes */
 	pending_t *pending, **pending_tail;
@@ -144,22 +143,16 @@ send_error(jm_t *jm, const char *ref, const char *code, const char *text)
 
 /* Slots. */
 
-/* Sends READY until every slot is taken or advertised. The slots are one per
- * live worker process plus prefetch; a slot is taken by a running job or a
- * job waiting here for a worker. Never more READYs outstanding than free
- * slots (EventMQ over-advertised). */
+/* Offers the router every free slot. The slots are one per live worker
+ * process plus prefetch; a slot is taken by a running job or a job waiting
+ * here for a worker. */
 static void
 advertise(jm_t *jm)
 {
 	size_t slots = pool_live(jm->pool) + jm->prefetch;
 	size_t taken = pool_jobs(jm->pool) + jm->npending;
 
-	if (!peer_registered(jm->peer) || jm->stopping)
-		return;
-	while (taken + jm->advertised < slots) {
-		peer_send_cmd(jm->peer, PROTO_READY);
-		jm->advertised++;
-	}
+	peer_offer(jm->peer, slots > taken ? slots - taken : 0);
 }
 
 static pending_t *
@@ -335,7 +328,6 @@ on_registered(peer_t *p, void *arg)
 	jm_t *jm = arg;
 
 	GH_UNUSED(p);
-	jm->advertised = 0;
 	advertise(jm);
 }
 
@@ -348,7 +340,6 @@ on_lost(peer_t *p, const char *why, void *arg)
 
 	GH_UNUSED(p);
 	GH_UNUSED(why);
-	jm->advertised = 0;
 	drop_pending(jm);
 	pool_forget_queued(jm->pool);
 }
@@ -364,8 +355,6 @@ handle_request(jm_t *jm, const proto_msg_t *m)
 		return;
 	memcpy(ref, m->msgid.data, m->msgid.size);
 	ref[m->msgid.size] = '\0';
-	if (jm->advertised > 0)
-		jm->advertised--;
 	if (jm->stopping) {
 		send_error(jm, ref, "not-run", "the job manager is shutting down");
 		return;
@@ -409,8 +398,6 @@ on_message(peer_t *p, const proto_msg_t *m, const wire_msg_t *raw, const proto_e
 		log_warn("%s message from the router%s%s", m == NULL ? "an oversized" : "a bad",
 		         perr ? ": " : "", perr ? perr->text : "");
 		if (peer_failed_request(m, raw, ref)) {
-			if (jm->advertised > 0)
-				jm->advertised--;
 			send_error(jm, ref, "bad-job", m == NULL ? "job too large" : perr->text);
 			advertise(jm);
 		}

@@ -28,6 +28,7 @@ struct peer {
 	char identity[GH_UUID_LEN + 1];
 	char inform_msgid[GH_UUID_LEN + 1];
 	int registered, stopping;
+	size_t offered; /* READYs sent since the last INFORM, not yet used by a REQUEST */
 	uint64_t last_rx, last_tx, inform_at;
 	uint64_t tick;
 };
@@ -79,6 +80,7 @@ send_inform(peer_t *p)
 	m.queues = gh_frame_str(p->queues);
 	m.peer_type = gh_frame_str(p->type);
 	p->registered = 0;
+	p->offered = 0;
 	p->inform_at = loop_now(p->loop);
 	log_info("INFORM %s as a %s%s%s", p->endpoints[p->cur], p->type,
 	         *p->queues ? " with queues " : "", p->queues);
@@ -94,6 +96,7 @@ disconnect(peer_t *p)
 		p->sock = NULL;
 	}
 	p->registered = 0;
+	p->offered = 0;
 }
 
 /* Connects to the current endpoint with a fresh identity and INFORMs it. */
@@ -203,6 +206,9 @@ on_socket(loop_t *loop, void *sock, int fd, short revents, void *arg)
 		}
 		p->last_rx = loop_now(loop);
 		n = wire_frames(&wm, 0, f, GH_ARRAY_LEN(f));
+		/* A REQUEST uses one READY, whether it decodes or not. */
+		if (n >= 3 && gh_frame_is(f[2], "REQUEST") && p->offered > 0)
+			p->offered--;
 		if (wm.oversized || wm.truncated)
 			p->cfg.message(p, NULL, &wm, NULL, p->cfg.arg);
 		else if (proto_decode(f, n, &m, &perr) == -1)
@@ -296,6 +302,17 @@ peer_destroy(peer_t **self_p, int linger_ms)
 	free(p->queues);
 	free(p);
 	*self_p = NULL;
+}
+
+void
+peer_offer(peer_t *p, size_t free_slots)
+{
+	if (p == NULL || !p->registered || p->stopping)
+		return;
+	while (p->offered < free_slots) {
+		peer_send_cmd(p, PROTO_READY);
+		p->offered++;
+	}
 }
 
 int

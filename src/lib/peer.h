@@ -66,6 +66,14 @@ int peer_send(peer_t *p, proto_msg_t *m);
  * HEARTBEAT, the time. Failures are logged. */
 void peer_send_cmd(peer_t *p, proto_cmd_t cmd);
 
+/* Sends READY until free_slots of them are outstanding: sent since the
+ * router last acknowledged our INFORM and not yet used by a REQUEST (every
+ * REQUEST received uses one, decoded or not). Nothing before the ACK or
+ * once stopping; a new INFORM (reconnection, re-INFORM) starts from none,
+ * so call it again from the registered callback. Never more outstanding
+ * than the caller says are free (EventMQ's job manager over-advertised). */
+void peer_offer(peer_t *p, size_t free_slots);
+
 /* Sends ERROR [ref, code, text] with a fresh msgid; a text that is not
  * UTF-8 (a handler's or an exception's message) goes escaped. */
 void peer_send_error(peer_t *p, const char *ref, const char *code, const char *text, size_t len);
