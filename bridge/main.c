@@ -52,7 +52,7 @@
 #define BRIDGE_BACKOFF_MIN   100
 #define BRIDGE_BACKOFF_MAX   10000
 #define BRIDGE_RESUBSCRIBE_S 60
-#define BRIDGE_MAX_OVERRIDES 8
+#define BRIDGE_MAX_OVERRIDES 2
 #define BRIDGE_ID_LEN        16
 
 extern char **environ;
@@ -90,11 +90,9 @@ typedef struct {
 
 struct bridge {
 	const char *config_path;
-	struct {
-		const char *key, *value;
-	} overrides[BRIDGE_MAX_OVERRIDES];
+	conf_override_t overrides[BRIDGE_MAX_OVERRIDES]; /* log_level, gearman_servers */
 	size_t noverrides;
-	char *servers_opt;
+	char *servers_opt; /* every -s, joined: the gearman_servers override */
 
 	conf_t *conf;
 	char **servers;
@@ -844,26 +842,25 @@ on_stop_signal(loop_t *loop, int signo, void *arg)
 	return 0;
 }
 
+/* A command line option: the last one for a key wins. */
+static void
+set_override(bridge_t *b, const char *key, const char *value)
+{
+	size_t i;
+
+	for (i = 0; i < b->noverrides && strcmp(b->overrides[i].key, key) != 0; i++)
+		;
+	b->overrides[i].key = key;
+	b->overrides[i].value = value;
+	if (i == b->noverrides)
+		b->noverrides++;
+}
+
 static conf_t *
 load_conf(bridge_t *b, char *err, size_t errlen)
 {
-	conf_t *c = conf_load(b->config_path, environ, err, errlen);
-	size_t i;
-
-	if (c == NULL)
-		return NULL;
-	for (i = 0; i < b->noverrides; i++)
-		if (conf_set(c, SECTION, b->overrides[i].key, b->overrides[i].value, "command line",
-		             err, errlen) == -1) {
-			conf_destroy(&c);
-			return NULL;
-		}
-	if (b->servers_opt != NULL && conf_set(c, SECTION, "gearman_servers", b->servers_opt,
-	                                       "command line", err, errlen) == -1) {
-		conf_destroy(&c);
-		return NULL;
-	}
-	return c;
+	return conf_load_overrides(b->config_path, environ, SECTION, b->overrides, b->noverrides,
+	                           err, errlen);
 }
 
 static void
@@ -1204,16 +1201,11 @@ main(int argc, char **argv)
 
 			free(b.servers_opt);
 			b.servers_opt = joined;
+			set_override(&b, "gearman_servers", joined);
 			break;
 		}
 		case 'l':
-			b.overrides[b.noverrides].key = "log_level";
-			b.overrides[b.noverrides++].value = optarg;
-			if (b.noverrides == BRIDGE_MAX_OVERRIDES) {
-				fprintf(stderr, "gearhorn-bridge: too many options\n");
-				free(b.servers_opt);
-				return EX_USAGE;
-			}
+			set_override(&b, "log_level", optarg);
 			break;
 		case 'h':
 			usage(stdout);

@@ -1197,6 +1197,32 @@ START_TEST(test_man_page_examples_load)
 }
 END_TEST
 
+/* Command line options on top of file and environment, in order; a bad
+ * one fails the load with its origin named. */
+START_TEST(test_load_overrides)
+{
+	static char *envp[] = {"GEARHORN_BRIDGE_TIMEOUT=7", "GEARHORN_BRIDGE_LOG_LEVEL=warn", NULL};
+	const conf_override_t ov[] = {
+	    {"log_level", "debug"}, {"timeout", "9"}, {"log_level", "error"}};
+	const conf_override_t bad[] = {{"timeout", "soon"}};
+	char msg[512];
+	conf_t *c = conf_load_overrides("/dev/null", envp, "bridge", ov, 3, msg, sizeof(msg));
+
+	ck_assert_ptr_nonnull(c);
+	ck_assert_str_eq(conf_get(c, "bridge", "log_level"), "error");
+	ck_assert_int_eq(conf_get_int(c, "bridge", "timeout"), 9);
+	ck_assert_str_eq(conf_origin(c, "bridge", "timeout"), "command line");
+	conf_destroy(&c);
+	c = conf_load_overrides("/dev/null", envp, "bridge", ov, 0, msg, sizeof(msg));
+	ck_assert_int_eq(conf_get_int(c, "bridge", "timeout"), 7);
+	conf_destroy(&c);
+	c = conf_load_overrides("/dev/null", envp, "bridge", bad, 1, msg, sizeof(msg));
+	ck_assert_ptr_null(c);
+	ck_assert_ptr_nonnull(strstr(msg, "command line"));
+	ck_assert_ptr_nonnull(strstr(msg, "timeout"));
+}
+END_TEST
+
 static Suite *
 conf_suite(void)
 {
@@ -1229,6 +1255,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_failed_set_keeps_value);
 	tcase_add_test(tc, test_man_page_keys);
 	tcase_add_test(tc, test_man_page_examples_load);
+	tcase_add_test(tc, test_load_overrides);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -47,9 +47,7 @@ typedef struct pending {
 
 typedef struct {
 	const char *config_path;
-	struct {
-		const char *key, *value;
-	} overrides[JM_MAX_OVERRIDES];
+	conf_override_t overrides[JM_MAX_OVERRIDES];
 	size_t noverrides;
 
 	conf_t *conf;
@@ -468,18 +466,8 @@ on_stop_signal(loop_t *loop, int signo, void *arg)
 static conf_t *
 load_conf(jm_t *jm, char *err, size_t errlen)
 {
-	conf_t *c = conf_load(jm->config_path, environ, err, errlen);
-	size_t i;
-
-	if (c == NULL)
-		return NULL;
-	for (i = 0; i < jm->noverrides; i++)
-		if (conf_set(c, SECTION, jm->overrides[i].key, jm->overrides[i].value,
-		             "command line", err, errlen) == -1) {
-			conf_destroy(&c);
-			return NULL;
-		}
-	return c;
+	return conf_load_overrides(jm->config_path, environ, SECTION, jm->overrides, jm->noverrides,
+	                           err, errlen);
 }
 
 static void

@@ -1147,6 +1147,19 @@ conf_load(const char *path, char *const *envp, char *err, size_t errlen)
 	return c;
 }
 
+conf_t *
+conf_load_overrides(const char *path, char *const *envp, const char *section,
+                    const conf_override_t *ov, size_t n, char *err, size_t errlen)
+{
+	conf_t *c = conf_load(path, envp, err, errlen);
+	size_t i;
+
+	for (i = 0; c != NULL && i < n; i++)
+		if (conf_set(c, section, ov[i].key, ov[i].value, "command line", err, errlen) == -1)
+			conf_destroy(&c);
+	return c;
+}
+
 /* ---- reading ---- */
 
 const char *

@@ -79,6 +79,17 @@ int conf_set(conf_t *c, const char *section, const char *key, const char *value,
  * result; NULL on error with the message in err. */
 conf_t *conf_load(const char *path, char *const *envp, char *err, size_t errlen);
 
+/* A program's command line option that sets [section] key. */
+typedef struct {
+	const char *key, *value;
+} conf_override_t;
+
+/* conf_load(), then each of the n overrides set in section with origin
+ * "command line", in order (a later one for the same key wins). Caller
+ * owns the result; NULL on error with the message in err. */
+conf_t *conf_load_overrides(const char *path, char *const *envp, const char *section,
+                            const conf_override_t *ov, size_t n, char *err, size_t errlen);
+
 /* Returns the path used when neither a path nor GEARHORN_CONFIG is given:
  * GH_DEFAULT_CONFIG at build time, else "/etc/gearhorn.conf". Borrowed,
  * static. */
