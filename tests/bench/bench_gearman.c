@@ -25,6 +25,7 @@
 
 #include <libgearman-1.0/gearman.h>
 
+#include "conf.h"
 #include "util.h"
 
 typedef struct {
@@ -245,8 +246,8 @@ main(int argc, char **argv)
 {
 	opts_t o = {NULL, 4730, NULL, 20000, 100, 100};
 	const char *mode;
-	char *server = NULL, *colon;
-	int ch;
+	char *server = NULL, host[256], err[256];
+	int ch, port;
 
 	if (argc < 2)
 		return usage();
@@ -276,12 +277,12 @@ main(int argc, char **argv)
 	if (server == NULL || o.function == NULL || optind != argc || o.count < 10 ||
 	    o.inflight < 1 || o.inflight > 100000 || o.size < 1 || o.size > 1000000)
 		return usage();
-	o.host = server;
-	colon = strrchr(server, ':');
-	if (colon != NULL) {
-		*colon = '\0';
-		o.port = (in_port_t)strtol(colon + 1, NULL, 10);
+	if (conf_parse_server(server, host, sizeof(host), &port, err, sizeof(err)) < 0) {
+		fprintf(stderr, "bench_gearman: %s\n", err);
+		return 64;
 	}
+	o.host = host;
+	o.port = (in_port_t)port;
 	if (strcmp(mode, "worker") == 0) {
 		mode_worker(&o);
 		return 0;
