@@ -20,6 +20,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -133,6 +134,15 @@ struct bridge {
 
 	int stopping, said_goodbye, forced;
 };
+
+/* The next wait after a failure: BRIDGE_BACKOFF_MIN, then doubling up to
+ * BRIDGE_BACKOFF_MAX. */
+static long
+backoff_next(long ms)
+{
+	ms = ms == 0 ? BRIDGE_BACKOFF_MIN : ms * 2;
+	return ms > BRIDGE_BACKOFF_MAX ? BRIDGE_BACKOFF_MAX : ms;
+}
 
 /* ---- the gearman client of a slot ---- */
 
@@ -321,7 +331,7 @@ gslot_main(void *arg)
 	for (;;) {
 		gh_frame_t f[8], ans[4];
 		wire_msg_t m;
-		char ref[PROTO_MAX_MSGID + 1], fn[600], *w = NULL, *out = NULL, err[512];
+		char ref[PROTO_MAX_MSGID + 1], fn[600], num[32], *w = NULL, *out = NULL, err[512];
 		size_t n, wlen = 0, outlen = 0;
 		long timeout_ms = 0;
 		const char *code;
@@ -338,8 +348,11 @@ gslot_main(void *arg)
 		ref[f[0].size] = '\0';
 		memcpy(fn, f[1].data, f[1].size);
 		fn[f[1].size] = '\0';
-		for (size_t i = 0; i < f[2].size; i++)
-			timeout_ms = timeout_ms * 10 + (((const char *)f[2].data)[i] - '0');
+		if (f[2].size < sizeof(num)) {
+			memcpy(num, f[2].data, f[2].size);
+			num[f[2].size] = '\0';
+			gh_parse_long(num, 0, LONG_MAX, &timeout_ms);
+		}
 		if (bridge_unwrap(f[4].data, f[4].size, &w, &wlen, err, sizeof(err)) == -1) {
 			out = gh_strdup(err);
 			outlen = strlen(out);
@@ -516,9 +529,7 @@ zw_main(void *arg)
 			z->backoff = 0;
 			continue;
 		}
-		z->backoff = z->backoff == 0 ? BRIDGE_BACKOFF_MIN : z->backoff * 2;
-		if (z->backoff > BRIDGE_BACKOFF_MAX)
-			z->backoff = BRIDGE_BACKOFF_MAX;
+		z->backoff = backoff_next(z->backoff);
 		log_msg(rc != last || !trouble ? LOG_LEVEL_WARN : LOG_LEVEL_DEBUG,
 		        "gearman worker %d: %s; retrying in %ld ms", z->index,
 		        gearman_worker_error(z->worker) ? gearman_worker_error(z->worker)
@@ -626,6 +637,55 @@ maybe_done(bridge_t *b)
 	}
 }
 
+/* gearmand could not be reached: no READY for a while, longer each time. */
+static void
+pause_ready(bridge_t *b)
+{
+	b->backoff_ms = backoff_next(b->backoff_ms);
+	b->backoff_until = loop_now(b->loop) + (uint64_t)b->backoff_ms;
+	if (b->backoff_timer == 0)
+		b->backoff_timer =
+		    loop_add_timer(b->loop, (uint64_t)b->backoff_ms, 0, on_backoff_over, b);
+}
+
+/* A slot's answer to job ref, sent on router connection gen: REPLY with
+ * the result JSON, or an ERROR code with its text. */
+static void
+slot_answer(bridge_t *b, const char *ref, gh_frame_t gen, gh_frame_t code, gh_frame_t data)
+{
+	char now[32], c[32] = "job-failed", id[GH_UUID_LEN + 1];
+	proto_msg_t r;
+
+	snprintf(now, sizeof(now), "%lu", b->gen);
+	if (gh_frame_is(code, "REPLY"))
+		b->backoff_ms = 0;
+	if (!gh_frame_is(gen, now) || b->peer == NULL) {
+		log_info("job %s ended after its router connection was replaced; its answer is "
+		         "dropped",
+		         ref);
+		return;
+	}
+	if (gh_frame_is(code, "REPLY")) {
+		gh_uuid(id);
+		proto_msg_init(&r, PROTO_REPLY, id);
+		r.result = data;
+		r.ref = gh_frame_str(ref);
+		log_debug("job %s done", ref);
+		peer_send(b->peer, &r);
+		return;
+	}
+	if (code.size > 0 && code.size < sizeof(c)) {
+		memcpy(c, code.data, code.size);
+		c[code.size] = '\0';
+	}
+	log_info("job %s: %s: %.*s", ref, c, (int)data.size, (const char *)data.data);
+	if (strcmp(c, "not-run") == 0 && !b->stopping)
+		pause_ready(b);
+	else
+		b->backoff_ms = 0;
+	send_error(b, ref, c, data.data, data.size);
+}
+
 /* A slot answered (or said hello), or a gearman worker thread ended. */
 static int
 on_slots(loop_t *loop, void *sock, int fd, short revents, void *arg)
@@ -647,54 +707,13 @@ on_slots(loop_t *loop, void *sock, int fd, short revents, void *arg)
 		memcpy(b->idle[b->nidle], f[0].data, f[0].size);
 		b->idle[b->nidle][f[0].size] = '\0';
 		b->nidle++;
+		/* [id, ref, gen, code, data]; a hello has no ref. */
 		if (n == 5 && f[1].size > 0 && f[1].size <= PROTO_MAX_MSGID) {
-			/* [id, ref, gen, code, data] */
-			char ref[PROTO_MAX_MSGID + 1], gen[32];
+			char ref[PROTO_MAX_MSGID + 1];
 
 			memcpy(ref, f[1].data, f[1].size);
 			ref[f[1].size] = '\0';
-			snprintf(gen, sizeof(gen), "%lu", b->gen);
-			if (!gh_frame_is(f[2], gen) || b->peer == NULL) {
-				log_info("job %s ended after its router connection was replaced; "
-				         "its answer is dropped",
-				         ref);
-			} else if (gh_frame_is(f[3], "REPLY")) {
-				char id[GH_UUID_LEN + 1];
-				proto_msg_t r;
-
-				gh_uuid(id);
-				proto_msg_init(&r, PROTO_REPLY, id);
-				r.result = f[4];
-				r.ref = gh_frame_str(ref);
-				log_debug("job %s done", ref);
-				peer_send(b->peer, &r);
-			} else {
-				char code[32] = "job-failed";
-
-				if (f[3].size > 0 && f[3].size < sizeof(code)) {
-					memcpy(code, f[3].data, f[3].size);
-					code[f[3].size] = '\0';
-				}
-				log_info("job %s: %s: %.*s", ref, code, (int)f[4].size,
-				         (const char *)f[4].data);
-				if (strcmp(code, "not-run") == 0 && !b->stopping) {
-					b->backoff_ms = b->backoff_ms == 0 ? BRIDGE_BACKOFF_MIN
-					                                   : b->backoff_ms * 2;
-					if (b->backoff_ms > BRIDGE_BACKOFF_MAX)
-						b->backoff_ms = BRIDGE_BACKOFF_MAX;
-					b->backoff_until =
-					    loop_now(b->loop) + (uint64_t)b->backoff_ms;
-					if (b->backoff_timer == 0)
-						b->backoff_timer =
-						    loop_add_timer(b->loop, (uint64_t)b->backoff_ms,
-						                   0, on_backoff_over, b);
-				} else {
-					b->backoff_ms = 0;
-				}
-				send_error(b, ref, code, f[4].data, f[4].size);
-			}
-			if (gh_frame_is(f[3], "REPLY"))
-				b->backoff_ms = 0;
+			slot_answer(b, ref, f[2], f[3], f[4]);
 		}
 	}
 	wire_msg_close(&m);
