@@ -4,9 +4,17 @@
  *   bench_emqp bare [-n COUNT] [-i INFLIGHT] [-s SIZE]
  *       The baseline: a bare broker (client DEALER -> ROUTER/ROUTER broker ->
  *       worker DEALER, echoing) over loopback TCP, in three processes with a
- *       ZeroMQ context each, as the stack it is compared with runs.
+ *       ZeroMQ context each, as the stack it is compared with runs. It is the
+ *       usual broker loop (the ZeroMQ guide's load-balancing broker): each
+ *       zmq_poll is followed by one message from each socket it found ready.
+ *       This is the broker PERFORMANCE.md's anchor measures (239k round trips
+ *       a second with 1000 in flight).
+ *   bench_emqp bare-drain [-n COUNT] [-i INFLIGHT] [-s SIZE]
+ *       The same broker draining each ready socket before it polls again, as
+ *       gearhorn-router does: about twice the anchor, a stricter baseline.
  *   bench_emqp bare-threads [-n COUNT] [-i INFLIGHT] [-s SIZE]
- *       The same broker in three threads of this process sharing one context.
+ *       The draining broker in three threads of this process sharing one
+ *       context.
  *   bench_emqp bare-emqp [-n COUNT] [-i INFLIGHT] [-s SIZE]
  *       Three processes again, exchanging eMQP's messages as gearhorn's router
  *       and job manager do (ACK, REQUEST, REPLY, READY, REPLY) with no logic
@@ -72,6 +80,7 @@ report(const char *mode, const opts_t *o, uint64_t elapsed_us, uint64_t *lat, lo
 
 typedef struct {
 	void *ctx;
+	int drain; /* read each ready socket until it is empty */
 	char front[256], back[256];
 } bare_t;
 
@@ -136,6 +145,8 @@ bare_broker(void *arg)
 			if (wire_forward(back, worker, worker_len, NULL, 0, &m, 0, 0) != 0)
 				die("forward to worker");
 			wire_msg_close(&m);
+			if (!b->drain)
+				break;
 		}
 		while (items[1].revents & ZMQ_POLLIN) {
 			/* [worker, client, '', payload] -> [client, '', payload] */
@@ -144,6 +155,8 @@ bare_broker(void *arg)
 			if (wire_forward(front, NULL, 0, NULL, 0, &m, 1, 0) != 0)
 				die("forward to client");
 			wire_msg_close(&m);
+			if (!b->drain)
+				break;
 		}
 	}
 	zmq_close(front);
@@ -439,7 +452,8 @@ main(int argc, char **argv)
 	int ch, procs = 0, emqp_shape = 0;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: bench_emqp bare|router [FRONTEND] [-n COUNT] [-i INFLIGHT] "
+		fprintf(stderr, "usage: bench_emqp bare|bare-drain|bare-threads|bare-emqp|router "
+		                "[FRONTEND] [-n COUNT] [-i INFLIGHT] "
 		                "[-s SIZE] [-q QUEUE]\n");
 		return 64;
 	}
@@ -449,8 +463,8 @@ main(int argc, char **argv)
 			return 64;
 		endpoint = argv[2];
 		optind = 3;
-	} else if (strcmp(mode, "bare") == 0 || strcmp(mode, "bare-threads") == 0 ||
-	           strcmp(mode, "bare-emqp") == 0) {
+	} else if (strcmp(mode, "bare") == 0 || strcmp(mode, "bare-drain") == 0 ||
+	           strcmp(mode, "bare-threads") == 0 || strcmp(mode, "bare-emqp") == 0) {
 		procs = strcmp(mode, "bare-threads") != 0;
 		emqp_shape = strcmp(mode, "bare-emqp") == 0;
 		optind = 2;
@@ -499,6 +513,7 @@ main(int argc, char **argv)
 		int fds[2];
 
 		memset(&b, 0, sizeof(b));
+		b.drain = strcmp(mode, "bare") != 0;
 		zmq_ctx_term(ctx);
 		if (pipe(fds) != 0)
 			die("pipe");
@@ -528,7 +543,7 @@ main(int argc, char **argv)
 		c.sock = client_socket(ctx, b.front);
 		if (emqp_shape)
 			emqp_client(&c, &o);
-		run_client(&c, emqp_shape ? "bare-emqp" : "bare");
+		run_client(&c, mode);
 		fflush(stdout);
 		kill(worker, SIGKILL);
 		kill(broker, SIGKILL);
@@ -543,6 +558,7 @@ main(int argc, char **argv)
 
 		memset(&b, 0, sizeof(b));
 		b.ctx = ctx;
+		b.drain = 1;
 		pthread_create(&tb, NULL, bare_broker, &b);
 		while (b.back[0] == '\0' || b.front[0] == '\0')
 			usleep(1000);
