@@ -2,8 +2,8 @@
  * worker.c: the gearhorn-fanout worker (see worker.h and gearhorn-fanout(8)).
  *
  * gearhorn 0.0.5 compatibility, with its defects fixed: every function is
- * registered; unsubscribe works; bad input of any shape is answered with a
- * WORK_EXCEPTION instead of killing the worker; copies are submitted in one
+ * registered; unsubscribe works; bad input of any shape is answered with its
+ * reason (WORK_WARNING) and WORK_FAIL instead of killing the worker; copies are submitted in one
  * batch (background) or concurrently (foreground) instead of one round trip
  * each; a foreground fanout waits until every copy has finished, failed or
  * timed out, and reports each failed subscriber exactly once.
@@ -38,6 +38,8 @@
 #define FANOUT_BACKOFF_MAX_MS 5000
 /* Bytes of a bad workload quoted in the log. */
 #define FANOUT_LOG_WORKLOAD 200
+/* Longest subscriber warning kept as the reason of its failure. */
+#define FANOUT_REASON_MAX 4096
 /* Seconds between sweeps of expired subscriptions. */
 #define FANOUT_SWEEP_INTERVAL 60
 /* The topic that fanout workers subscribe themselves to (matchmaking). */
@@ -78,6 +80,7 @@ struct fanout {
 	char *mm_function; /* __matchmaking_<instance> */
 	long mm_ttl;
 	int64_t next_sweep, next_refresh;
+	int failed; /* the job just run ended with WORK_FAIL */
 };
 
 /* One copy of a fanout: where it goes and how it ended. */
@@ -93,7 +96,8 @@ struct fanout_copy {
 	fanout_batch_t *batch;
 	const char *client_id; /* borrowed from the subscriber list */
 	int done;
-	char *error; /* NULL if it succeeded */
+	char *error;   /* NULL if it succeeded */
+	char *warning; /* the subscriber's last WORK_WARNING, the reason if it fails */
 };
 
 char *
@@ -115,6 +119,8 @@ fanout_copy_finish(fanout_copy_t *c, const char *error)
 		return;
 	c->done = 1;
 	c->error = error ? gh_strdup(error) : NULL;
+	free(c->warning);
+	c->warning = NULL;
 	c->batch->pending--;
 }
 
@@ -158,6 +164,32 @@ fanout_on_progress(gearman_task_st *task)
 	return GEARMAN_SUCCESS;
 }
 
+/* A subscriber that fails says why in a WORK_WARNING first (as
+ * gearhorn-fanout and gearhorn-bridge do): kept, if it is text that can go
+ * into the JSON error list, as the reason should WORK_FAIL follow. */
+static gearman_return_t
+fanout_on_warning(gearman_task_st *task)
+{
+	fanout_copy_t *c = gearman_task_context(task);
+	const char *data = gearman_task_data(task);
+	size_t size = gearman_task_data_size(task);
+
+	if (c == NULL)
+		return GEARMAN_SUCCESS;
+	if (!c->done && data != NULL && size > 0 && size <= FANOUT_REASON_MAX &&
+	    memchr(data, '\0', size) == NULL) {
+		json_t *probe = json_stringn(data, size); /* NULL unless UTF-8 */
+
+		if (probe != NULL) {
+			free(c->warning);
+			c->warning = gh_strndup(data, size);
+			json_decref(probe);
+		}
+	}
+	fanout_batch_tick(c->batch);
+	return GEARMAN_SUCCESS;
+}
+
 static gearman_return_t
 fanout_on_complete(gearman_task_st *task)
 {
@@ -176,7 +208,11 @@ fanout_on_fail(gearman_task_st *task)
 	fanout_copy_t *c = gearman_task_context(task);
 
 	if (c != NULL) {
-		fanout_copy_finish(c, "Worker failure");
+		char *why = c->warning;
+
+		c->warning = NULL;
+		fanout_copy_finish(c, why != NULL ? why : "Worker failure");
+		free(why);
 		fanout_batch_tick(c->batch);
 	}
 	return GEARMAN_SUCCESS;
@@ -241,7 +277,7 @@ fanout_client_get(fanout_t *f, char *err, size_t errlen)
 	}
 	gearman_client_set_created_fn(f->client, fanout_on_created);
 	gearman_client_set_data_fn(f->client, fanout_on_progress);
-	gearman_client_set_warning_fn(f->client, fanout_on_progress);
+	gearman_client_set_warning_fn(f->client, fanout_on_warning);
 	gearman_client_set_status_fn(f->client, fanout_on_progress);
 	gearman_client_set_complete_fn(f->client, fanout_on_complete);
 	gearman_client_set_fail_fn(f->client, fanout_on_fail);
@@ -568,6 +604,7 @@ fanout_submit(fanout_t *f, const store_list_t *subs, const char *topic, const ch
 		copies[i].client_id = subs->items[i];
 		copies[i].done = 0;
 		copies[i].error = NULL;
+		copies[i].warning = NULL;
 	}
 	/* libgearman takes an empty workload only as NULL. */
 	if (plen == 0)
@@ -592,6 +629,8 @@ fanout_submit(fanout_t *f, const store_list_t *subs, const char *topic, const ch
 			if (!copies[i].done) {
 				copies[i].done = 1;
 				copies[i].error = gh_strdup(reason);
+				free(copies[i].warning);
+				copies[i].warning = NULL;
 			}
 	}
 }
@@ -852,16 +891,15 @@ fanout_job(gearman_job_st *job, void *context, size_t *result_size, gearman_retu
 		*ret_ptr = GEARMAN_SUCCESS;
 		return out;
 	}
-	/* gearman_job_send_exception marks the job finished, so returning
-	 * success afterwards sends nothing more (and gearman_worker_work
-	 * reports success instead of the job's failure). If the exception
-	 * could not be sent, the job ends with WORK_FAIL. */
-	if (gearman_job_send_exception(job, out, outlen) == GEARMAN_SUCCESS) {
-		*ret_ptr = GEARMAN_SUCCESS;
-	} else {
-		log_warn("%s: cannot send the exception", fanout_fn_names[ctx->fn]);
-		*ret_ptr = GEARMAN_WORK_FAIL;
-	}
+	/* gearmand passes WORK_EXCEPTION only to clients that asked for
+	 * exceptions and leaves every other client waiting for ever; and once
+	 * libgearman has sent it, no WORK_FAIL can follow. So the reason goes
+	 * as WORK_WARNING, which every client gets, and the job ends with
+	 * WORK_FAIL. */
+	if (gearman_job_send_warning(job, out, outlen) != GEARMAN_SUCCESS)
+		log_warn("%s: cannot send the reason of a failure", fanout_fn_names[ctx->fn]);
+	*ret_ptr = GEARMAN_WORK_FAIL;
+	ctx->f->failed = 1;
 	free(out);
 	*result_size = 0;
 	return NULL;
@@ -991,6 +1029,12 @@ fanout_run(fanout_t *f, volatile sig_atomic_t *stop)
 
 		fanout_housekeeping(f);
 		rc = gearman_worker_work(f->worker);
+		/* After a job that ended with WORK_FAIL, libgearman reports
+		 * that job's failure (GEARMAN_WORK_FAIL, or in 1.1.20
+		 * GEARMAN_UNKNOWN_STATE): the connection is fine. */
+		if (f->failed && (rc == GEARMAN_WORK_FAIL || rc == GEARMAN_UNKNOWN_STATE))
+			rc = GEARMAN_SUCCESS;
+		f->failed = 0;
 
 		switch (rc) {
 		case GEARMAN_SUCCESS:

@@ -1,8 +1,9 @@
 /*
  * check_fanout: gearhorn-fanout against a real gearmand. The worker runs in
  * a thread of the test process (fanout_run); subscribers are libgearman
- * workers in threads; requests come from a libgearman client that asks for
- * exception text (GEARMAN_CLIENT_EXCEPTION). Timeouts only bound waiting.
+ * workers in threads; requests come from a libgearman client, without the
+ * exceptions option unless a case asks for it: a failure's reason arrives
+ * as WORK_WARNING before WORK_FAIL either way. Timeouts only bound waiting.
  */
 #include "config.h"
 
@@ -111,7 +112,8 @@ worker_finish(void)
 
 /* ---- subscribers: libgearman workers in threads ---- */
 
-typedef enum { SUB_OK, SUB_FAIL, SUB_SLOW, SUB_EXCEPTION } sub_mode_t;
+/* SUB_WARN fails as gearhorn's own workers do: WORK_WARNING, then WORK_FAIL. */
+typedef enum { SUB_OK, SUB_FAIL, SUB_SLOW, SUB_EXCEPTION, SUB_WARN } sub_mode_t;
 
 #define SUB_MAX_JOBS 16
 
@@ -156,6 +158,10 @@ sub_job(gearman_job_st *job, void *context, size_t *result_size, gearman_return_
 	if (s->mode == SUB_EXCEPTION) {
 		gearman_job_send_exception(job, "boom", 4);
 		*ret_ptr = GEARMAN_WORK_EXCEPTION;
+	}
+	if (s->mode == SUB_WARN) {
+		gearman_job_send_warning(job, "no route", 8);
+		*ret_ptr = GEARMAN_WORK_FAIL;
 	}
 	return NULL;
 }
@@ -231,9 +237,12 @@ typedef enum { R_NONE, R_COMPLETE, R_EXCEPTION, R_FAIL, R_ERROR } result_kind_t;
 
 typedef struct {
 	result_kind_t kind;
-	char data[8192];
+	char data[8192]; /* result, exception text or the last warning */
 	size_t size;
 } result_t;
+
+/* Whether call() asks gearmand for exceptions (GEARMAN_CLIENT_EXCEPTION). */
+static int client_exceptions;
 
 static void
 result_set(result_t *r, result_kind_t kind, const void *data, size_t size)
@@ -269,12 +278,21 @@ on_exception(gearman_task_st *task)
 }
 
 static gearman_return_t
+on_warning(gearman_task_st *task)
+{
+	result_set(gearman_task_context(task), R_NONE, gearman_task_data(task),
+	           gearman_task_data_size(task));
+	return GEARMAN_SUCCESS;
+}
+
+/* A failure keeps the text of the warning before it, its reason. */
+static gearman_return_t
 on_fail(gearman_task_st *task)
 {
 	result_t *r = gearman_task_context(task);
 
-	if (r->kind != R_EXCEPTION)
-		result_set(r, R_FAIL, NULL, 0);
+	if (r->kind == R_NONE)
+		r->kind = R_FAIL;
 	return GEARMAN_SUCCESS;
 }
 
@@ -289,10 +307,12 @@ call(const char *function, const char *workload, size_t len)
 	memset(&r, 0, sizeof(r));
 	ck_assert_ptr_nonnull(c);
 	gearman_client_add_server(c, "127.0.0.1", (in_port_t)gearmand.port);
-	gearman_client_add_options(c, GEARMAN_CLIENT_EXCEPTION);
+	if (client_exceptions)
+		gearman_client_add_options(c, GEARMAN_CLIENT_EXCEPTION);
 	gearman_client_set_timeout(c, 30000);
 	gearman_client_set_complete_fn(c, on_complete);
 	gearman_client_set_exception_fn(c, on_exception);
+	gearman_client_set_warning_fn(c, on_warning);
 	gearman_client_set_fail_fn(c, on_fail);
 	ck_assert_ptr_nonnull(
 	    gearman_client_add_task(c, NULL, &r, function, NULL, len ? workload : NULL, len, &rc));
@@ -313,12 +333,13 @@ call(const char *function, const char *workload, size_t len)
 		ck_assert_str_eq(r_.data, expect);                                             \
 	} while (0)
 
-#define ck_exception(r, expect)                                                                  \
-	do {                                                                                     \
-		result_t r_ = (r);                                                               \
-		ck_assert_msg(r_.kind == R_EXCEPTION, "expected exception, got %d: %s", r_.kind, \
-		              r_.data);                                                          \
-		ck_assert_str_eq(r_.data, expect);                                               \
+/* A failure whose reason (the warning before WORK_FAIL) is expect. */
+#define ck_failure(r, expect)                                                               \
+	do {                                                                                \
+		result_t r_ = (r);                                                          \
+		ck_assert_msg(r_.kind == R_FAIL, "expected a failure, got %d: %s", r_.kind, \
+		              r_.data);                                                     \
+		ck_assert_str_eq(r_.data, expect);                                          \
 	} while (0)
 
 static void
@@ -544,7 +565,7 @@ END_TEST
 
 START_TEST(test_failure_reported_once)
 {
-	sub_t *ok, *bad, *exc;
+	sub_t *ok, *bad, *exc, *warn;
 	char err[512], longid[600];
 	store_t *st;
 
@@ -552,14 +573,19 @@ START_TEST(test_failure_reported_once)
 	ok = sub_start("fl", "ok", SUB_OK);
 	bad = sub_start("fl", "bad", SUB_FAIL);
 	exc = sub_start("fl", "exc", SUB_EXCEPTION);
+	warn = sub_start("fl", "warn", SUB_WARN);
 	subscribe("fl", "ok");
 	subscribe("fl", "bad");
 	subscribe("fl", "exc");
-	/* A subscriber that sends an exception is reported with its text. */
-	ck_exception(CALL("fanout", "{\"topic\":\"fl\",\"payload\":\"p\"}"),
-	             "[[\"bad\", \"Worker failure\"], [\"exc\", \"boom\"]]");
+	subscribe("fl", "warn");
+	/* A subscriber that sends an exception is reported with its text, one
+	 * that fails after a warning with the warning's. */
+	ck_failure(
+	    CALL("fanout", "{\"topic\":\"fl\",\"payload\":\"p\"}"),
+	    "[[\"bad\", \"Worker failure\"], [\"exc\", \"boom\"], [\"warn\", \"no route\"]]");
 	ck_assert_int_eq(ok->finished, 1);
 	ck_complete(CALL("unsubscribe_fanout", "{\"topic\":\"fl\",\"client_id\":\"exc\"}"), "");
+	ck_complete(CALL("unsubscribe_fanout", "{\"topic\":\"fl\",\"client_id\":\"warn\"}"), "");
 
 	/* A copy that cannot be submitted (a name too long for libgearman,
 	 * slipped into the database behind the worker's back) is reported with
@@ -574,7 +600,7 @@ START_TEST(test_failure_reported_once)
 		result_t r = CALL("fanout", "{\"topic\":\"fl\",\"payload\":\"p\"}");
 		json_t *j = json_loads(r.data, 0, NULL);
 
-		ck_assert_int_eq(r.kind, R_EXCEPTION);
+		ck_assert_int_eq(r.kind, R_FAIL);
 		ck_assert_msg(j != NULL && json_array_size(j) == 2, "%s", r.data);
 		ck_assert_str_eq(json_string_value(json_array_get(json_array_get(j, 0), 0)), "bad");
 		ck_assert_str_eq(json_string_value(json_array_get(json_array_get(j, 1), 0)),
@@ -595,6 +621,7 @@ START_TEST(test_failure_reported_once)
 	sub_stop(ok);
 	sub_stop(bad);
 	sub_stop(exc);
+	sub_stop(warn);
 	worker_finish();
 }
 END_TEST
@@ -610,8 +637,8 @@ START_TEST(test_timeout)
 	subscribe("to", "ok");
 	subscribe("to", "bad");
 	subscribe("to", "never"); /* no worker serves to_never */
-	ck_exception(CALL("fanout", "{\"topic\":\"to\",\"payload\":\"p\"}"),
-	             "[[\"bad\", \"Worker failure\"], [\"never\", \"Worker timeout\"]]");
+	ck_failure(CALL("fanout", "{\"topic\":\"to\",\"payload\":\"p\"}"),
+	           "[[\"bad\", \"Worker failure\"], [\"never\", \"Worker timeout\"]]");
 	ck_assert_int_eq(ok->finished, 1);
 	ck_complete(CALL("unsubscribe_fanout", "{\"topic\":\"to\",\"client_id\":\"never\"}"), "");
 	ck_complete(CALL("unsubscribe_fanout", "{\"topic\":\"to\",\"client_id\":\"bad\"}"), "");
@@ -684,16 +711,24 @@ START_TEST(test_bad_input)
 	size_t i;
 
 	worker_start();
-	for (i = 0; i < sizeof(bad_inputs) / sizeof(bad_inputs[0]); i++) {
-		const char *expect = bad_inputs[i].expect;
+	/* Every bad input fails at once with its reason, for a client that
+	 * asked for exceptions and for one that did not (gearmand would leave
+	 * the latter waiting for ever on a WORK_EXCEPTION). */
+	for (i = 0; i < 2 * sizeof(bad_inputs) / sizeof(bad_inputs[0]); i++) {
+		size_t k = i / 2;
+		const char *expect = bad_inputs[k].expect;
 		size_t n = strlen(expect);
-		result_t r = CALL(bad_inputs[i].function, bad_inputs[i].workload);
+		result_t r;
 
-		ck_assert_msg(r.kind == R_EXCEPTION, "%s %s: got %d %s", bad_inputs[i].function,
-		              bad_inputs[i].workload, r.kind, r.data);
+		client_exceptions = (int)(i % 2);
+		r = CALL(bad_inputs[k].function, bad_inputs[k].workload);
+		client_exceptions = 0;
+		ck_assert_msg(r.kind == R_FAIL, "%s %s (exceptions %d): got %d %s",
+		              bad_inputs[k].function, bad_inputs[k].workload, (int)(i % 2), r.kind,
+		              r.data);
 		if (expect[n - 1] == '*')
 			ck_assert_msg(strncmp(r.data, expect, n - 1) == 0 && r.size > n,
-			              "%s: got %s", bad_inputs[i].workload, r.data);
+			              "%s: got %s", bad_inputs[k].workload, r.data);
 		else
 			ck_assert_str_eq(r.data, expect);
 	}
@@ -704,9 +739,9 @@ START_TEST(test_bad_input)
 	snprintf(w, sizeof(w), "{\"topic\": \"%s\", \"client_id\": \"%.54s\"}", longname, longname);
 	ck_complete(CALL("subscribe_fanout", w), "");
 	snprintf(w, sizeof(w), "{\"topic\": \"%s\", \"client_id\": \"%.55s\"}", longname, longname);
-	ck_exception(CALL("subscribe_fanout", w),
-	             "topic and client_id must be at most 254 bytes together (the function name "
-	             "is topic_client_id)");
+	ck_failure(CALL("subscribe_fanout", w),
+	           "topic and client_id must be at most 254 bytes together (the function name "
+	           "is topic_client_id)");
 
 	/* SQL metacharacters are only names; the table survives. */
 	subscribe("';DROP/**/TABLE/**/subscriber;--", "x'OR'1'='1");
@@ -818,10 +853,10 @@ START_TEST(test_matchmaking)
 	ck_assert_int_ge(queued("mm_two"), 1);
 
 	/* The matchmaking topic is not for clients. */
-	ck_exception(CALL("subscribe_fanout", "{\"topic\":\"__matchmaking\",\"client_id\":\"x\"}"),
-	             "topic __matchmaking is reserved");
-	ck_exception(CALL("fanout", "{\"topic\":\"__matchmaking\",\"payload\":\"mm\"}"),
-	             "topic __matchmaking is reserved");
+	ck_failure(CALL("subscribe_fanout", "{\"topic\":\"__matchmaking\",\"client_id\":\"x\"}"),
+	           "topic __matchmaking is reserved");
+	ck_failure(CALL("fanout", "{\"topic\":\"__matchmaking\",\"payload\":\"mm\"}"),
+	           "topic __matchmaking is reserved");
 	fanout_destroy(&b);
 	cache_destroy(&cache_b);
 	worker_finish();

@@ -953,8 +953,8 @@ fanout_prepare(sqlite3 *db, const char *sql)
 }
 
 typedef struct {
-	int done, exception, failed;
-	char *text; /* result or exception text */
+	int done, exception, failed, warned;
+	char *text; /* result, exception or warning text */
 } fanout_reply_t;
 
 static void
@@ -988,6 +988,18 @@ fanout_on_exception(gearman_task_st *task)
 		fanout_reply_set(r, e.c_str, e.size);
 	else
 		fanout_reply_set(r, gearman_task_data(task), gearman_task_data_size(task));
+	return GEARMAN_SUCCESS;
+}
+
+/* gearhorn-fanout says why a job fails in a WORK_WARNING before its
+ * WORK_FAIL (older fanout workers sent WORK_EXCEPTION). */
+static gearman_return_t
+fanout_on_warning(gearman_task_st *task)
+{
+	fanout_reply_t *r = gearman_task_context(task);
+
+	r->warned = 1;
+	fanout_reply_set(r, gearman_task_data(task), gearman_task_data_size(task));
 	return GEARMAN_SUCCESS;
 }
 
@@ -1030,18 +1042,19 @@ fanout_client(const fanout_opts_t *o)
 	gearman_client_set_timeout(c, (int)o->timeout_ms);
 	gearman_client_set_complete_fn(c, fanout_on_complete);
 	gearman_client_set_exception_fn(c, fanout_on_exception);
+	gearman_client_set_warning_fn(c, fanout_on_warning);
 	gearman_client_set_fail_fn(c, fanout_on_fail);
 	return c;
 }
 
 /* Runs one foreground job of fn with the JSON workload (taken). On success
  * *result is the worker's result (caller owns it). Returns 0, 1 for a job
- * that failed or raised an exception (its text printed), 69 when no job
- * server answered. */
+ * that failed (its reason, from a warning or an exception, printed), 69
+ * when no job server answered. */
 static int
 fanout_call(gearman_client_st *c, const char *fn, json_t *workload, char **result)
 {
-	fanout_reply_t r = {0, 0, 0, NULL};
+	fanout_reply_t r = {0, 0, 0, 0, NULL};
 	char *text = json_dumps(workload, JSON_COMPACT);
 	gearman_return_t rc;
 	int status;
@@ -1063,7 +1076,7 @@ fanout_call(gearman_client_st *c, const char *fn, json_t *workload, char **resul
 		fprintf(stderr, "gearhorn: %s: %s\n", fn,
 		        gearman_failed(rc) ? gearman_client_error(c) : "no answer");
 		status = EX_UNAVAILABLE;
-	} else if (r.exception) {
+	} else if (r.exception || (r.failed && r.warned)) {
 		printf("%s\n", r.text ? r.text : "");
 		status = 1;
 	} else if (r.failed) {
