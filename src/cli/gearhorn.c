@@ -1404,16 +1404,21 @@ fanout_stats(cli_t *cli, fanout_opts_t *o, int argc, char **argv)
 	sqlite3_stmt *st;
 	sqlite3 *db;
 	size_t i;
-	int rc;
+	int rc, silent = 0;
 
 	GH_UNUSED(argv);
 	if (argc - optind != 0)
 		return fanout_usage();
 	if ((rc = fanout_servers(cli, o)) != 0)
 		return rc;
+	/* A server that does not answer is named and skipped: the others and
+	 * the database are still shown, and the exit status says so. */
 	for (i = 0; i < o->nservers; i++) {
-		if ((reply = gearman_admin(o->servers[i], "status", o->timeout_ms)) == NULL)
-			return EX_UNAVAILABLE;
+		if ((reply = gearman_admin(o->servers[i], "status", o->timeout_ms)) == NULL) {
+			printf("gearmand %s: no answer\n", o->servers[i]);
+			silent = 1;
+			continue;
+		}
 		printf("gearmand %s\n%-40s %8s %8s %8s\n", o->servers[i], "FUNCTION", "QUEUED",
 		       "RUNNING", "WORKERS");
 		for (line = strtok_r(reply, "\n", &save); line != NULL;
@@ -1432,7 +1437,7 @@ fanout_stats(cli_t *cli, fanout_opts_t *o, int argc, char **argv)
 	if (access(path, F_OK) != 0) {
 		printf("\ndatabase %s: absent\n", path);
 		free(path);
-		return EX_OK;
+		return silent ? EX_UNAVAILABLE : EX_OK;
 	}
 	db = fanout_store_open(path);
 	if (db == NULL) {
@@ -1456,7 +1461,7 @@ fanout_stats(cli_t *cli, fanout_opts_t *o, int argc, char **argv)
 	}
 	sqlite3_close(db);
 	free(path);
-	return rc;
+	return rc == EX_OK && silent ? EX_UNAVAILABLE : rc;
 }
 
 static int
