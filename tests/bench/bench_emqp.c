@@ -7,8 +7,8 @@
  *       ZeroMQ context each, as the stack it is compared with runs. It is the
  *       usual broker loop (the ZeroMQ guide's load-balancing broker): each
  *       zmq_poll is followed by one message from each socket it found ready.
- *       This is the broker PERFORMANCE.md's anchor measures (239k round trips
- *       a second with 1000 in flight).
+ *       This is the broker of the anchor figure gearhorn's targets were set
+ *       against (239k round trips a second with 1000 in flight).
  *   bench_emqp bare-drain [-n COUNT] [-i INFLIGHT] [-s SIZE]
  *       The same broker draining each ready socket before it polls again, as
  *       gearhorn-router does: about twice the anchor, a stricter baseline.

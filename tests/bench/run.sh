@@ -10,8 +10,8 @@
 #
 # The baseline broker runs as three processes, like the stack, and is the
 # usual broker loop (one message from each ready socket per zmq_poll): the
-# broker whose figure PERFORMANCE.md's anchor gives (239k round trips a
-# second with 1000 in flight). A broker that drains each ready socket before
+# broker of the anchor figure the targets were set against (239k round trips
+# a second with 1000 in flight). A broker that drains each ready socket before
 # it polls again, as gearhorn-router does, runs about twice as fast; it is
 # shown as a stricter baseline. So is a draining broker that carries eMQP's
 # messages (ACK, REQUEST, REPLY, READY, REPLY: 35 frames a job against the
