@@ -1054,13 +1054,10 @@ bridge_run(bridge_t *b)
 		size_t nfe;
 
 		fe = conf_get_list(b->conf, SECTION, "router_frontend", &nfe);
-		frontends = gh_strdup("");
-		for (i = 0; i < nfe; i++) {
-			char *s = gh_asprintf("%s%s%s", frontends, i ? "," : "", fe[i]);
-
-			free(frontends);
-			frontends = s;
-		}
+		for (i = 0; i < nfe; i++)
+			gh_list_append(&frontends, fe[i]);
+		if (frontends == NULL)
+			frontends = gh_strdup("");
 		conf_list_free(fe, nfe);
 		b->nzw = (size_t)nthreads;
 		b->zw = gh_calloc(b->nzw, sizeof(*b->zw));
@@ -1214,15 +1211,10 @@ main(int argc, char **argv)
 		case 'c':
 			b.config_path = optarg;
 			break;
-		case 's': {
-			char *joined = gh_asprintf("%s%s%s", b.servers_opt ? b.servers_opt : "",
-			                           b.servers_opt ? "," : "", optarg);
-
-			free(b.servers_opt);
-			b.servers_opt = joined;
-			set_override(&b, "gearman_servers", joined);
+		case 's':
+			gh_list_append(&b.servers_opt, optarg);
+			set_override(&b, "gearman_servers", b.servers_opt);
 			break;
-		}
 		case 'l':
 			set_override(&b, "log_level", optarg);
 			break;

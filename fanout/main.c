@@ -159,14 +159,9 @@ main(int argc, char **argv)
 		case 'l':
 			o.level = optarg;
 			break;
-		case 's': {
-			char *joined = gh_asprintf("%s%s%s", o.servers ? o.servers : "",
-			                           o.servers ? "," : "", optarg);
-
-			free(o.servers);
-			o.servers = joined;
+		case 's':
+			gh_list_append(&o.servers, optarg);
 			break;
-		}
 		case 'h':
 			usage(stdout);
 			return EX_OK;

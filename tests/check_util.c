@@ -108,6 +108,22 @@ START_TEST(test_uuid_threads)
 }
 END_TEST
 
+/* gh_list_append joins -s options and router endpoints: NULL is the empty
+ * list, and an empty item still takes its place. */
+START_TEST(test_list_append)
+{
+	char *list = NULL;
+
+	gh_list_append(&list, "a:1");
+	ck_assert_str_eq(list, "a:1");
+	gh_list_append(&list, "b:2");
+	gh_list_append(&list, "");
+	gh_list_append(&list, "c");
+	ck_assert_str_eq(list, "a:1,b:2,,c");
+	free(list);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -118,6 +134,7 @@ main(void)
 	tcase_add_test(tc, test_uuid_format_and_uniqueness);
 	tcase_add_test(tc, test_uuid_after_fork);
 	tcase_add_test(tc, test_uuid_threads);
+	tcase_add_test(tc, test_list_append);
 	suite_add_tcase(s, tc);
 	failed = gh_check_failed(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

@@ -70,6 +70,15 @@ gh_strndup(const char *s, size_t n)
 	return p;
 }
 
+void
+gh_list_append(char **list, const char *item)
+{
+	char *joined = gh_asprintf("%s%s%s", *list ? *list : "", *list ? "," : "", item);
+
+	free(*list);
+	*list = joined;
+}
+
 char *
 gh_asprintf(const char *fmt, ...)
 {

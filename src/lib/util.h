@@ -35,6 +35,9 @@ char *gh_strdup(const char *s);
 char *gh_strndup(const char *s, size_t n);
 /* Caller owns the result. */
 char *gh_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Appends item to the comma-separated list *list (malloc'd; NULL is the
+ * empty list). */
+void gh_list_append(char **list, const char *item);
 
 /* Copies at most size-1 bytes of src into dst and terminates it.
  * Returns strlen(src); a result >= size means truncation. */
