@@ -622,9 +622,10 @@ on_backoff_over(loop_t *loop, uint64_t id, void *arg)
 static void
 say_goodbye(bridge_t *b)
 {
-	if (b->peer != NULL && !b->said_goodbye)
-		peer_send_cmd(b->peer, PROTO_KBYE);
-	b->said_goodbye = 1;
+	if (b->peer != NULL && !b->said_goodbye) {
+		b->said_goodbye = 1;
+		peer_goodbye(b->peer);
+	}
 	loop_stop(b->loop);
 }
 

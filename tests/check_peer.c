@@ -2,7 +2,8 @@
  * check_peer.c: the near end of a router connection (peer.h) against ROUTER
  * sockets that this test plays by hand, over inproc: INFORM until ACK,
  * heartbeats, re-INFORM on unknown-peer, KBYE and silence moving to the next
- * router with a new identity, what reaches the caller, and stopping.
+ * router with a new identity, what reaches the caller, stopping, and the
+ * goodbye.
  */
 #include "config.h"
 
@@ -246,10 +247,15 @@ START_TEST(test_inform_until_ack)
 	ck_assert_str_eq(i2->id, i1.id);
 	ck_assert_str_ne(i2->msgid, i1.msgid);
 	ck_assert_uint_eq(count(g, n, "HEARTBEAT"), 0); /* not before the ACK */
-	/* An ACK of something else does not register; the INFORM's does. */
+	/* An ACK of something else does not register; one of an INFORM of
+	 * ours does, the first one too (a router slower than the timeout). */
 	router_send(0, i2->id, "ACK", "not-the-inform", NULL);
 	run_for(50);
 	ck_assert_int_eq(registered, 0);
+	router_send(0, i2->id, "ACK", i1.msgid, NULL);
+	run_for(50);
+	ck_assert_int_eq(registered, 1);
+	/* The later INFORM's ACK, when it comes, changes nothing. */
 	router_send(0, i2->id, "ACK", i2->msgid, NULL);
 	run_for(50);
 	ck_assert_int_eq(registered, 1);
@@ -414,6 +420,30 @@ START_TEST(test_stop_keeps_heartbeating)
 }
 END_TEST
 
+/* Goodbye: what has already arrived reaches the caller before KBYE goes. */
+START_TEST(test_goodbye_drains)
+{
+	char id[64];
+	got_t g[MAXMSG];
+	size_t n;
+
+	start_registered(id);
+	router_send3(0, id, "REQUEST", "q", "", "[\"run\", {}]");
+	router_send3(0, id, "REQUEST", "q", "", "[\"run\", {}]");
+	peer_goodbye(peer);
+	ck_assert_int_eq(messages, 2);
+	ck_assert_str_eq(last_cmd, "REQUEST");
+	run_for(50);
+	n = drain(0, g, MAXMSG);
+	ck_assert_uint_eq(count(g, n, "KBYE"), 1);
+	ck_assert_str_eq(g[n - 1].cmd, "KBYE");
+	/* Stopping: silence does not move it to the next router. */
+	run_for(1200);
+	ck_assert_int_eq(lost, 0);
+	ck_assert_uint_eq(drain(1, g, MAXMSG), 0);
+}
+END_TEST
+
 /* READY credit: never more outstanding than offered; every REQUEST uses
  * one, decoded or not; a re-INFORM starts again from none; nothing once
  * stopping. */
@@ -531,6 +561,7 @@ main(void)
 	tcase_add_test(tc, test_stop_keeps_heartbeating);
 	tcase_add_test(tc, test_failed_request);
 	tcase_add_test(tc, test_offer);
+	tcase_add_test(tc, test_goodbye_drains);
 	suite_add_tcase(s, tc);
 	failed = gh_check_failed(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

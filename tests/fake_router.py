@@ -5,19 +5,28 @@ gearhorn-jobmanager (INFORM/ACK, HEARTBEAT, READY credits, REQUEST frames
 exactly as EventMQ forwards them) and checks every answer. Exits 0 when all
 checks pass, 1 with a message otherwise.
 
-usage: fake_router.py PORT JOBMANAGER_PID CONCURRENT_JOBS [grace | prefetch N]
+usage: JM_LOG=FILE fake_router.py PORT JOBMANAGER_PID CONCURRENT_JOBS [grace | prefetch N]
 
 With "grace", only checks that SIGTERM kills a job that outlives
 kill_grace_period and reports it as crashed. With "prefetch N", checks a job
 manager started with that prefetch: its READYs, jobs queued behind running
 ones, a job that waits out its timeout, and the hand-back of jobs not
 started at SIGTERM.
+
+DEAD_PORT, if set, is held by a listener that never answers. JM_LOG names
+the job manager's log, read to learn when it has taken a SIGTERM. Jobs that must be running while the test acts are testmod's "hold"
+jobs, which say when they start and end when the test opens their gate, so
+that no check depends on how fast the machine is.
 """
+import atexit
 import json
 import os
 import re
+import shutil
 import signal
+import socket
 import sys
+import tempfile
 import time
 import uuid
 
@@ -26,6 +35,17 @@ import zmq
 PORT, JM_PID, JOBS = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 MODE = sys.argv[4] if len(sys.argv) > 4 else "full"
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+
+# Marks and gates of testmod's "hold" jobs.
+TMP = tempfile.mkdtemp(prefix="fake_router-")
+atexit.register(shutil.rmtree, TMP, True)
+
+# The dead router of the job manager's list (DEAD_PORT): a listener that
+# never answers, holding the port so that no other test's server takes it.
+if os.environ.get("DEAD_PORT"):
+    dead = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    dead.bind(("127.0.0.1", int(os.environ["DEAD_PORT"])))
+    dead.listen(16)
 
 ctx = zmq.Context()
 sock = ctx.socket(zmq.ROUTER)
@@ -37,6 +57,7 @@ peer = None          # the job manager's current identity
 keepalive = True     # send router heartbeats while waiting
 last_hb_sent = 0.0
 heartbeats = 0       # HEARTBEATs received
+informing = None     # identity whose INFORM we ACKed, not heard from since
 checks = 0
 
 
@@ -69,9 +90,14 @@ def job(callable_, args=(), path="builtin", kwargs=None):
                                "kwargs": kwargs or {}, "class_args": [], "class_kwargs": {}}])
 
 
+# Built before the job manager is served: on a loaded machine, building it
+# later could outlast the job manager's heartbeat timeout.
+HUGE = job("echo", ["x" * (17 * 1024 * 1024)])
+
+
 def recv(timeout):
     """The next message that is not a HEARTBEAT, as (identity, cmd, msgid, args)."""
-    global heartbeats, last_hb_sent
+    global heartbeats, last_hb_sent, informing
     deadline = time.time() + timeout
     while True:
         now = time.time()
@@ -93,6 +119,13 @@ def recv(timeout):
         args = [a.decode() for a in f[5:]]
         if not UUID_RE.match(msgid):
             fail("%s msgid %r is not a uuid4" % (cmd, msgid))
+        if ident == informing:
+            if cmd == "INFORM":
+                # Re-sent before our ACK reached it (a slow start, a loaded
+                # machine): a router registers it again, and ACKs it.
+                send("ACK", msgid, to=ident)
+                continue
+            informing = None
         if cmd == "HEARTBEAT":
             if len(args) != 1 or not re.match(r"^\d+\.\d{6}$", args[0]):
                 fail("HEARTBEAT frames %r" % args)
@@ -120,7 +153,7 @@ def expect_nothing(seconds):
 
 def expect_informed(ident=None):
     """INFORM with the configured queues; ACK it; returns the identity."""
-    global peer
+    global peer, informing
     i, _, msgid, args = expect("INFORM")
     if args != ['[[20,"email"],[10,"default"]]', "worker"]:
         fail("INFORM arguments %r" % args)
@@ -128,6 +161,7 @@ def expect_informed(ident=None):
         fail("INFORM came from a new identity, expected the same one")
     peer = i
     send("ACK", msgid)
+    informing = i
     return i, msgid
 
 
@@ -139,6 +173,50 @@ def expect_readies(n):
 
 def run_job(msgid, body, headers="reply-requested", queue="email"):
     send_request(msgid, queue, headers, body)
+
+
+def hold(name, seconds=30, gate=True):
+    """A job (tests/handlers/testmod.c "hold") that marks itself started and
+    ends with "opened" when open_gate(name) is called (never, without a gate)."""
+    mark = os.path.join(TMP, name + ".started")
+    g = os.path.join(TMP, name + ".gate") if gate else ""
+    return job("hold", [mark, g, seconds], path="testmod")
+
+
+def wait_started(*names, timeout=15):
+    """Waits until the hold jobs named have started; nothing else may arrive."""
+    deadline = time.time() + timeout
+    while not all(os.path.exists(os.path.join(TMP, n + ".started")) for n in names):
+        if time.time() > deadline:
+            fail("jobs %r did not start in %d s" % (names, timeout))
+        m = recv(0.05)
+        if m is not None:
+            fail("waiting for %r to start, got %s %r" % (names, m[1], m[3]))
+
+
+def wait_log(pattern, what, take=None):
+    """Waits until the job manager's log (JM_LOG in the environment) matches
+    pattern. Nothing may arrive meanwhile but what take(cmd, args) accepts."""
+    deadline = time.time() + 15
+    while True:
+        with open(os.environ["JM_LOG"], errors="replace") as f:
+            if re.search(pattern, f.read()):
+                return
+        if time.time() > deadline:
+            fail("the job manager's log does not show %s" % what)
+        m = recv(0.05)
+        if m is not None and not (take and take(m[1], m[3])):
+            fail("waiting for %s, got %s %r" % (what, m[1], m[3]))
+
+
+def sigterm(take=None):
+    """SIGTERM to the job manager; returns once it has taken it."""
+    os.kill(JM_PID, signal.SIGTERM)
+    wait_log(r"signal 15: stopping", "that it is stopping", take)
+
+
+def open_gate(name):
+    open(os.path.join(TMP, name + ".gate"), "w").close()
 
 
 def expect_reply(msgid):
@@ -166,8 +244,8 @@ def expect_error(msgid, code, text=None):
 if MODE == "grace":
     expect_informed()
     expect_readies(JOBS)
-    run_job("m-stuck", job("sleep", [60]))
-    time.sleep(0.2)
+    run_job("m-stuck", hold("m-stuck", 60, gate=False))
+    wait_started("m-stuck")
     os.kill(JM_PID, signal.SIGTERM)
     expect_error("m-stuck", "crashed")
     keepalive = False
@@ -204,17 +282,23 @@ if MODE == "prefetch":
     ok("%d jobs on %d workers with prefetch: all run, %d READYs" % (slots, JOBS, slots))
 
     # A job whose timeout runs out while it waits is not run.
-    for k in range(JOBS):
-        run_job("m-busy%d" % k, job("sleep", [1.5]))
+    # The workers are held until well after its deadline, which runs from
+    # when the job manager received it.
+    busy = ["m-busy%d" % k for k in range(JOBS)]
+    for k in busy:
+        run_job(k, hold(k))
+    wait_started(*busy)
     run_job("m-late", job("echo", ["late"]), headers="reply-requested,timeout:1")
+    wait_log(r"REQUEST m-late ", "that m-late arrived")
+    expect_nothing(1.5)
+    for k in busy:
+        open_gate(k)
     replies = readies = late = 0
     while replies < JOBS or readies < JOBS + 1 or not late:
         _, cmd, _, args = recv(10) or fail("late: nothing")
-        if cmd == "REPLY" and args[1].startswith("m-busy"):
+        if cmd == "REPLY" and args[1] in busy:
             replies += 1
         elif cmd == "ERROR" and args[:2] == ["m-late", "timeout"]:
-            # "not run" as a rule; on a slow machine the worker may have
-            # started it a moment before its deadline and been killed.
             late = 1
         elif cmd == "READY":
             readies += 1
@@ -224,21 +308,32 @@ if MODE == "prefetch":
 
     # SIGTERM: running jobs finish, the rest come back as ERROR not-run, and
     # KBYE comes last, when nothing of ours is in flight.
-    for k in range(JOBS):
-        run_job("m-run%d" % k, job("sleep", [0.5]))
+    running = ["m-run%d" % k for k in range(JOBS)]
+    for k in running:
+        run_job(k, hold(k))
     waiting = ["m-wait%d" % k for k in range(PREFETCH)]
     for k in waiting:
         run_job(k, job("echo", [k]))
-    time.sleep(0.2)
-    os.kill(JM_PID, signal.SIGTERM)
-    replies, back = 0, []
+    wait_started(*running)
+    back = []
+
+    def handed_back(cmd, args):
+        if cmd == "ERROR" and args[1] == "not-run":
+            back.append(args[0])
+            return True
+        return False
+
+    # Jobs waiting in the job manager come back at once, jobs queued on a
+    # worker (behind a running one) when that worker reaches them.
+    sigterm(handed_back)
+    for k in running:
+        open_gate(k)
+    replies = 0
     while replies < JOBS or len(back) < PREFETCH:
         _, cmd, _, args = recv(10) or fail("SIGTERM: nothing")
-        if cmd == "REPLY" and args[1].startswith("m-run"):
+        if cmd == "REPLY" and args[1] in running:
             replies += 1
-        elif cmd == "ERROR" and args[1] == "not-run":
-            back.append(args[0])
-        else:
+        elif not handed_back(cmd, args):
             fail("SIGTERM: got %s %r before KBYE" % (cmd, args))
     if sorted(back) != sorted(waiting):
         fail("SIGTERM: handed back %r, expected %r" % (back, waiting))
@@ -256,6 +351,7 @@ _, _, m2, args = expect("INFORM")
 if args != ['[[20,"email"],[10,"default"]]', "worker"]:
     fail("INFORM arguments %r" % args)
 send("ACK", m2)
+informing = peer
 ok("INFORM re-sent until ACKed, queues from -Q in EventMQ's JSON")
 send("HEARTBEAT", "%.6f" % time.time())
 expect_readies(JOBS)
@@ -335,7 +431,7 @@ expect("READY")
 ok("handler module, exec of an allowlisted program, refusal of another")
 
 # A job larger than 16 MiB is refused by its msgid.
-run_job("m-huge", job("echo", ["x" * (17 * 1024 * 1024)]))
+run_job("m-huge", HUGE)
 expect_error("m-huge", "bad-job", "too large")
 expect("READY")
 ok("oversized job -> ERROR bad-job -> READY")
@@ -393,25 +489,19 @@ ok("KBYE -> reconnect with a new identity")
 # 7. Heartbeat loss: a job keeps running, the job manager reconnects (by way
 # of the dead router first in its list), only idle slots are advertised and
 # the result reaches the new connection.
-run_job("m-long", job("sleep", [9]))
+run_job("m-long", hold("m-long", 60))
+wait_started("m-long")
 keepalive = False
 old = peer
 new, _ = expect_informed()
 keepalive = True
 if new == old:
     fail("heartbeat loss: the identity did not change")
-got_reply = False
-readies = 0
-while not got_reply or readies < JOBS:
-    _, cmd, _, args = recv(20) or fail("after reconnect: nothing")
-    if cmd == "READY":
-        readies += 1
-        if not got_reply and readies > JOBS - 1:
-            fail("a busy worker was advertised after the reconnect")
-    elif cmd == "REPLY" and args[1] == "m-long":
-        got_reply = True
-    else:
-        fail("after reconnect: got %s" % cmd)
+expect_readies(JOBS - 1)  # a busy worker is not advertised
+open_gate("m-long")
+if expect_reply("m-long") != "opened":
+    fail("m-long result")
+expect("READY")
 expect_nothing(0.3)
 if heartbeats == 0:
     fail("no HEARTBEAT from the job manager")
@@ -419,14 +509,19 @@ ok("heartbeat loss -> reconnect; running job finished; only idle slots advertise
 
 # 8. SIGTERM: the running job's result, no READY, then KBYE; exit (checked
 # by the test).
-run_job("m-last", job("sleep", [0.5]))
-time.sleep(0.1)
-os.kill(JM_PID, signal.SIGTERM)
-if expect_reply("m-last") is not None:
+run_job("m-last", hold("m-last"))
+wait_started("m-last")
+sigterm()
+# A REQUEST after SIGTERM (the router had a credit for the idle worker) is
+# refused; its answer also shows that the job manager is stopping.
+run_job("m-refused", job("echo", ["too late"]))
+expect_error("m-refused", "not-run", "shutting down")
+open_gate("m-last")
+if expect_reply("m-last") != "opened":
     fail("m-last result")
 keepalive = False  # the job manager is leaving
 expect("KBYE")
 expect_nothing(0.5)
-ok("SIGTERM -> running job finished and reported, then KBYE")
+ok("SIGTERM -> later REQUEST refused, running job finished and reported, then KBYE")
 print("fake_router: all %d checks passed (%d heartbeats received)" % (checks, heartbeats))
 sys.exit(0)

@@ -272,13 +272,15 @@ on_done(pool_t *p, const char *ref, pool_status_t st, const char *text, size_t l
 }
 
 /* The last word to the router, once no job of ours is in flight there:
- * KBYE makes it fail or requeue whatever we still hold. */
+ * REQUESTs that already arrived are refused as not-run (we are stopping),
+ * then KBYE makes it fail or requeue whatever is still in transit. */
 static void
 say_goodbye(jm_t *jm)
 {
-	if (!jm->said_goodbye)
-		peer_send_cmd(jm->peer, PROTO_KBYE);
-	jm->said_goodbye = 1;
+	if (!jm->said_goodbye) {
+		jm->said_goodbye = 1;
+		peer_goodbye(jm->peer);
+	}
 	loop_stop(jm->loop);
 }
 

@@ -14,9 +14,11 @@
 #include "peer.h"
 #include "util.h"
 
-#define PEER_TICK_MS  500
-#define PEER_LIVENESS 3  /* heartbeat_timeout periods without a word: the router is gone */
-#define PEER_BATCH    64 /* messages handled per wakeup, so timers get their turn */
+#define PEER_TICK_MS       500
+#define PEER_GOODBYE_DRAIN 4096 /* messages read before KBYE at most */
+#define PEER_INFORMS       4    /* INFORM msgids an ACK may name */
+#define PEER_LIVENESS      3    /* heartbeat_timeout periods without a word: the router is gone */
+#define PEER_BATCH         64   /* messages handled per wakeup, so timers get their turn */
 
 struct peer {
 	loop_t *loop;
@@ -26,7 +28,11 @@ struct peer {
 	char **endpoints;
 	size_t cur;
 	char identity[GH_UUID_LEN + 1];
-	char inform_msgid[GH_UUID_LEN + 1];
+	/* The msgids of our last INFORMs on this connection: an ACK of any of
+	 * them registers us, since a router slower than heartbeat_timeout
+	 * answers one INFORM while we send the next. */
+	char informs[PEER_INFORMS][GH_UUID_LEN];
+	size_t ninforms;
 	int registered, stopping;
 	size_t offered; /* READYs sent since the last INFORM, not yet used by a REQUEST */
 	uint64_t last_rx, last_tx, inform_at;
@@ -73,10 +79,12 @@ peer_send_cmd(peer_t *p, proto_cmd_t cmd)
 static void
 send_inform(peer_t *p)
 {
+	char id[GH_UUID_LEN + 1];
 	proto_msg_t m;
 
-	gh_uuid(p->inform_msgid);
-	proto_msg_init(&m, PROTO_INFORM, p->inform_msgid);
+	gh_uuid(id);
+	memcpy(p->informs[p->ninforms++ % PEER_INFORMS], id, GH_UUID_LEN);
+	proto_msg_init(&m, PROTO_INFORM, id);
 	m.queues = gh_frame_str(p->queues);
 	m.peer_type = gh_frame_str(p->type);
 	p->registered = 0;
@@ -97,6 +105,7 @@ disconnect(peer_t *p)
 	}
 	p->registered = 0;
 	p->offered = 0;
+	p->ninforms = 0;
 }
 
 /* Connects to the current endpoint with a fresh identity and INFORMs it. */
@@ -144,6 +153,18 @@ reconnect(peer_t *p, const char *why)
 	}
 }
 
+/* Whether ref names one of our INFORMs on this connection. */
+static int
+acks_inform(const peer_t *p, gh_frame_t ref)
+{
+	size_t n = p->ninforms < PEER_INFORMS ? p->ninforms : PEER_INFORMS;
+
+	for (size_t i = 0; i < n; i++)
+		if (ref.size == GH_UUID_LEN && memcmp(ref.data, p->informs[i], GH_UUID_LEN) == 0)
+			return 1;
+	return 0;
+}
+
 /* Handles what the connection itself is about; returns 1 if it did. */
 static int
 handle_own(peer_t *p, const proto_msg_t *m)
@@ -152,8 +173,7 @@ handle_own(peer_t *p, const proto_msg_t *m)
 
 	switch (m->cmd) {
 	case PROTO_ACK:
-		if (!p->registered && m->ref.size == GH_UUID_LEN &&
-		    memcmp(m->ref.data, p->inform_msgid, GH_UUID_LEN) == 0) {
+		if (!p->registered && acks_inform(p, m->ref)) {
 			log_info("router %s acknowledged us", p->endpoints[p->cur]);
 			p->registered = 1;
 			if (p->cfg.registered != NULL)
@@ -184,39 +204,48 @@ handle_own(peer_t *p, const proto_msg_t *m)
 	}
 }
 
+/* Receives one message and hands it on. Returns 0, or -1 when none is
+ * waiting (or the socket failed, which is logged). */
+static int
+read_one(peer_t *p)
+{
+	gh_frame_t f[WIRE_MAX_FRAMES];
+	proto_msg_t m;
+	proto_err_t perr;
+	wire_msg_t wm;
+	size_t n;
+
+	if (wire_recv(p->sock, &wm, p->cfg.max_message, ZMQ_DONTWAIT) == -1) {
+		if (errno != EAGAIN && errno != EINTR)
+			log_error("receive from %s: %s", p->endpoints[p->cur], zmq_strerror(errno));
+		return -1;
+	}
+	p->last_rx = loop_now(p->loop);
+	n = wire_frames(&wm, 0, f, GH_ARRAY_LEN(f));
+	/* A REQUEST uses one READY, whether it decodes or not. */
+	if (n >= 3 && gh_frame_is(f[2], "REQUEST") && p->offered > 0)
+		p->offered--;
+	if (wm.oversized || wm.truncated)
+		p->cfg.message(p, NULL, &wm, NULL, p->cfg.arg);
+	else if (proto_decode(f, n, &m, &perr) == -1)
+		p->cfg.message(p, &m, &wm, &perr, p->cfg.arg);
+	else if (!handle_own(p, &m))
+		p->cfg.message(p, &m, &wm, NULL, p->cfg.arg);
+	wire_msg_close(&wm);
+	return 0;
+}
+
 static int
 on_socket(loop_t *loop, void *sock, int fd, short revents, void *arg)
 {
 	peer_t *p = arg;
 
+	GH_UNUSED(loop);
 	GH_UNUSED(fd);
 	GH_UNUSED(revents);
-	for (int i = 0; i < PEER_BATCH && p->sock == sock; i++) {
-		gh_frame_t f[WIRE_MAX_FRAMES];
-		proto_msg_t m;
-		proto_err_t perr;
-		wire_msg_t wm;
-		size_t n;
-
-		if (wire_recv(sock, &wm, p->cfg.max_message, ZMQ_DONTWAIT) == -1) {
-			if (errno != EAGAIN && errno != EINTR)
-				log_error("receive from %s: %s", p->endpoints[p->cur],
-				          zmq_strerror(errno));
+	for (int i = 0; i < PEER_BATCH && p->sock == sock; i++)
+		if (read_one(p) == -1)
 			break;
-		}
-		p->last_rx = loop_now(loop);
-		n = wire_frames(&wm, 0, f, GH_ARRAY_LEN(f));
-		/* A REQUEST uses one READY, whether it decodes or not. */
-		if (n >= 3 && gh_frame_is(f[2], "REQUEST") && p->offered > 0)
-			p->offered--;
-		if (wm.oversized || wm.truncated)
-			p->cfg.message(p, NULL, &wm, NULL, p->cfg.arg);
-		else if (proto_decode(f, n, &m, &perr) == -1)
-			p->cfg.message(p, &m, &wm, &perr, p->cfg.arg);
-		else if (!handle_own(p, &m))
-			p->cfg.message(p, &m, &wm, NULL, p->cfg.arg);
-		wire_msg_close(&wm);
-	}
 	return 0;
 }
 
@@ -338,6 +367,20 @@ void
 peer_stop(peer_t *p)
 {
 	p->stopping = 1;
+}
+
+void
+peer_goodbye(peer_t *p)
+{
+	p->stopping = 1;
+	if (p->sock == NULL)
+		return;
+	/* A bounded drain: a router that keeps sending cannot hold us here. */
+	for (int i = 0; i < PEER_GOODBYE_DRAIN && p->sock != NULL; i++)
+		if (read_one(p) == -1)
+			break;
+	if (p->sock != NULL)
+		peer_send_cmd(p, PROTO_KBYE);
 }
 
 void

@@ -98,4 +98,12 @@ void peer_set_heartbeat(peer_t *p, long interval_ms, long timeout_ms);
  * arrive and peer_send still sends. */
 void peer_stop(peer_t *p);
 
+/* Leaving (stops as peer_stop does): first hands every message that has
+ * already arrived to the message callback, so that a REQUEST the router
+ * sent before it could read our goodbye is answered (the caller, stopping,
+ * refuses it as not-run) rather than lost with the socket; then sends
+ * KBYE. Only what is still in transit is left to the router, which fails
+ * or requeues it as a job manager's loss. */
+void peer_goodbye(peer_t *p);
+
 #endif
