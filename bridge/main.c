@@ -12,7 +12,7 @@
  * Gearman to ZeroMQ: worker threads register the functions of to_zeromq and
  * subscribe; each job becomes a REQUEST (reply-requested) to its queue
  * through the router frontends, and the result becomes the gearman result.
- * Thread 0 also keeps the bridge's fanout subscriptions.
+ * A thread of its own keeps the bridge's fanout subscriptions.
  *
  * Signals go to the main loop (signalfd). SIGTERM: no new jobs; jobs in
  * flight finish; then KBYE and exit. A second SIGTERM exits at once.
@@ -45,16 +45,17 @@
 #include "util.h"
 #include "wire.h"
 
-#define SECTION              "bridge"
-#define BRIDGE_SLOTS         "inproc://gearhorn-bridge-slots"
-#define BRIDGE_HWM           100000
-#define BRIDGE_MAX_MESSAGE   (16u * 1024 * 1024 + 65536)
-#define BRIDGE_POLL_MS       1000 /* gearman_worker_work returns to look at the stop flag */
-#define BRIDGE_BACKOFF_MIN   100
-#define BRIDGE_BACKOFF_MAX   10000
-#define BRIDGE_RESUBSCRIBE_S 60
-#define BRIDGE_MAX_OVERRIDES 2
-#define BRIDGE_ID_LEN        16
+#define SECTION                    "bridge"
+#define BRIDGE_SLOTS               "inproc://gearhorn-bridge-slots"
+#define BRIDGE_HWM                 100000
+#define BRIDGE_MAX_MESSAGE         (16u * 1024 * 1024 + 65536)
+#define BRIDGE_POLL_MS             1000 /* gearman_worker_work returns to look at the stop flag */
+#define BRIDGE_BACKOFF_MIN         100
+#define BRIDGE_BACKOFF_MAX         10000
+#define BRIDGE_RESUBSCRIBE_S       60 /* the longest renewal period of subscriptions */
+#define BRIDGE_RESUBSCRIBE_RETRY_S 5  /* after a failed subscription */
+#define BRIDGE_MAX_OVERRIDES       2
+#define BRIDGE_ID_LEN              16
 
 extern char **environ;
 
@@ -74,10 +75,8 @@ typedef struct zworker {
 	int started;
 	gearman_worker_st *worker;
 	gearhorn_client_t *client;
-	gearman_client_st *gclient; /* thread 0: the fanout subscriptions */
 	zroute_t *routes;
-	uint64_t subscribed_ms; /* when the subscriptions were last made; 0: never */
-	int failed;             /* the last job ended with WORK_FAIL */
+	int failed; /* the last job ended with WORK_FAIL */
 	long backoff;
 } zworker_t;
 
@@ -131,6 +130,15 @@ struct bridge {
 	zworker_t *zw;
 	size_t nzw, zrunning;
 	int zstop; /* atomic */
+
+	/* The fanout subscriptions: a thread of their own, so that no job
+	 * delays their renewal. */
+	pthread_t sub_thread;
+	int sub_started;
+	gearman_client_st *sub_client;
+	int subscribed;       /* at least once */
+	uint64_t sub_next_ms; /* when to make them again */
+	long resubscribe_s;   /* atomic: the renewal period */
 
 	int stopping, said_goodbye, forced;
 };
@@ -426,31 +434,36 @@ zw_job(gearman_job_st *job, void *context, size_t *result_size, gearman_return_t
 	return NULL;
 }
 
-/* Thread 0: (re)makes the fanout subscriptions, at start and every
- * BRIDGE_RESUBSCRIBE_S seconds (a fanout worker may have lost them). */
+/* The subscription thread: (re)makes the fanout subscriptions when due, at
+ * start and every resubscribe_s seconds (a fanout worker may have lost
+ * them, or they would lapse); about 5 seconds after a failure. */
 static void
-zw_subscribe(zworker_t *z)
+subscribe_all(bridge_t *b)
 {
-	bridge_t *b = z->b;
 	uint64_t now = gh_now_ms();
+	long period = __atomic_load_n(&b->resubscribe_s, __ATOMIC_RELAXED);
 	char err[512];
 	size_t i;
 
-	if (b->ntopics == 0 || (z->subscribed_ms != 0 &&
-	                        now - z->subscribed_ms < (uint64_t)BRIDGE_RESUBSCRIBE_S * 1000))
+	if (now < b->sub_next_ms)
 		return;
-	if (z->gclient == NULL && (z->gclient = gclient_new(b, err, sizeof(err))) == NULL) {
+	/* Until it succeeds: again in a while. */
+	b->sub_next_ms =
+	    now +
+	    (uint64_t)(period < BRIDGE_RESUBSCRIBE_RETRY_S ? period : BRIDGE_RESUBSCRIBE_RETRY_S) *
+	        1000;
+	if (b->sub_client == NULL && (b->sub_client = gclient_new(b, err, sizeof(err))) == NULL) {
 		log_warn("subscribe: %s", err);
 		return;
 	}
-	gearman_client_set_timeout(z->gclient, 5000);
+	gearman_client_set_timeout(b->sub_client, 5000);
 	for (i = 0; i < b->ntopics; i++) {
 		json_t *j =
 		    json_pack("{s:s,s:s}", "topic", b->topics[i], "client_id", b->subscriber);
 		char *s = json_dumps(j, JSON_COMPACT);
 		gearman_return_t rc;
 		size_t len;
-		void *res = gearman_client_do(z->gclient, "subscribe_fanout", NULL, s, strlen(s),
+		void *res = gearman_client_do(b->sub_client, "subscribe_fanout", NULL, s, strlen(s),
 		                              &len, &rc);
 
 		free(res);
@@ -459,18 +472,20 @@ zw_subscribe(zworker_t *z)
 		if (rc != GEARMAN_SUCCESS) {
 			log_warn("subscribe_fanout %s as %s: %s; trying again", b->topics[i],
 			         b->subscriber,
-			         gearman_client_error(z->gclient) ? gearman_client_error(z->gclient)
-			                                          : gearman_strerror(rc));
-			gearman_client_free(z->gclient);
-			z->gclient = NULL;
-			/* Not too often while gearmand or the fanout worker is away. */
-			z->subscribed_ms = now - (uint64_t)(BRIDGE_RESUBSCRIBE_S - 5) * 1000;
+			         gearman_client_error(b->sub_client)
+			             ? gearman_client_error(b->sub_client)
+			             : gearman_strerror(rc));
+			gearman_client_free(b->sub_client);
+			b->sub_client = NULL;
 			return;
 		}
-		if (z->subscribed_ms == 0)
+		if (!b->subscribed)
 			log_notice("subscribed to %s as %s", b->topics[i], b->subscriber);
 	}
-	z->subscribed_ms = now;
+	if (b->subscribed)
+		log_debug("subscriptions renewed; next in %ld s", period);
+	b->subscribed = 1;
+	b->sub_next_ms = now + (uint64_t)period * 1000;
 }
 
 static void
@@ -483,6 +498,21 @@ zw_sleep(bridge_t *b, long ms)
 		nanosleep(&ts, NULL);
 		ms -= step;
 	}
+}
+
+static void *
+sub_main(void *arg)
+{
+	bridge_t *b = arg;
+
+	while (!__atomic_load_n(&b->zstop, __ATOMIC_ACQUIRE)) {
+		subscribe_all(b);
+		zw_sleep(b, 1000);
+	}
+	if (b->sub_client != NULL)
+		gearman_client_free(b->sub_client);
+	b->sub_client = NULL;
+	return NULL;
 }
 
 /* Tells the main loop that this thread is done (a message on the slots
@@ -513,8 +543,6 @@ zw_main(void *arg)
 	while (!__atomic_load_n(&b->zstop, __ATOMIC_ACQUIRE)) {
 		gearman_return_t rc;
 
-		if (z->index == 0)
-			zw_subscribe(z);
 		rc = gearman_worker_work(z->worker);
 		/* After a job that ended with WORK_FAIL, libgearman reports
 		 * that job's failure (GEARMAN_WORK_FAIL, or in 1.1.20
@@ -581,8 +609,6 @@ zw_free(zworker_t *z)
 {
 	if (z->worker != NULL)
 		gearman_worker_free(z->worker);
-	if (z->gclient != NULL)
-		gearman_client_free(z->gclient);
 	gearhorn_client_destroy(&z->client);
 	free(z->routes);
 }
@@ -883,6 +909,19 @@ load_conf(bridge_t *b, char *err, size_t errlen)
 	                           err, errlen);
 }
 
+/* Subscriptions are renewed every BRIDGE_RESUBSCRIBE_S seconds, or three
+ * times per [fanout] subscription_ttl when that is shorter (the fanout
+ * worker reads the same file, as a rule). */
+static long
+resubscribe_period(const conf_t *c)
+{
+	long ttl = conf_get_int(c, "fanout", "subscription_ttl");
+
+	if (ttl > 0 && ttl / 3 < BRIDGE_RESUBSCRIBE_S)
+		return ttl / 3 > 0 ? ttl / 3 : 1;
+	return BRIDGE_RESUBSCRIBE_S;
+}
+
 static void
 apply_conf(bridge_t *b, const conf_t *c)
 {
@@ -892,6 +931,7 @@ apply_conf(bridge_t *b, const conf_t *c)
 	log_set_level(lv);
 	__atomic_store_n(&b->timeout, conf_get_int(c, SECTION, "timeout"), __ATOMIC_RELAXED);
 	__atomic_store_n(&b->guarantee, conf_get_bool(c, SECTION, "guarantee"), __ATOMIC_RELAXED);
+	__atomic_store_n(&b->resubscribe_s, resubscribe_period(c), __ATOMIC_RELAXED);
 }
 
 static int
@@ -1123,6 +1163,14 @@ bridge_run(bridge_t *b)
 		b->zw[i].started = 1;
 		b->zrunning++;
 	}
+	if (b->ntopics > 0) {
+		if (pthread_create(&b->sub_thread, NULL, sub_main, b) != 0) {
+			log_error("cannot start a thread");
+			rc = EX_OSERR;
+			goto out;
+		}
+		b->sub_started = 1;
+	}
 	log_notice("started: to gearman %s, to ZeroMQ %zu functions, %ld jobs in flight each way, "
 	           "gearman %s",
 	           b->nouts ? b->queues_json : "-", b->nins, nthreads,
@@ -1161,6 +1209,8 @@ out:
 			pthread_join(b->zw[i].thread, NULL);
 		zw_free(&b->zw[i]);
 	}
+	if (b->sub_started)
+		pthread_join(b->sub_thread, NULL);
 	/* Let the last answers and the KBYE reach the router. */
 	peer_destroy(&b->peer, 2000);
 	if (b->slots != NULL) {
