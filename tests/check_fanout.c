@@ -53,10 +53,12 @@ server_stop(void)
 		fprintf(stderr, "could not remove %s\n", tmpdir);
 }
 
+/* Short, since a subscriber without a worker waits all of it; long enough
+ * for subscribers that answer, on a loaded machine. */
 static void
 short_timeout(void)
 {
-	fg_timeout = "1";
+	fg_timeout = "5";
 	server_start();
 }
 
@@ -214,13 +216,13 @@ sub_stop(sub_t *s)
 	free(s);
 }
 
-/* Waits up to 10 s for s to have received n jobs; returns how many it has. */
+/* Waits up to 30 s for s to have received n jobs; returns how many it has. */
 static int
 sub_wait(sub_t *s, int n)
 {
 	int i, got = 0;
 
-	for (i = 0; i < 1000; i++) {
+	for (i = 0; i < 3000; i++) {
 		pthread_mutex_lock(&s->lock);
 		got = s->njobs;
 		pthread_mutex_unlock(&s->lock);
@@ -384,6 +386,20 @@ queued(const char *function)
 	return n;
 }
 
+/* Waits up to 30 s until gearmand's queued count of function is n;
+ * returns the last count. */
+static int
+wait_queued(const char *function, int n)
+{
+	int i, got = queued(function);
+
+	for (i = 0; i < 3000 && got != n; i++) {
+		usleep(10000);
+		got = queued(function);
+	}
+	return got;
+}
+
 /* ---- tests ---- */
 
 START_TEST(test_subscribe_unsubscribe)
@@ -494,7 +510,8 @@ START_TEST(test_unique_coalescing)
 
 	s = sub_start("co", "x", SUB_OK);
 	ck_assert_int_eq(sub_wait(s, 4), 4);
-	ck_assert_int_eq(queued("co_x"), 0);
+	/* gearmand counts a job until its WORK_COMPLETE has arrived. */
+	ck_assert_int_eq(wait_queued("co_x", 0), 0);
 	sub_stop(s);
 	worker_finish();
 }
@@ -626,7 +643,7 @@ START_TEST(test_failure_reported_once)
 }
 END_TEST
 
-/* Runs with [fanout] foreground_timeout = 1. */
+/* Runs with [fanout] foreground_timeout = 5. */
 START_TEST(test_timeout)
 {
 	sub_t *ok, *bad;
@@ -790,7 +807,7 @@ START_TEST(test_stop_and_restart)
 }
 END_TEST
 
-/* Waits up to 10 s until client is (want 1) or is not (want 0) subscribed
+/* Waits up to 30 s until client is (want 1) or is not (want 0) subscribed
  * to topic in the database at path. */
 static int
 wait_subscribed(const char *path, const char *topic, const char *client, int want)
@@ -800,7 +817,7 @@ wait_subscribed(const char *path, const char *topic, const char *client, int wan
 	int i, found = -1;
 
 	ck_assert_msg(s != NULL, "%s", err);
-	for (i = 0; i < 1000 && found != want; i++) {
+	for (i = 0; i < 3000 && found != want; i++) {
 		store_list_t l;
 		size_t j;
 
@@ -826,7 +843,7 @@ START_TEST(test_matchmaking)
 	char err[512] = "", db[1200], *out;
 	fanout_t *b;
 	size_t outlen;
-	int i;
+	uint64_t give_up;
 
 	worker_start();
 	snprintf(db, sizeof(db), "%s", conf_get(conf, "fanout", "database"));
@@ -844,7 +861,9 @@ START_TEST(test_matchmaking)
 	    FANOUT_COMPLETE);
 	ck_assert_int_eq(outlen, 0);
 	free(out);
-	for (i = 0; i < 100 && queued("mm_two") < 1; i++) {
+	/* A's cache learns of it once A has taken the matchmaking message. */
+	give_up = gh_now_us() + 30 * 1000000;
+	while (queued("mm_two") < 1 && gh_now_us() < give_up) {
 		ck_complete(
 		    CALL("fanout", "{\"topic\":\"mm\",\"payload\":\"p\",\"background\":true}"),
 		    "0");
@@ -896,13 +915,32 @@ END_TEST
 START_TEST(test_ttl)
 {
 	sub_t *s;
+	result_t r;
+	time_t t0, t1;
+	int tries;
 
 	worker_start();
 	s = sub_start("ttl", "brief", SUB_OK);
-	ck_complete(
-	    CALL("subscribe_fanout", "{\"topic\":\"ttl\",\"client_id\":\"brief\",\"ttl\":1}"), "");
-	ck_complete(CALL("fanout", "{\"topic\":\"ttl\",\"payload\":\"p\"}"), "1");
-	sleep(2);
+	/* A ttl of 1 s lasts to the end of the second, on the worker's clock,
+	 * in which the subscription was made: a fanout within that second
+	 * reaches it. Subscribing and fanning out can straddle a second (on a
+	 * loaded machine, often), and then a copy may or may not be made: try
+	 * again. */
+	for (tries = 0;; tries++) {
+		ck_assert_msg(tries < 100, "never subscribed and fanned out within one second");
+		t0 = time(NULL);
+		ck_complete(CALL("subscribe_fanout",
+		                 "{\"topic\":\"ttl\",\"client_id\":\"brief\",\"ttl\":1}"),
+		            "");
+		r = CALL("fanout", "{\"topic\":\"ttl\",\"payload\":\"p\"}");
+		t1 = time(NULL);
+		if (t1 == t0)
+			break;
+	}
+	ck_complete(r, "1");
+	/* A second after the subscription at the latest, it has expired. */
+	while (time(NULL) < t1 + 1)
+		usleep(10000);
 	ck_complete(CALL("fanout", "{\"topic\":\"ttl\",\"payload\":\"p\"}"), "0");
 	/* Renewing brings it back. */
 	ck_complete(

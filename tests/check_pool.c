@@ -7,9 +7,12 @@
 #include "config.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "handler.h"
 #include "loop.h"
@@ -42,6 +45,7 @@ static loop_t *loop;
 static pool_t *pool;
 static result_t res;
 static char *moddir;
+static char markdir[512]; /* marks and gates of testmod's "hold" jobs */
 
 static void
 on_done(pool_t *p, const char *ref, pool_status_t st, const char *text, size_t len, void *arg)
@@ -95,6 +99,24 @@ on_guard(loop_t *l, uint64_t id, void *arg)
 	return -1;
 }
 
+/* Removes the marks and gates of earlier tests' hold jobs. */
+static void
+clear_marks(void)
+{
+	DIR *d = opendir(markdir);
+	struct dirent *e;
+	char path[1024];
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.') {
+			snprintf(path, sizeof(path), "%s/%s", markdir, e->d_name);
+			unlink(path);
+		}
+	closedir(d);
+}
+
 static void
 start_depth(size_t workers, long max_jobs, size_t depth)
 {
@@ -105,6 +127,7 @@ start_depth(size_t workers, long max_jobs, size_t depth)
 
 	memset(&cfg, 0, sizeof(cfg));
 	memset(&res, 0, sizeof(res));
+	clear_marks();
 	cfg.workers = workers;
 	cfg.max_jobs = max_jobs;
 	cfg.depth = depth;
@@ -137,15 +160,6 @@ stop(void)
 	res.text = NULL;
 	free(res.returned_body);
 	res.returned_body = NULL;
-}
-
-static int
-on_stop_timer(loop_t *l, uint64_t id, void *arg)
-{
-	GH_UNUSED(id);
-	GH_UNUSED(arg);
-	loop_stop(l);
-	return 0;
 }
 
 /* Runs the loop until n jobs have ended or come back. */
@@ -198,6 +212,97 @@ worker_pid(void)
 	                 POOL_OK);
 	ck_assert(strncmp(res.text, "{\"value\": ", 10) == 0);
 	return atol(res.text + 10);
+}
+
+/* A job that holds its worker (tests/handlers/testmod.c "hold"): it creates
+ * markdir/NAME.started when it starts, and ends when markdir/NAME.gate
+ * appears (open_gate), or never (until killed) without a gate. The tests
+ * act while such a job is certainly running, instead of guessing how fast
+ * a worker reaches it. */
+static const char *
+hold(const char *name, int gate)
+{
+	static char body[2048];
+	char g[600] = "";
+
+	if (gate)
+		snprintf(g, sizeof(g), "%s/%s.gate", markdir, name);
+	snprintf(body, sizeof(body),
+	         "[\"run\", {\"callable\": \"hold\", \"path\": \"testmod\", \"args\": "
+	         "[\"%s/%s.started\", \"%s\", 60]}]",
+	         markdir, name, g);
+	return body;
+}
+
+static char *
+mark_path(const char *name, const char *what)
+{
+	static char path[600];
+
+	snprintf(path, sizeof(path), "%s/%s.%s", markdir, name, what);
+	return path;
+}
+
+static void
+open_gate(const char *name)
+{
+	FILE *f = fopen(mark_path(name, "gate"), "w");
+
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+}
+
+static int
+on_poll_mark(loop_t *l, uint64_t id, void *arg)
+{
+	GH_UNUSED(id);
+	if (access(arg, F_OK) == 0)
+		loop_stop(l);
+	return 0;
+}
+
+/* Runs the loop until hold job name has started or some job has ended;
+ * returns whether it has started. */
+static int
+wait_started(const char *name)
+{
+	char mark[600];
+	uint64_t guard, poll;
+	int done = res.done;
+
+	snprintf(mark, sizeof(mark), "%s", mark_path(name, "started"));
+	guard = loop_add_timer(loop, 30000, 0, on_guard, NULL);
+	poll = loop_add_timer(loop, 10, 10, on_poll_mark, mark);
+	while (access(mark, F_OK) != 0 && res.done == done)
+		ck_assert_int_eq(loop_run(loop), 0);
+	loop_cancel_timer(loop, poll);
+	loop_cancel_timer(loop, guard);
+	return access(mark, F_OK) == 0;
+}
+
+/* Submits ref, a hold job without a gate, with a timeout of ms, to an idle
+ * worker, and runs the loop until it is running: its worker will kill it
+ * at its deadline. A worker reaches a job only after its deadline on a
+ * loaded machine (it answers it not run), or the deadline can pass before
+ * the job is seen running: then the attempt is forgotten and the job
+ * submitted again with twice the time. */
+static void
+submit_running(const char *ref, uint64_t ms)
+{
+	size_t order = strlen(res.order);
+	int done = res.done;
+
+	for (;; ms *= 2) {
+		ck_assert_msg(ms <= 60000, "job %s did not start before its deadline", ref);
+		unlink(mark_path(ref, "started"));
+		submit(ref, hold(ref, 0), ms);
+		if (wait_started(ref) && res.done == done)
+			return;
+		ck_assert_int_eq(res.done, done + 1);
+		ck_assert_int_eq(res.st, POOL_TIMEOUT);
+		res.done = done;
+		res.order[order] = '\0';
+	}
 }
 
 START_TEST(test_echo)
@@ -268,9 +373,11 @@ START_TEST(test_timeout)
 
 	start(1, 0);
 	pid = worker_pid();
-	ck_assert_int_eq(
-	    run("[\"run\", {\"callable\": \"sleep\", \"path\": \"builtin\", \"args\": [30]}]", 200),
-	    POOL_TIMEOUT);
+	submit_running("t", 200);
+	wait_for(res.done + 1);
+	ck_assert_str_eq(res.ref, "t");
+	ck_assert_int_eq(res.st, POOL_TIMEOUT);
+	ck_assert_str_eq(res.text, "job killed after its timeout");
 	ck_assert_uint_eq(pool_idle(pool), 1);
 	ck_assert_uint_eq(pool_jobs(pool), 0);
 	ck_assert_int_ne(worker_pid(), pid);
@@ -424,7 +531,7 @@ END_TEST
 START_TEST(test_depth_timeout_returns)
 {
 	start_depth(1, 0, 2);
-	submit("a", SLEEP("30"), 200);
+	submit_running("a", 200);
 	submit("b", ECHO("b"), 0);
 	wait_for(2);
 	ck_assert_str_eq(res.order, "a ");
@@ -453,15 +560,13 @@ END_TEST
 START_TEST(test_stop_returns_unstarted)
 {
 	start_depth(1, 0, 3);
-	submit("a", SLEEP("0.3"), 0);
+	submit("a", hold("a", 1), 0);
 	submit("b", ECHO("b"), 0);
 	submit("c", ECHO("c"), 0);
-	/* Let the worker start a. */
-	loop_add_timer(loop, 100, 0, on_stop_timer, NULL);
-	ck_assert_int_eq(loop_run(loop), 0);
-	ck_assert_int_eq(res.done, 0);
+	ck_assert(wait_started("a"));
 	pool_stop(pool);
 	ck_assert_int_eq(pool_submit(pool, "d", ECHO("d"), strlen(ECHO("d")), 0), -1);
+	open_gate("a");
 	wait_for(3);
 	ck_assert_str_eq(res.order, "a ");
 	ck_assert_int_eq(res.st, POOL_OK);
@@ -493,23 +598,21 @@ END_TEST
 START_TEST(test_forget_queued)
 {
 	start_depth(1, 0, 4);
-	submit("a", SLEEP("0.3"), 0);
+	submit("a", hold("a", 1), 0);
 	submit("b", ECHO("b"), 0);
 	submit("c", ECHO("c"), 0);
-	loop_add_timer(loop, 100, 0, on_stop_timer, NULL); /* a starts */
-	ck_assert_int_eq(loop_run(loop), 0);
+	ck_assert(wait_started("a"));
 	pool_forget_queued(pool);
 	submit("d", ECHO("d"), 0);
+	open_gate("a");
 	wait_for(2);
 	ck_assert_str_eq(res.order, "a d ");
 	ck_assert_str_eq(res.returned, "");
 	ck_assert_uint_eq(pool_jobs(pool), 0);
 	/* A worker killed with a forgotten job and a current one behind its
 	 * running job: the forgotten one is dropped, the other comes back. */
-	submit("e", SLEEP("30"), 400);
+	submit_running("e", 400);
 	submit("f", ECHO("f"), 0);
-	loop_add_timer(loop, 100, 0, on_stop_timer, NULL); /* e starts */
-	ck_assert_int_eq(loop_run(loop), 0);
 	pool_forget_queued(pool);
 	submit("g", ECHO("g"), 0);
 	wait_for(4);
@@ -641,11 +744,24 @@ pool_suite(void)
 int
 main(void)
 {
-	const char *b = getenv("top_builddir");
+	const char *b = getenv("top_builddir"), *tmp = getenv("TMPDIR");
+	char parent[400];
 	int failed;
 
 	moddir = gh_asprintf("%s/tests/handlers/.libs", b && *b ? b : ".");
+	/* Under the build tree, like the integration tests' directories. */
+	snprintf(parent, sizeof(parent), "%s/tests/tmp", b && *b ? b : ".");
+	mkdir(parent, 0777);
+	if (access(parent, W_OK) != 0)
+		snprintf(parent, sizeof(parent), "%s", tmp && *tmp ? tmp : "/tmp");
+	snprintf(markdir, sizeof(markdir), "%s/check_pool.XXXXXX", parent);
+	if (mkdtemp(markdir) == NULL) {
+		perror(markdir);
+		return EXIT_FAILURE;
+	}
 	failed = gh_check_failed(pool_suite());
+	clear_marks();
+	rmdir(markdir);
 	free(moddir);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

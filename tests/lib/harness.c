@@ -6,6 +6,7 @@
 #include "harness.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -90,7 +91,7 @@ connect_port(int port)
 char *
 harness_gearmand_admin(const harness_gearmand_t *g, const char *command)
 {
-	struct timeval tv = {5, 0};
+	struct timeval tv = {30, 0}; /* only bounds a failure: a loaded machine is slow */
 	size_t cap = 4096, len = 0;
 	char *buf;
 	int fd;
@@ -140,6 +141,53 @@ sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+/* Whether process pid has a TCP socket listening on 127.0.0.1:port (Linux;
+ * 1 where /proc cannot tell). gearmand keeps trying a port it cannot bind,
+ * and another server that took the port would answer in its place. */
+static int
+pid_listens(pid_t pid, int port)
+{
+	char path[64], line[512], fd[400], link[64];
+	unsigned long inode;
+	unsigned int addr, p, st;
+	FILE *f = fopen("/proc/net/tcp", "r");
+	int found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/fd", (long)pid);
+	if (f == NULL || access(path, R_OK) != 0) {
+		if (f != NULL)
+			fclose(f);
+		return 1;
+	}
+	while (!found && fgets(line, sizeof(line), f) != NULL) {
+		DIR *d;
+		struct dirent *e;
+
+		/* sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode */
+		if (sscanf(line, " %*u: %x:%x %*x:%*x %x %*x:%*x %*x:%*x %*x %*u %*u %lu", &addr,
+		           &p, &st, &inode) != 4 ||
+		    addr != 0x0100007F || (int)p != port || st != 0x0A)
+			continue;
+		if ((d = opendir(path)) == NULL)
+			break;
+		snprintf(link, sizeof(link), "socket:[%lu]", inode);
+		while (!found && (e = readdir(d)) != NULL) {
+			char target[64];
+			ssize_t n;
+
+			snprintf(fd, sizeof(fd), "%s/%s", path, e->d_name);
+			n = readlink(fd, target, sizeof(target) - 1);
+			if (n > 0) {
+				target[n] = '\0';
+				found = strcmp(target, link) == 0;
+			}
+		}
+		closedir(d);
+	}
+	fclose(f);
+	return found;
+}
+
 static int
 start_once(harness_gearmand_t *g, const char *bin, int port)
 {
@@ -166,7 +214,7 @@ start_once(harness_gearmand_t *g, const char *bin, int port)
 		      "--verbose=WARNING", (char *)NULL);
 		_exit(127);
 	}
-	for (i = 0; i < 200; i++) {
+	for (i = 0; i < 600; i++) { /* 30 s */
 		int status;
 		char *reply;
 
@@ -175,7 +223,7 @@ start_once(harness_gearmand_t *g, const char *bin, int port)
 			return -1;
 		}
 		reply = harness_gearmand_admin(g, "version\n");
-		if (reply != NULL && strncmp(reply, "OK", 2) == 0) {
+		if (reply != NULL && strncmp(reply, "OK", 2) == 0 && pid_listens(g->pid, port)) {
 			free(reply);
 			return 0;
 		}

@@ -67,12 +67,43 @@ gh_wait_for() {
 	return 1
 }
 
+# Waits up to $4 seconds (default 60) until process $1 has written a line
+# matching the extended regular expression $3 to the file $2: returns 0.
+# Returns the process's exit status (at least 1) if it exits first, or 1 when
+# the time runs out.
+gh_wait_log() {
+	local pid=$1 log=$2 re=$3 limit=${4:-60} i rc
+	for i in $(seq 1 $((limit * 10))); do
+		grep -Eq -- "$re" "$log" 2>/dev/null && return 0
+		if ! kill -0 "$pid" 2>/dev/null; then
+			grep -Eq -- "$re" "$log" 2>/dev/null && return 0
+			wait "$pid" 2>/dev/null
+			rc=$?
+			return $((rc ? rc : 1))
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# Whether process $1 has a TCP socket listening on 127.0.0.1:$2 (Linux; true
+# where /proc cannot tell). A port from gh_free_port can be taken by another
+# server before ours binds it, and that one would answer in its place.
+gh_pid_listens() {
+	local pid=$1 port=$2 inode
+	[ -r /proc/net/tcp ] && [ -d "/proc/$pid/fd" ] || return 0
+	for inode in $(awk -v a="0100007F:$(printf '%04X' "$port")" '$2 == a && $4 == "0A" { print $10 }' /proc/net/tcp); do
+		ls -l "/proc/$pid/fd" 2>/dev/null | grep -q "socket:\[$inode\]" && return 0
+	done
+	return 1
+}
+
 # gearman admin text protocol over bash's /dev/tcp.
 gh_gearman_admin() {
 	local port=$1 cmd=$2 line
 	exec 9<>"/dev/tcp/127.0.0.1/$port" || return 1
 	printf '%s\n' "$cmd" >&9
-	while IFS= read -r -t 5 line <&9; do
+	while IFS= read -r -t 30 line <&9; do
 		[ "$line" = "." ] && break
 		printf '%s\n' "$line"
 		case "$line" in OK*|ERR*) [ "$cmd" = version ] && break ;; esac
@@ -90,7 +121,9 @@ gh_start_gearmand() {
 			--log-file="$GH_TMP/gearmand-$port.log" --pid-file="$GH_TMP/gearmand-$port.pid" \
 			</dev/null >/dev/null 2>&1 &
 		pid=$!
-		if gh_wait_for "gh_gearman_admin $port version | grep -q ^OK" 10; then
+		# gearmand keeps trying a port it cannot bind: another server may
+		# be the one answering there.
+		if gh_wait_for "gh_gearman_admin $port version | grep -q ^OK && gh_pid_listens $pid $port" 30; then
 			GH_GEARMAND_PORT=$port
 			GH_GEARMAND_PID=$pid
 			GH_PIDS+=("$pid")
