@@ -183,30 +183,31 @@ def hold(name, seconds=30, gate=True):
     return job("hold", [mark, g, seconds], path="testmod")
 
 
-def wait_started(*names, timeout=15):
-    """Waits until the hold jobs named have started; nothing else may arrive."""
+def wait_until(done, what, take=None, timeout=15):
+    """Waits until done() is true, serving heartbeats meanwhile. Nothing
+    may arrive but what take(cmd, args) accepts."""
     deadline = time.time() + timeout
-    while not all(os.path.exists(os.path.join(TMP, n + ".started")) for n in names):
+    while not done():
         if time.time() > deadline:
-            fail("jobs %r did not start in %d s" % (names, timeout))
+            fail("waited %d s for %s" % (timeout, what))
         m = recv(0.05)
-        if m is not None:
-            fail("waiting for %r to start, got %s %r" % (names, m[1], m[3]))
+        if m is not None and not (take and take(m[1], m[3])):
+            fail("waiting for %s, got %s %r" % (what, m[1], m[3]))
+
+
+def wait_started(*names):
+    """Waits until the hold jobs named have started."""
+    wait_until(lambda: all(os.path.exists(os.path.join(TMP, n + ".started")) for n in names),
+               "%r to start" % (names,))
 
 
 def wait_log(pattern, what, take=None):
     """Waits until the job manager's log (JM_LOG in the environment) matches
-    pattern. Nothing may arrive meanwhile but what take(cmd, args) accepts."""
-    deadline = time.time() + 15
-    while True:
+    pattern; take as for wait_until."""
+    def logged():
         with open(os.environ["JM_LOG"], errors="replace") as f:
-            if re.search(pattern, f.read()):
-                return
-        if time.time() > deadline:
-            fail("the job manager's log does not show %s" % what)
-        m = recv(0.05)
-        if m is not None and not (take and take(m[1], m[3])):
-            fail("waiting for %s, got %s %r" % (what, m[1], m[3]))
+            return re.search(pattern, f.read()) is not None
+    wait_until(logged, what + " in the job manager's log", take)
 
 
 def sigterm(take=None):

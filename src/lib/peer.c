@@ -373,8 +373,6 @@ void
 peer_goodbye(peer_t *p)
 {
 	p->stopping = 1;
-	if (p->sock == NULL)
-		return;
 	/* A bounded drain: a router that keeps sending cannot hold us here. */
 	for (int i = 0; i < PEER_GOODBYE_DRAIN && p->sock != NULL; i++)
 		if (read_one(p) == -1)

@@ -86,6 +86,33 @@ gh_wait_log() {
 	return 1
 }
 
+# Starts gearhorn-router on three new loopback ports with the options given,
+# its output to the file $1. Sets GH_ROUTER_FRONT, GH_ROUTER_BACK,
+# GH_ROUTER_ADMIN (tcp:// endpoints) and GH_ROUTER_PID, and returns once it
+# has started. A port can be taken between gh_free_port and the router's
+# bind (exit 69): then again with new ones, after calling the function
+# gh_router_prepare if the caller defines one (to write the new ports into
+# a configuration file, say).
+gh_start_router() {
+	local log=$1 attempt rc
+	shift
+	for attempt in 1 2 3 4 5; do
+		GH_ROUTER_FRONT=tcp://127.0.0.1:$(gh_free_port)
+		GH_ROUTER_BACK=tcp://127.0.0.1:$(gh_free_port)
+		GH_ROUTER_ADMIN=tcp://127.0.0.1:$(gh_free_port)
+		if declare -F gh_router_prepare >/dev/null; then gh_router_prepare; fi
+		"$top_builddir/src/router/gearhorn-router" -f "$GH_ROUTER_FRONT" -b "$GH_ROUTER_BACK" \
+			-a "$GH_ROUTER_ADMIN" "$@" </dev/null >"$log" 2>&1 &
+		GH_ROUTER_PID=$!
+		GH_PIDS+=("$GH_ROUTER_PID")
+		gh_wait_log "$GH_ROUTER_PID" "$log" "gearhorn-router\[$GH_ROUTER_PID\].* started" && return 0
+		rc=$?
+		[ $rc = 69 ] || break
+	done
+	tail -n 40 "$log" >&2
+	gh_fail "router did not start"
+}
+
 # Whether process $1 has a TCP socket listening on 127.0.0.1:$2 (Linux; true
 # where /proc cannot tell). A port from gh_free_port can be taken by another
 # server before ours binds it, and that one would answer in its place.
