@@ -137,6 +137,20 @@ gh_err(char *err, size_t errlen, const char *fmt, ...)
 }
 
 int
+gh_error_set(gh_error_t *e, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (e != NULL) {
+		e->status = status;
+		va_start(ap, fmt);
+		vsnprintf(e->text, sizeof(e->text), fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+int
 gh_parse_long(const char *s, long min, long max, long *out)
 {
 	char *end;

@@ -47,6 +47,22 @@ size_t gh_strlcpy(char *dst, const char *src, size_t size);
  * so that callers can write `return gh_err(err, errlen, "...", ...);`. */
 int gh_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* An error with its class, for the calls whose caller picks an exit status
+ * from it: status is a sysexits(3) code (EX_CONFIG for a bad configuration,
+ * EX_CANTCREAT for a file that cannot be made, EX_OSERR, ...), text says
+ * what went wrong. Everything else keeps 0/-1 with an error buffer (gh_err):
+ * a class is only for errors that end a program. */
+#define GH_ERROR_MAX 1024
+typedef struct {
+	int status;
+	char text[GH_ERROR_MAX];
+} gh_error_t;
+
+/* Sets e->status and formats e->text (cut to fit); e may be NULL. Returns
+ * -1, so that callers can write `return gh_error_set(e, EX_CONFIG, ...);`. */
+int gh_error_set(gh_error_t *e, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Parses a whole string as a base-10 integer in [min, max].
  * Returns 0, or -1 if s is empty, has trailing bytes or is out of range. */
 int gh_parse_long(const char *s, long min, long max, long *out);
