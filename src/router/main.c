@@ -6,9 +6,7 @@
 #include "config.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
@@ -20,27 +18,28 @@
 #include "journal.h"
 #include "log.h"
 #include "loop.h"
+#include "startup.h"
 #include "util.h"
 #include "wire.h"
-
-extern char **environ;
 
 #define ROUTER_TICK_MS   250
 #define ROUTER_BATCH     64
 #define ROUTER_HWM       10000
 #define ROUTER_LINGER_MS 1000
-#define MAX_FLAGS        16
 
 static const char *const ep_keys[BROKER_ENDPOINTS] = {"frontend", "backend", "admin"};
 
-typedef struct {
-	const char *key, *value;
-} router_flag_t;
+static const startup_option_t router_options[] = {
+    {'f', "frontend", "ENDPOINT", "frontend", 0, "endpoint for clients and schedulers"},
+    {'b', "backend", "ENDPOINT", "backend", 0, "endpoint for job managers"},
+    {'a', "admin", "ENDPOINT", "admin", 0, "endpoint for administration"},
+    {0, "max-length", "N", "max_length", 0, "waiting requests per queue"},
+};
+static const startup_program_t router_program = {"gearhorn-router", "router", router_options,
+                                                 GH_ARRAY_LEN(router_options)};
 
 typedef struct {
-	const char *config_path; /* NULL: GEARHORN_CONFIG or the default */
-	router_flag_t flags[MAX_FLAGS];
-	size_t nflags;
+	startup_t *startup;
 	conf_t *conf;
 	void *ctx;
 	void *sock[BROKER_ENDPOINTS];
@@ -52,42 +51,6 @@ typedef struct {
 } router_t;
 
 static void
-usage(FILE *out)
-{
-	fprintf(out,
-	        "usage: gearhorn-router [-hV] [-c file] [-f endpoint] [-b endpoint] [-a endpoint]\n"
-	        "                       [-l level] [--max-length n]\n"
-	        "  -c, --config FILE      configuration file (default %s)\n"
-	        "  -f, --frontend EP      endpoint for clients and schedulers\n"
-	        "  -b, --backend EP       endpoint for job managers\n"
-	        "  -a, --admin EP         endpoint for administration\n"
-	        "  -l, --log-level LEVEL  error, warn, notice, info or debug\n"
-	        "      --max-length N     waiting requests per queue\n"
-	        "  -h, --help             this help\n"
-	        "  -V, --version          print the version\n",
-	        conf_default_path());
-}
-
-/* Loads the file and the environment, then the command line flags on top. */
-static conf_t *
-router_load_conf(router_t *r, char *err, size_t errlen)
-{
-	conf_t *c = conf_load(r->config_path, environ, err, errlen);
-	if (!c)
-		return NULL;
-	for (size_t i = 0; i < r->nflags; i++) {
-		const char *section =
-		    strcmp(r->flags[i].key, "log_level") == 0 ? "global" : "router";
-		if (conf_set(c, section, r->flags[i].key, r->flags[i].value, "command line", err,
-		             errlen) != 0) {
-			conf_destroy(&c);
-			return NULL;
-		}
-	}
-	return c;
-}
-
-static void
 router_broker_conf(const conf_t *c, broker_conf_t *bc)
 {
 	memset(bc, 0, sizeof(*bc));
@@ -96,15 +59,6 @@ router_broker_conf(const conf_t *c, broker_conf_t *bc)
 	bc->hb_interval_ms = (uint64_t)conf_get_int(c, "router", "heartbeat_interval") * 1000;
 	bc->hb_timeout_ms = (uint64_t)conf_get_int(c, "router", "heartbeat_timeout") * 1000;
 	bc->default_queue = conf_get(c, "router", "default_queue");
-}
-
-static void
-router_apply_log(const conf_t *c)
-{
-	log_level_t level = LOG_LEVEL_INFO;
-	log_level_parse(conf_get(c, "router", "log_level"), &level);
-	log_open("gearhorn-router", level,
-	         strcmp(conf_get(c, "router", "log_target"), "syslog") == 0);
 }
 
 static int
@@ -175,24 +129,15 @@ on_stop_signal(loop_t *loop, int signo, void *arg)
 static int
 on_hup(loop_t *loop, int signo, void *arg)
 {
+	static const char *const restart[] = {"frontend", "backend", "admin", NULL};
 	router_t *r = arg;
-	char err[512];
 	conf_t *c;
 	broker_conf_t bc;
 
 	GH_UNUSED(loop);
 	GH_UNUSED(signo);
-	c = router_load_conf(r, err, sizeof(err));
-	if (!c) {
-		log_error("reload failed, keeping the running configuration: %s", err);
+	if ((c = startup_reload(r->startup, r->conf, restart)) == NULL)
 		return 0;
-	}
-	for (int ep = 0; ep < BROKER_ENDPOINTS; ep++)
-		if (strcmp(conf_get(c, "router", ep_keys[ep]), r->endpoint[ep]) != 0)
-			log_warn(
-			    "reload: [router] %s changed to %s; it takes effect after a restart",
-			    ep_keys[ep], conf_get(c, "router", ep_keys[ep]));
-	router_apply_log(c);
 	router_broker_conf(c, &bc);
 	broker_configure(r->broker, &bc);
 	r->max_message_size = (size_t)conf_get_int(c, "router", "max_message_size");
@@ -228,91 +173,23 @@ on_journal_replay(void *arg, const journal_job_t *job)
 static int
 router_open_journal(router_t *r)
 {
-	const char *path = conf_get(r->conf, "router", "journal_path");
-	char *def = NULL, err[512];
+	char *path, err[512];
 	long n;
 
 	if (!conf_get_bool(r->conf, "router", "journal"))
 		return 0;
-	if (!*path)
-		path = def =
-		    gh_asprintf("%s/router-journal.db", conf_get(r->conf, "router", "state_dir"));
+	path = startup_db_path(r->conf, "router", "journal_path", "router-journal.db");
 	r->journal = journal_open(path, err, sizeof(err));
 	if (!r->journal) {
 		log_error("cannot open the journal: %s", err);
-		free(def);
+		free(path);
 		return EX_CANTCREAT;
 	}
 	n = journal_replay(r->journal, on_journal_replay, r);
 	journal_commit(r->journal);
 	log_notice("journal %s: %ld job(s) restored", path, n < 0 ? 0 : n);
-	free(def);
+	free(path);
 	broker_set_journal(r->broker, on_journal_add, on_journal_del, r->journal);
-	return 0;
-}
-
-static int
-router_parse_args(router_t *r, int argc, char **argv)
-{
-	enum { OPT_MAX_LENGTH = 256 };
-	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"frontend", required_argument, NULL, 'f'},
-	    {"backend", required_argument, NULL, 'b'},
-	    {"admin", required_argument, NULL, 'a'},
-	    {"log-level", required_argument, NULL, 'l'},
-	    {"max-length", required_argument, NULL, OPT_MAX_LENGTH},
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {NULL, 0, NULL, 0}};
-	int ch;
-
-	while ((ch = getopt_long(argc, argv, "c:f:b:a:l:hV", opts, NULL)) != -1) {
-		const char *key = NULL;
-		switch (ch) {
-		case 'c':
-			r->config_path = optarg;
-			break;
-		case 'f':
-			key = "frontend";
-			break;
-		case 'b':
-			key = "backend";
-			break;
-		case 'a':
-			key = "admin";
-			break;
-		case 'l':
-			key = "log_level";
-			break;
-		case OPT_MAX_LENGTH:
-			key = "max_length";
-			break;
-		case 'h':
-			usage(stdout);
-			exit(EX_OK);
-		case 'V':
-			printf("gearhorn-router %s (protocol %s)\n", PACKAGE_VERSION, "eMQP/1.0");
-			exit(EX_OK);
-		default:
-			usage(stderr);
-			return -1;
-		}
-		if (key) {
-			if (r->nflags == MAX_FLAGS) {
-				fprintf(stderr, "gearhorn-router: too many options\n");
-				return -1;
-			}
-			r->flags[r->nflags].key = key;
-			r->flags[r->nflags].value = optarg;
-			r->nflags++;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "gearhorn-router: unexpected argument \"%s\"\n", argv[optind]);
-		usage(stderr);
-		return -1;
-	}
 	return 0;
 }
 
@@ -357,49 +234,51 @@ router_close(router_t *r)
 		zmq_ctx_term(r->ctx);
 }
 
+/* Sockets, broker, journal and timer; then the loop until a signal or an
+ * admin DISCONNECT stops it. Returns the exit status. */
+static int
+router_run(router_t *r)
+{
+	broker_conf_t bc;
+	int rc;
+
+	r->max_message_size = (size_t)conf_get_int(r->conf, "router", "max_message_size");
+	r->loop = loop_new();
+	loop_add_signal(r->loop, SIGTERM, on_stop_signal, r);
+	loop_add_signal(r->loop, SIGINT, on_stop_signal, r);
+	loop_add_signal(r->loop, SIGHUP, on_hup, r);
+	if ((rc = router_open(r)) != 0)
+		return rc;
+	router_broker_conf(r->conf, &bc);
+	r->broker = broker_new(&bc, router_send, r, gh_now_ms());
+	if ((rc = router_open_journal(r)) != 0)
+		return rc;
+	loop_add_timer(r->loop, ROUTER_TICK_MS, ROUTER_TICK_MS, on_tick, r);
+	log_notice("gearhorn-router %s started", PACKAGE_VERSION);
+	if (loop_run(r->loop) != 0) {
+		log_error("event loop failed: %s", zmq_strerror(errno));
+		return EX_SOFTWARE;
+	}
+	log_notice("stopped");
+	return EX_OK;
+}
+
 int
 main(int argc, char **argv)
 {
 	router_t r;
-	char err[512];
-	broker_conf_t bc;
 	int rc;
 
 	memset(&r, 0, sizeof(r));
-	if (router_parse_args(&r, argc, argv) != 0)
-		return EX_USAGE;
-	r.conf = router_load_conf(&r, err, sizeof(err));
-	if (!r.conf) {
-		fprintf(stderr, "gearhorn-router: %s\n", err);
-		return EX_CONFIG;
-	}
-	router_apply_log(r.conf);
-	r.max_message_size = (size_t)conf_get_int(r.conf, "router", "max_message_size");
-
-	r.loop = loop_new();
-	loop_add_signal(r.loop, SIGTERM, on_stop_signal, &r);
-	loop_add_signal(r.loop, SIGINT, on_stop_signal, &r);
-	loop_add_signal(r.loop, SIGHUP, on_hup, &r);
-	rc = router_open(&r);
-	if (rc == 0) {
-		router_broker_conf(r.conf, &bc);
-		r.broker = broker_new(&bc, router_send, &r, gh_now_ms());
-		rc = router_open_journal(&r);
-	}
-	if (rc == 0) {
-		loop_add_timer(r.loop, ROUTER_TICK_MS, ROUTER_TICK_MS, on_tick, &r);
-		log_notice("gearhorn-router %s started", PACKAGE_VERSION);
-		if (loop_run(r.loop) != 0) {
-			log_error("event loop failed: %s", zmq_strerror(errno));
-			rc = EX_SOFTWARE;
-		} else {
-			log_notice("stopped");
-		}
-	}
+	r.startup = startup_new(&router_program);
+	rc = startup_begin(r.startup, argc, argv, &r.conf);
+	if (rc == STARTUP_RUN)
+		rc = router_run(&r);
 	router_close(&r);
 	broker_destroy(&r.broker);
 	journal_close(&r.journal);
 	loop_destroy(&r.loop);
 	conf_destroy(&r.conf);
+	startup_destroy(&r.startup);
 	return rc;
 }
