@@ -8,13 +8,9 @@
  */
 #include "config.h"
 
-#include <errno.h>
-#include <getopt.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sysexits.h>
 #include <time.h>
 #include <zmq.h>
@@ -25,16 +21,22 @@
 #include "peer.h"
 #include "proto.h"
 #include "sched.h"
+#include "startup.h"
 #include "util.h"
 #include "wire.h"
 
-extern char **environ;
-
 #define TICK_MS 250
 
+static const startup_option_t scheduler_options[] = {
+    {'r', "router", "ENDPOINT[,...]", "router", 0, "router frontends, tried in order"},
+    {'d', "database", "DATABASE", "database", 0, "schedule database ([scheduler] database)"},
+};
+static const startup_program_t scheduler_program = {
+    "gearhorn-scheduler", "scheduler", scheduler_options, GH_ARRAY_LEN(scheduler_options)};
+
 typedef struct {
+	startup_t *startup;
 	conf_t *conf;
-	const char *config_path;
 	loop_t *loop;
 	void *ctx;
 	peer_t *peer;
@@ -132,35 +134,20 @@ on_tick(loop_t *loop, uint64_t id, void *arg)
 	return 0;
 }
 
-static void
-apply_conf(scheduler_t *s)
-{
-	log_level_t level = LOG_LEVEL_INFO;
-
-	log_level_parse(conf_get(s->conf, "scheduler", "log_level"), &level);
-	log_set_level(level);
-	if (s->peer != NULL)
-		peer_set_heartbeat(s->peer,
-		                   conf_get_int(s->conf, "scheduler", "heartbeat_interval") * 1000,
-		                   conf_get_int(s->conf, "scheduler", "heartbeat_timeout") * 1000);
-}
-
 static int
 on_signal(loop_t *loop, int signo, void *arg)
 {
 	scheduler_t *s = arg;
 
 	if (signo == SIGHUP) {
-		char err[512];
-		conf_t *c = conf_load(s->config_path, environ, err, sizeof(err));
+		static const char *const restart[] = {"router", "database", NULL};
+		conf_t *c = startup_reload(s->startup, s->conf, restart);
 
-		if (c == NULL) {
-			log_error("reload refused, keeping the running configuration: %s", err);
+		if (c == NULL)
 			return 0;
-		}
 		conf_destroy(&s->conf);
 		s->conf = c;
-		apply_conf(s);
+		startup_peer_heartbeat(s->peer, c, "scheduler");
 		log_notice("configuration reloaded (the router address takes a restart)");
 		return 0;
 	}
@@ -172,134 +159,94 @@ on_signal(loop_t *loop, int signo, void *arg)
 	return 0;
 }
 
-static void
-usage(FILE *out)
+/* Opens the schedule database ([scheduler] database, else scheduler.db in
+ * state_dir, which is created if missing). Returns 0 or an exit status. */
+static int
+scheduler_open_store(scheduler_t *s)
 {
-	fprintf(out, "usage: gearhorn-scheduler [-c FILE] [-r ENDPOINT[,...]] [-d DATABASE] "
-	             "[-l LEVEL] [-h] [-V]\n");
+	char err[512], *path;
+	gh_error_t e;
+
+	if (startup_db_dir(s->conf, "scheduler", "database", &e) != 0) {
+		log_error("%s", e.text);
+		return e.status;
+	}
+	path = startup_db_path(s->conf, "scheduler", "database", "scheduler.db");
+	s->sched = sched_open(path, err, sizeof(err));
+	if (s->sched == NULL) {
+		log_error("%s", err);
+		free(path);
+		return EX_CANTCREAT;
+	}
+	log_info("%zu schedules restored from %s", sched_count(s->sched), path);
+	free(path);
+	return 0;
+}
+
+/* Connects to the router as a "scheduler" peer. Returns 0 or an exit
+ * status. */
+static int
+scheduler_connect(scheduler_t *s)
+{
+	peer_config_t pc;
+	gh_error_t e;
+
+	memset(&pc, 0, sizeof(pc));
+	pc.type = "scheduler";
+	pc.queues = "";
+	pc.max_message = 1u << 20;
+	pc.hwm = 10000;
+	pc.message = on_message;
+	pc.registered = on_registered;
+	pc.arg = s;
+	s->ctx = zmq_ctx_new();
+	s->peer = startup_peer_new(s->loop, s->ctx, s->conf, "scheduler", "router", &pc, &e);
+	if (s->peer == NULL) {
+		log_error("%s", e.text);
+		return e.status;
+	}
+	return 0;
+}
+
+/* The store, the loop and the router connection; then the loop until a
+ * signal stops it. Returns the exit status. */
+static int
+scheduler_run(scheduler_t *s)
+{
+	int rc;
+
+	if ((rc = scheduler_open_store(s)) != 0)
+		return rc;
+	s->loop = loop_new();
+	loop_add_signal(s->loop, SIGTERM, on_signal, s);
+	loop_add_signal(s->loop, SIGINT, on_signal, s);
+	loop_add_signal(s->loop, SIGHUP, on_signal, s);
+	if ((rc = scheduler_connect(s)) != 0)
+		return rc;
+	loop_add_timer(s->loop, TICK_MS, TICK_MS, on_tick, s);
+	loop_run(s->loop);
+	return EX_OK;
 }
 
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-	                                     {"router", required_argument, NULL, 'r'},
-	                                     {"database", required_argument, NULL, 'd'},
-	                                     {"log-level", required_argument, NULL, 'l'},
-	                                     {"help", no_argument, NULL, 'h'},
-	                                     {"version", no_argument, NULL, 'V'},
-	                                     {NULL, 0, NULL, 0}};
-	const char *flag_router = NULL, *flag_db = NULL, *flag_level = NULL;
 	scheduler_t s;
-	peer_config_t pc;
-	char err[512], *db_path, **routers;
-	size_t nrouters;
-	const char *db;
-	int c, rc = EX_OK;
+	int rc;
 
 	memset(&s, 0, sizeof(s));
-	while ((c = getopt_long(argc, argv, "c:r:d:l:hV", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			s.config_path = optarg;
-			break;
-		case 'r':
-			flag_router = optarg;
-			break;
-		case 'd':
-			flag_db = optarg;
-			break;
-		case 'l':
-			flag_level = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return EX_OK;
-		case 'V':
-			printf("gearhorn-scheduler %s\n", PACKAGE_VERSION);
-			return EX_OK;
-		default:
-			usage(stderr);
-			return EX_USAGE;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		return EX_USAGE;
-	}
-	log_open("gearhorn-scheduler", LOG_LEVEL_INFO, 0);
-	s.conf = conf_load(s.config_path, environ, err, sizeof(err));
-	if (s.conf == NULL ||
-	    (flag_router != NULL &&
-	     conf_set(s.conf, "scheduler", "router", flag_router, NULL, err, sizeof(err)) != 0) ||
-	    (flag_db != NULL &&
-	     conf_set(s.conf, "scheduler", "database", flag_db, NULL, err, sizeof(err)) != 0) ||
-	    (flag_level != NULL &&
-	     conf_set(s.conf, "scheduler", "log_level", flag_level, NULL, err, sizeof(err)) != 0)) {
-		log_error("%s", err);
-		conf_destroy(&s.conf);
-		return EX_CONFIG;
-	}
-	if (strcmp(conf_get(s.conf, "scheduler", "log_target"), "syslog") == 0)
-		log_open("gearhorn-scheduler", LOG_LEVEL_INFO, 1);
-	apply_conf(&s);
-
-	db = conf_get(s.conf, "scheduler", "database");
-	if (*db != '\0') {
-		db_path = gh_strdup(db);
-	} else {
-		const char *dir = conf_get(s.conf, "scheduler", "state_dir");
-
-		if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
-			log_error("cannot create %s: %s", dir, strerror(errno));
-			conf_destroy(&s.conf);
-			return EX_CANTCREAT;
-		}
-		db_path = gh_asprintf("%s/scheduler.db", dir);
-	}
-	s.sched = sched_open(db_path, err, sizeof(err));
-	if (s.sched == NULL) {
-		log_error("%s", err);
-		free(db_path);
-		conf_destroy(&s.conf);
-		return EX_CANTCREAT;
-	}
-	log_info("%zu schedules restored from %s", sched_count(s.sched), db_path);
-	free(db_path);
-
-	routers = conf_get_list(s.conf, "scheduler", "router", &nrouters);
-	s.loop = loop_new();
-	loop_add_signal(s.loop, SIGTERM, on_signal, &s);
-	loop_add_signal(s.loop, SIGINT, on_signal, &s);
-	loop_add_signal(s.loop, SIGHUP, on_signal, &s);
-	s.ctx = zmq_ctx_new();
-	memset(&pc, 0, sizeof(pc));
-	pc.type = "scheduler";
-	pc.queues = "";
-	pc.endpoints = routers;
-	pc.nendpoints = nrouters;
-	pc.hb_interval_ms = conf_get_int(s.conf, "scheduler", "heartbeat_interval") * 1000;
-	pc.hb_timeout_ms = conf_get_int(s.conf, "scheduler", "heartbeat_timeout") * 1000;
-	pc.max_message = 1u << 20;
-	pc.hwm = 10000;
-	pc.message = on_message;
-	pc.registered = on_registered;
-	pc.arg = &s;
-	if (nrouters == 0 || (s.peer = peer_new(s.loop, s.ctx, &pc, err, sizeof(err))) == NULL) {
-		log_error("%s", nrouters == 0 ? "[scheduler] router: no endpoint given" : err);
-		rc = EX_CONFIG;
-		goto out;
-	}
-	loop_add_timer(s.loop, TICK_MS, TICK_MS, on_tick, &s);
-	loop_run(s.loop);
-out:
+	s.startup = startup_new(&scheduler_program);
+	rc = startup_begin(s.startup, argc, argv, &s.conf);
+	if (rc == STARTUP_RUN)
+		rc = scheduler_run(&s);
 	/* Let the KBYE reach the router. */
 	peer_destroy(&s.peer, 1000);
-	zmq_ctx_term(s.ctx);
+	if (s.ctx != NULL)
+		zmq_ctx_term(s.ctx);
 	loop_destroy(&s.loop);
 	sched_destroy(&s.sched);
-	conf_list_free(routers, nrouters);
 	conf_destroy(&s.conf);
+	startup_destroy(&s.startup);
 	log_close();
 	return rc;
 }
