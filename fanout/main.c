@@ -9,18 +9,16 @@
  */
 #include "config.h"
 
-#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
-#include <unistd.h>
 
 #include "cache.h"
 #include "conf.h"
 #include "log.h"
+#include "startup.h"
 #include "util.h"
 #include "worker.h"
 
@@ -29,92 +27,99 @@
  * this bounds how long one goes unseen if that message is lost. */
 #define FANOUT_CACHE_MAX_AGE 60
 
-extern char **environ;
+static const startup_option_t fanout_options[] = {
+    {'d', "database", "PATH", "database", 0, "subscriber database ([fanout] database)"},
+    {'s', "server", "H:P", "gearman_servers", 1,
+     "gearman job server; repeatable ([global] gearman_servers)"},
+};
+static const startup_program_t fanout_program = {"gearhorn-fanout", "fanout", fanout_options,
+                                                 GH_ARRAY_LEN(fanout_options)};
 
 static volatile sig_atomic_t fanout_stop;
 
-/* The options that override the configuration file, kept for reloads. */
+/* The process: its configuration and its worker threads. */
 typedef struct {
-	const char *config, *database, *level;
-	char *servers;
-} fanout_opts_t;
-
-/* Loads the configuration with the command line's overrides. Caller owns
- * the result; NULL with the reason in err. */
-static conf_t *
-fanout_load_conf(const fanout_opts_t *o, char *err, size_t errlen)
-{
-	conf_t *conf = conf_load(o->config, environ, err, errlen);
-	log_level_t lvl;
-
-	if (conf == NULL ||
-	    (o->database &&
-	     conf_set(conf, "fanout", "database", o->database, NULL, err, errlen) < 0) ||
-	    (o->level && conf_set(conf, "fanout", "log_level", o->level, NULL, err, errlen) < 0) ||
-	    (o->servers &&
-	     conf_set(conf, "fanout", "gearman_servers", o->servers, NULL, err, errlen) < 0)) {
-		conf_destroy(&conf);
-		return NULL;
-	}
-	if (log_level_parse(conf_get(conf, "fanout", "log_level"), &lvl) < 0) {
-		snprintf(err, errlen, "bad log level \"%s\"",
-		         conf_get(conf, "fanout", "log_level"));
-		conf_destroy(&conf);
-		return NULL;
-	}
-	return conf;
-}
+	startup_t *startup;
+	conf_t *conf;
+	sigset_t sigs; /* taken by sigwait in the main thread */
+	char *db_path;
+	char instance[GH_UUID_LEN + 1];
+	cache_t *cache;
+	fanout_t **workers;
+	pthread_t *threads;
+	long nthreads, started;
+} fanout_main_t;
 
 /* SIGHUP: loads the configuration again and applies what can change while
  * running; keeps the old one if the new one is bad. */
 static void
-fanout_reload(const fanout_opts_t *o, conf_t **conf, fanout_t **workers, long nthreads)
+fanout_reload(fanout_main_t *m)
 {
-	static const char *const restart_keys[] = {
-	    "gearman_servers", "threads", "database", "state_dir", "log_target", "matchmaking_ttl"};
-	char err[1024];
-	log_level_t lvl;
-	conf_t *fresh;
-	size_t k;
+	static const char *const restart[] = {"gearman_servers", "threads",         "database",
+	                                      "state_dir",       "matchmaking_ttl", NULL};
+	conf_t *fresh = startup_reload(m->startup, m->conf, restart);
 	long i;
 
-	if ((fresh = fanout_load_conf(o, err, sizeof(err))) == NULL) {
-		log_error("reload: %s; keeping the previous configuration", err);
+	if (fresh == NULL)
 		return;
-	}
-	for (k = 0; k < GH_ARRAY_LEN(restart_keys); k++)
-		if (strcmp(conf_get(fresh, "fanout", restart_keys[k]),
-		           conf_get(*conf, "fanout", restart_keys[k])) != 0)
-			log_warn("reload: [fanout] %s changed from \"%s\" to \"%s\"; it takes "
-			         "effect after a restart",
-			         restart_keys[k], conf_get(*conf, "fanout", restart_keys[k]),
-			         conf_get(fresh, "fanout", restart_keys[k]));
-	log_level_parse(conf_get(fresh, "fanout", "log_level"), &lvl);
-	log_set_level(lvl);
-	for (i = 0; i < nthreads; i++)
-		fanout_reconfigure(workers[i], fresh);
+	for (i = 0; i < m->nthreads; i++)
+		fanout_reconfigure(m->workers[i], fresh);
 	log_notice("reloaded the configuration: log_level %s, foreground_timeout %s s, "
 	           "subscription_ttl %s s",
 	           conf_get(fresh, "fanout", "log_level"),
 	           conf_get(fresh, "fanout", "foreground_timeout"),
 	           conf_get(fresh, "fanout", "subscription_ttl"));
 	log_debug("reload: debug logging is on");
-	conf_destroy(conf);
-	*conf = fresh;
+	conf_destroy(&m->conf);
+	m->conf = fresh;
 }
 
+/* Blocks the signals here, so in every thread started later; the main
+ * thread takes them with sigwait in fanout_wait. */
 static void
-usage(FILE *out)
+fanout_block_signals(fanout_main_t *m)
 {
-	fprintf(
-	    out,
-	    "usage: gearhorn-fanout [-hV] [-c file] [-d database] [-l level] [-s host:port ...]\n"
-	    "  -c, --config FILE    configuration file\n"
-	    "  -d, --database PATH  subscriber database ([fanout] database)\n"
-	    "  -l, --log-level LVL  error, warn, notice, info or debug ([global] log_level)\n"
-	    "  -s, --server H:P     gearman job server; repeatable ([global] gearman_servers)\n"
-	    "  -h, --help           show this help\n"
-	    "  -V, --version        show the version\n");
+	sigemptyset(&m->sigs);
+	sigaddset(&m->sigs, SIGTERM);
+	sigaddset(&m->sigs, SIGINT);
+	sigaddset(&m->sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &m->sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* Creates the [fanout] threads workers, sharing one cache and one
+ * matchmaking instance. Returns 0 or an exit status. */
+static int
+fanout_create_workers(fanout_main_t *m)
+{
+	char err[1024], **servers;
+	gh_error_t e;
+	size_t n;
+	long i;
+
+	if ((servers = startup_gearman_servers(m->conf, "fanout", &n, &e)) == NULL) {
+		log_error("%s", e.text);
+		return e.status;
+	}
+	conf_list_free(servers, n);
+	m->db_path = fanout_db_path(m->conf);
+	gh_uuid(m->instance);
+	m->cache = cache_new(FANOUT_CACHE_MAX_AGE);
+	m->nthreads = conf_get_int(m->conf, "fanout", "threads");
+	m->workers = gh_calloc((size_t)m->nthreads, sizeof(*m->workers));
+	m->threads = gh_calloc((size_t)m->nthreads, sizeof(*m->threads));
+	for (i = 0; i < m->nthreads; i++) {
+		m->workers[i] =
+		    fanout_new(m->conf, m->db_path, m->cache, m->instance, err, sizeof(err));
+		if (m->workers[i] == NULL) {
+			log_error("%s", err);
+			return EX_CANTCREAT;
+		}
+	}
+	log_notice("serving %s with %ld threads, database %s, matchmaking id %s",
+	           conf_get(m->conf, "fanout", "gearman_servers"), m->nthreads, m->db_path,
+	           m->instance);
+	return 0;
 }
 
 static void *
@@ -126,124 +131,71 @@ fanout_thread(void *arg)
 	return NULL;
 }
 
-int
-main(int argc, char **argv)
+/* Starts a thread per worker. Returns 0, or EX_OSERR with the stop flag
+ * set if one cannot start (those started are joined as usual). */
+static int
+fanout_start_threads(fanout_main_t *m)
 {
-	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-	                                     {"database", required_argument, NULL, 'd'},
-	                                     {"log-level", required_argument, NULL, 'l'},
-	                                     {"server", required_argument, NULL, 's'},
-	                                     {"help", no_argument, NULL, 'h'},
-	                                     {"version", no_argument, NULL, 'V'},
-	                                     {NULL, 0, NULL, 0}};
-	fanout_opts_t o = {NULL, NULL, NULL, NULL};
-	char *db_path = NULL, err[1024], instance[GH_UUID_LEN + 1];
-	fanout_t **workers = NULL;
-	pthread_t *threads = NULL;
-	sigset_t sigs;
-	log_level_t lvl;
-	cache_t *cache = NULL;
-	conf_t *conf;
-	long nthreads, i, started = 0;
-	int c, status = EX_OK;
-
-	log_open("gearhorn-fanout", LOG_LEVEL_INFO, 0);
-	while ((c = getopt_long(argc, argv, "c:d:l:s:hV", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			o.config = optarg;
-			break;
-		case 'd':
-			o.database = optarg;
-			break;
-		case 'l':
-			o.level = optarg;
-			break;
-		case 's':
-			gh_list_append(&o.servers, optarg);
-			break;
-		case 'h':
-			usage(stdout);
-			return EX_OK;
-		case 'V':
-			printf("gearhorn-fanout %s\n", PACKAGE_VERSION);
-			return EX_OK;
-		default:
-			usage(stderr);
-			free(o.servers);
-			return EX_USAGE;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		free(o.servers);
-		return EX_USAGE;
-	}
-
-	if ((conf = fanout_load_conf(&o, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "gearhorn-fanout: %s\n", err);
-		free(o.servers);
-		return EX_CONFIG;
-	}
-	log_level_parse(conf_get(conf, "fanout", "log_level"), &lvl);
-	log_open("gearhorn-fanout", lvl,
-	         strcmp(conf_get(conf, "fanout", "log_target"), "syslog") == 0);
-
-	/* Blocked here, so in every thread; the main thread takes them with
-	 * sigwait below. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	db_path = fanout_db_path(conf);
-	gh_uuid(instance);
-	cache = cache_new(FANOUT_CACHE_MAX_AGE);
-	nthreads = conf_get_int(conf, "fanout", "threads");
-	workers = gh_calloc((size_t)nthreads, sizeof(*workers));
-	threads = gh_calloc((size_t)nthreads, sizeof(*threads));
-	for (i = 0; i < nthreads; i++) {
-		workers[i] = fanout_new(conf, db_path, cache, instance, err, sizeof(err));
-		if (workers[i] == NULL) {
-			log_error("%s", err);
-			status = strstr(err, "gearman servers") ? EX_CONFIG : EX_CANTCREAT;
-			goto out;
-		}
-	}
-	log_notice("serving %s with %ld threads, database %s, matchmaking id %s",
-	           conf_get(conf, "fanout", "gearman_servers"), nthreads, db_path, instance);
-	for (i = 0; i < nthreads; i++) {
-		if (pthread_create(&threads[i], NULL, fanout_thread, workers[i]) != 0) {
+	for (long i = 0; i < m->nthreads; i++) {
+		if (pthread_create(&m->threads[i], NULL, fanout_thread, m->workers[i]) != 0) {
 			log_error("cannot start a worker thread");
-			status = EX_OSERR;
 			__atomic_store_n(&fanout_stop, 1, __ATOMIC_RELEASE);
-			break;
+			return EX_OSERR;
 		}
-		started++;
+		m->started++;
 	}
+	return 0;
+}
+
+/* Takes the signals until one says stop; then waits for the threads, each
+ * finishing the job in hand. */
+static void
+fanout_wait(fanout_main_t *m)
+{
 	while (!fanout_stop) {
 		int sig;
 
-		if (sigwait(&sigs, &sig) != 0)
+		if (sigwait(&m->sigs, &sig) != 0)
 			continue;
 		if (sig == SIGHUP)
-			fanout_reload(&o, &conf, workers, nthreads);
+			fanout_reload(m);
 		else
 			__atomic_store_n(&fanout_stop, 1, __ATOMIC_RELEASE);
 	}
-	for (i = 0; i < started; i++)
-		pthread_join(threads[i], NULL);
+	for (long i = 0; i < m->started; i++)
+		pthread_join(m->threads[i], NULL);
 	log_notice("stopped");
-out:
-	for (i = 0; i < nthreads; i++)
-		fanout_destroy(&workers[i]);
-	free(workers);
-	free(threads);
-	cache_destroy(&cache);
-	free(db_path);
-	free(o.servers);
-	conf_destroy(&conf);
-	return status;
+}
+
+static void
+fanout_free(fanout_main_t *m)
+{
+	for (long i = 0; i < m->nthreads; i++)
+		fanout_destroy(&m->workers[i]);
+	free(m->workers);
+	free(m->threads);
+	cache_destroy(&m->cache);
+	free(m->db_path);
+	conf_destroy(&m->conf);
+	startup_destroy(&m->startup);
+}
+
+int
+main(int argc, char **argv)
+{
+	fanout_main_t m;
+	int rc;
+
+	memset(&m, 0, sizeof(m));
+	m.startup = startup_new(&fanout_program);
+	rc = startup_begin(m.startup, argc, argv, &m.conf);
+	if (rc == STARTUP_RUN) {
+		fanout_block_signals(&m);
+		if ((rc = fanout_create_workers(&m)) == 0) {
+			rc = fanout_start_threads(&m);
+			fanout_wait(&m);
+		}
+	}
+	fanout_free(&m);
+	return rc;
 }

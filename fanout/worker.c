@@ -21,6 +21,7 @@
 #include <libgearman-1.0/gearman.h>
 
 #include "log.h"
+#include "startup.h"
 #include "store.h"
 #include "util.h"
 #include "worker.h"
@@ -103,11 +104,7 @@ struct fanout_copy {
 char *
 fanout_db_path(const conf_t *conf)
 {
-	const char *db = conf_get(conf, "fanout", "database");
-
-	if (db[0] != '\0')
-		return gh_strdup(db);
-	return gh_asprintf("%s/fanout.db", conf_get(conf, "fanout", "state_dir"));
+	return startup_db_path(conf, "fanout", "database", "fanout.db");
 }
 
 /* ---- gearman client for the copies ---- */
