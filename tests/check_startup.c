@@ -8,6 +8,7 @@
 
 #include <check.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -445,6 +446,42 @@ START_TEST(test_peer_new)
 }
 END_TEST
 
+static int
+on_test_signal(loop_t *loop, int signo, void *arg)
+{
+	int *seen = arg;
+
+	*seen = signo;
+	loop_stop(loop);
+	return 0;
+}
+
+static int
+on_test_hup(loop_t *loop, int signo, void *arg)
+{
+	int *seen = arg;
+
+	*seen = -signo;
+	loop_stop(loop);
+	return 0;
+}
+
+START_TEST(test_loop_signals)
+{
+	static const int signals[] = {SIGHUP, SIGTERM, SIGINT};
+	int seen = 0;
+	loop_t *loop = startup_loop(on_test_signal, on_test_hup, &seen);
+
+	for (size_t i = 0; i < GH_ARRAY_LEN(signals); i++) {
+		seen = 0;
+		raise(signals[i]);
+		ck_assert_int_eq(loop_run(loop), 0);
+		ck_assert_int_eq(seen, signals[i] == SIGHUP ? -SIGHUP : signals[i]);
+	}
+	loop_destroy(&loop);
+}
+END_TEST
+
 START_TEST(test_gearman_servers)
 {
 	conf_t *c = conf_new();
@@ -556,6 +593,7 @@ startup_suite(void)
 	tcase_add_test(tc, test_db_dir);
 	tcase_add_test(tc, test_peer_config);
 	tcase_add_test(tc, test_peer_new);
+	tcase_add_test(tc, test_loop_signals);
 	tcase_add_test(tc, test_gearman_servers);
 	tcase_add_test(tc, test_log_settings);
 	tcase_add_test(tc, test_reload);

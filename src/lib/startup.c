@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -331,6 +332,17 @@ startup_log_open(const conf_t *c, const char *section, const char *ident)
 
 	startup_log_settings(c, section, &level, &use_syslog);
 	log_open(ident, level, use_syslog);
+}
+
+loop_t *
+startup_loop(loop_signal_fn *stop, loop_signal_fn *hup, void *arg)
+{
+	loop_t *loop = loop_new();
+
+	loop_add_signal(loop, SIGTERM, stop, arg);
+	loop_add_signal(loop, SIGINT, stop, arg);
+	loop_add_signal(loop, SIGHUP, hup, arg);
+	return loop;
 }
 
 /* ---- paths ---- */

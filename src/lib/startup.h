@@ -11,7 +11,8 @@
  *   - database paths: a key of the program's section, else a file in
  *     state_dir;
  *   - the router connection's settings (peer.h) and the gearman servers;
- *   - the -V line, the same in every program.
+ *   - the -V line, the same in every program;
+ *   - the event loop with the signals every daemon takes.
  *
  * Errors that end a program come as a gh_error_t (util.h) whose status is
  * the exit status; no caller has to read the message to choose one.
@@ -103,6 +104,11 @@ int startup_begin(startup_t *st, int argc, char **argv, conf_t **conf);
  * owns it); NULL after logging "reload: MESSAGE; keeping the previous
  * configuration", with nothing changed. */
 conf_t *startup_reload(const startup_t *st, const conf_t *running, const char *const *restart);
+
+/* Returns a new loop (loop_new) on which SIGTERM and SIGINT call stop and
+ * SIGHUP calls hup, each with arg (borrowed). Call it before creating any
+ * thread (see loop_add_signal). Caller owns the result (loop_destroy). */
+loop_t *startup_loop(loop_signal_fn *stop, loop_signal_fn *hup, void *arg);
 
 /* Reads [section] log_level into *level (info if unset) and log_target into
  * *use_syslog (1 for syslog, 0 for stderr). */

@@ -6,7 +6,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
@@ -243,10 +242,7 @@ router_run(router_t *r)
 	int rc;
 
 	r->max_message_size = (size_t)conf_get_int(r->conf, "router", "max_message_size");
-	r->loop = loop_new();
-	loop_add_signal(r->loop, SIGTERM, on_stop_signal, r);
-	loop_add_signal(r->loop, SIGINT, on_stop_signal, r);
-	loop_add_signal(r->loop, SIGHUP, on_hup, r);
+	r->loop = startup_loop(on_stop_signal, on_hup, r);
 	if ((rc = router_open(r)) != 0)
 		return rc;
 	router_broker_conf(r->conf, &bc);

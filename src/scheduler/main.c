@@ -217,10 +217,7 @@ scheduler_run(scheduler_t *s)
 
 	if ((rc = scheduler_open_store(s)) != 0)
 		return rc;
-	s->loop = loop_new();
-	loop_add_signal(s->loop, SIGTERM, on_signal, s);
-	loop_add_signal(s->loop, SIGINT, on_signal, s);
-	loop_add_signal(s->loop, SIGHUP, on_signal, s);
+	s->loop = startup_loop(on_signal, on_signal, s);
 	if ((rc = scheduler_connect(s)) != 0)
 		return rc;
 	loop_add_timer(s->loop, TICK_MS, TICK_MS, on_tick, s);
