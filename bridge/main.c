@@ -109,7 +109,7 @@ struct bridge {
 	size_t nins;
 	char **topics; /* subscribe: TOPIC of ins[nins - ntopics + i] */
 	size_t ntopics;
-	const char *subscriber;
+	char *subscriber; /* a copy: SIGHUP replaces conf */
 
 	loop_t *loop;
 	void *ctx;
@@ -973,7 +973,7 @@ read_routes(bridge_t *b, char *err, size_t errlen)
 	outs = conf_get_list(b->conf, SECTION, "to_gearman", &nouts);
 	ins = conf_get_list(b->conf, SECTION, "to_zeromq", &nins);
 	subs = conf_get_list(b->conf, SECTION, "subscribe", &nsubs);
-	b->subscriber = conf_get(b->conf, SECTION, "subscriber");
+	b->subscriber = gh_strdup(conf_get(b->conf, SECTION, "subscriber"));
 	b->outs = gh_calloc(nouts + 1, sizeof(*b->outs));
 	b->ins = gh_calloc(nins + nsubs + 1, sizeof(*b->ins));
 	b->topics = gh_calloc(nsubs + 1, sizeof(*b->topics));
@@ -1042,6 +1042,7 @@ free_routes(bridge_t *b)
 	free(b->ins);
 	free(b->topics);
 	free(b->queues_json);
+	free(b->subscriber);
 }
 
 /* ---- set-up ---- */
