@@ -388,36 +388,23 @@ on_message(peer_t *p, const proto_msg_t *m, const wire_msg_t *raw, const proto_e
            void *arg)
 {
 	jm_t *jm = arg;
-	char t[256], c[64];
 
-	GH_UNUSED(p);
 	if (m == NULL || perr != NULL) {
 		/* Too large or malformed: a REQUEST is refused by its msgid. */
-		char ref[PROTO_MAX_MSGID + 1];
-
-		log_warn("%s message from the router%s%s", m == NULL ? "an oversized" : "a bad",
-		         perr ? ": " : "", perr ? perr->text : "");
-		if (peer_failed_request(m, raw, ref)) {
-			send_error(jm, ref, "bad-job", m == NULL ? "job too large" : perr->text);
+		if (peer_refuse_failed(p, m, raw, perr))
 			advertise(jm);
-		}
 		return;
 	}
 	switch (m->cmd) {
 	case PROTO_REQUEST:
 		handle_request(jm, m);
 		break;
-	case PROTO_ERROR:
-		log_warn("router error %s: %s",
-		         log_escape(m->code.data, m->code.size, c, sizeof(c)),
-		         log_escape(m->text.data, m->text.size, t, sizeof(t)));
-		break;
 	case PROTO_DISCONNECT:
 		log_warn(
 		    "ignoring DISCONNECT from the router (job managers only stop on a signal)");
 		break;
 	default:
-		log_debug("ignoring %s from the router", proto_cmd_name(m->cmd));
+		peer_log_ignored(m);
 		break;
 	}
 }

@@ -418,3 +418,30 @@ peer_failed_request(const proto_msg_t *m, const wire_msg_t *raw, char *ref)
 	ref[id.size] = '\0';
 	return 1;
 }
+
+int
+peer_refuse_failed(peer_t *p, const proto_msg_t *m, const wire_msg_t *raw, const proto_err_t *err)
+{
+	char ref[PROTO_MAX_MSGID + 1];
+	const char *why = m == NULL ? "job too large" : err->text;
+
+	log_warn("%s message from the router%s%s", m == NULL ? "an oversized" : "a bad",
+	         err ? ": " : "", err ? err->text : "");
+	if (!peer_failed_request(m, raw, ref))
+		return 0;
+	peer_send_error(p, ref, "bad-job", why, strlen(why));
+	return 1;
+}
+
+void
+peer_log_ignored(const proto_msg_t *m)
+{
+	char t[256], c[64];
+
+	if (m->cmd == PROTO_ERROR)
+		log_warn("router error %s: %s",
+		         log_escape(m->code.data, m->code.size, c, sizeof(c)),
+		         log_escape(m->text.data, m->text.size, t, sizeof(t)));
+	else
+		log_debug("ignoring %s from the router", proto_cmd_name(m->cmd));
+}

@@ -84,6 +84,17 @@ void peer_send_error(peer_t *p, const char *ref, const char *code, const char *t
  * the caller can refuse it by name; else returns 0. */
 int peer_failed_request(const proto_msg_t *m, const wire_msg_t *raw, char *ref);
 
+/* What a worker peer does with such a message: logs it and, when
+ * peer_failed_request finds a REQUEST, refuses it with ERROR bad-job
+ * ("job too large", or err's text). Returns 1 when it refused one (the
+ * caller may offer the slot anew), else 0. All borrowed. */
+int peer_refuse_failed(peer_t *p, const proto_msg_t *m, const wire_msg_t *raw,
+                       const proto_err_t *err);
+
+/* Logs a decoded message that a worker peer does not act on: an ERROR
+ * from the router at warn level, anything else at debug. m is borrowed. */
+void peer_log_ignored(const proto_msg_t *m);
+
 /* The router has ACKed the INFORM of the current connection. */
 int peer_registered(const peer_t *p);
 
