@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,18 @@
 extern const char *const store_migrations[];
 extern const size_t store_nmigrations;
 
-enum { ST_SUBSCRIBE, ST_UNSUBSCRIBE, ST_SUBSCRIBERS, ST_TOPICS, ST_PURGE, ST_EXPIRE, ST_COUNT };
+enum {
+	ST_SUBSCRIBE,
+	ST_UNSUBSCRIBE,
+	ST_SUBSCRIBERS,
+	ST_TOPICS,
+	ST_PURGE,
+	ST_EXPIRE,
+	ST_SUBSCRIPTIONS,
+	ST_CLIENT_TOPICS,
+	ST_TOTALS,
+	ST_COUNT
+};
 
 static const char *const store_sql[ST_COUNT] = {
     [ST_SUBSCRIBE] =
@@ -31,6 +43,12 @@ static const char *const store_sql[ST_COUNT] = {
                   " WHERE expires_at IS NULL OR expires_at > ?1 ORDER BY topic",
     [ST_PURGE] = "DELETE FROM subscriber WHERE client_id = ?1",
     [ST_EXPIRE] = "DELETE FROM subscriber WHERE expires_at IS NOT NULL AND expires_at <= ?1",
+    [ST_SUBSCRIPTIONS] = "SELECT topic, client_id, expires_at FROM subscriber"
+                         " WHERE (expires_at IS NULL OR expires_at > ?1)"
+                         " AND (?2 IS NULL OR topic = ?2) ORDER BY topic, client_id",
+    [ST_CLIENT_TOPICS] = "SELECT topic FROM subscriber WHERE client_id = ?1 ORDER BY topic",
+    [ST_TOTALS] = "SELECT count(DISTINCT topic), count(*) FROM subscriber"
+                  " WHERE expires_at IS NULL OR expires_at > ?1",
 };
 
 struct store {
@@ -51,29 +69,78 @@ store_fail(store_t *s, char *err, size_t errlen, const char *what)
 	return gh_err(err, errlen, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
 }
 
+/* Prepares every statement of store_sql once. Returns 0, or -1 with the
+ * reason in err. */
+static int
+store_prepare(store_t *s, char *err, size_t errlen)
+{
+	int i;
+
+	for (i = 0; i < ST_COUNT; i++)
+		if (sqlite3_prepare_v3(s->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+		                       &s->st[i], NULL) != SQLITE_OK)
+			return store_fail(s, err, errlen, "prepare");
+	return 0;
+}
+
 store_t *
 store_open(const char *path, char *err, size_t errlen)
 {
 	store_t *s = gh_calloc(1, sizeof(*s));
-	int i;
 
 	s->path = gh_strdup(path);
 	/* WAL, synchronous=NORMAL, busy timeout, migrations; NOMUTEX, as a
 	 * connection belongs to one thread (see store.h). */
 	s->db = db_open(path, store_migrations, store_nmigrations, err, errlen);
-	if (s->db == NULL)
-		goto fail;
-	for (i = 0; i < ST_COUNT; i++) {
-		if (sqlite3_prepare_v3(s->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-		                       &s->st[i], NULL) != SQLITE_OK) {
-			store_fail(s, err, errlen, "prepare");
-			goto fail;
-		}
+	if (s->db == NULL || store_prepare(s, err, errlen) != 0)
+		store_destroy(&s);
+	return s;
+}
+
+/* Checks that the file holds a schema this program can read. Returns 0, or
+ * -1 with the reason in err. */
+static int
+store_check_schema(store_t *s, char *err, size_t errlen)
+{
+	int v = db_version(s->db);
+
+	if (v < 0)
+		return gh_err(err, errlen, "%s: %s", s->path, sqlite3_errmsg(s->db));
+	if (v == 0)
+		return gh_err(err, errlen, "%s: not a fanout database (schema version 0)", s->path);
+	if (v > store_schema_latest())
+		return gh_err(err, errlen,
+		              "%s: schema version %d is newer than this program knows (%d)",
+		              s->path, v, store_schema_latest());
+	return 0;
+}
+
+store_t *
+store_open_readonly(const char *path, char *err, size_t errlen)
+{
+	store_t *s = gh_calloc(1, sizeof(*s));
+	int sys;
+
+	s->path = gh_strdup(path);
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK) {
+		sys = s->db != NULL ? sqlite3_system_errno(s->db) : ENOMEM;
+		if (sys == ENOENT)
+			gh_err(err, errlen, "%s: no such database", path);
+		else
+			gh_err(err, errlen, "cannot open %s: %s", path,
+			       s->db != NULL ? sqlite3_errmsg(s->db) : "out of memory");
+		store_destroy(&s);
+		errno = sys != 0 ? sys : EIO;
+		return NULL;
+	}
+	sqlite3_busy_timeout(s->db, 5000);
+	sqlite3_extended_result_codes(s->db, 1);
+	if (store_check_schema(s, err, errlen) != 0 || store_prepare(s, err, errlen) != 0) {
+		store_destroy(&s);
+		errno = EINVAL;
 	}
 	return s;
-fail:
-	store_destroy(&s);
-	return NULL;
 }
 
 void
@@ -229,4 +296,99 @@ store_topics(store_t *s, int64_t now, store_list_t *out, char *err, size_t errle
 
 	sqlite3_bind_int64(st, 1, now);
 	return store_collect(s, st, 0, "list topics", out, err, errlen);
+}
+
+int
+store_client_topics(store_t *s, const char *client, store_list_t *out, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = s->st[ST_CLIENT_TOPICS];
+
+	sqlite3_bind_text(st, 1, client, -1, SQLITE_STATIC);
+	return store_collect(s, st, 0, "list topics of a client", out, err, errlen);
+}
+
+void
+store_subs_free(store_subs_t *subs)
+{
+	size_t i;
+
+	if (subs == NULL)
+		return;
+	for (i = 0; i < subs->n; i++) {
+		free(subs->items[i].topic);
+		free(subs->items[i].client);
+	}
+	free(subs->items);
+	memset(subs, 0, sizeof(*subs));
+}
+
+/* Column i of the row st is on, as a string; "" for NULL. Caller owns it. */
+static char *
+store_column_dup(sqlite3_stmt *st, int i)
+{
+	const unsigned char *text = sqlite3_column_text(st, i);
+
+	if (text == NULL)
+		return gh_strdup("");
+	return gh_strndup((const char *)text, (size_t)sqlite3_column_bytes(st, i));
+}
+
+/* Appends the row of ST_SUBSCRIPTIONS that st is on to out. */
+static void
+store_subs_append(store_subs_t *out, sqlite3_stmt *st, size_t *cap)
+{
+	store_sub_t *sub;
+
+	if (out->n == *cap) {
+		*cap = *cap ? *cap * 2 : 8;
+		out->items = gh_realloc(out->items, *cap * sizeof(*out->items));
+	}
+	sub = &out->items[out->n++];
+	sub->topic = store_column_dup(st, 0);
+	sub->client = store_column_dup(st, 1);
+	sub->expires_at =
+	    sqlite3_column_type(st, 2) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 2);
+}
+
+int
+store_subscriptions(store_t *s, const char *topic, int64_t now, store_subs_t *out, char *err,
+                    size_t errlen)
+{
+	sqlite3_stmt *st = s->st[ST_SUBSCRIPTIONS];
+	size_t cap = 0;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	sqlite3_bind_int64(st, 1, now);
+	if (topic != NULL)
+		sqlite3_bind_text(st, 2, topic, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		store_subs_append(out, st, &cap);
+	if (rc != SQLITE_DONE) {
+		store_fail(s, err, errlen, "list subscriptions");
+		store_subs_free(out);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_count(store_t *s, int64_t now, int64_t *topics, int64_t *subscriptions, char *err,
+            size_t errlen)
+{
+	sqlite3_stmt *st = s->st[ST_TOTALS];
+	int rc;
+
+	*topics = *subscriptions = 0;
+	sqlite3_bind_int64(st, 1, now);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*topics = sqlite3_column_int64(st, 0);
+		*subscriptions = sqlite3_column_int64(st, 1);
+	} else {
+		store_fail(s, err, errlen, "count subscriptions");
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : -1;
 }

@@ -10,7 +10,9 @@
  * ever bound as parameters, never spliced into SQL.
  *
  * A store_t is one SQLite connection: use it from one thread at a time
- * (each worker thread opens its own).
+ * (each worker thread opens its own). A connection from store_open_readonly
+ * (gearhorn(1) reads the worker's file so) never writes, creates or migrates
+ * the file: every call that would change it fails.
  *
  * Times are Unix seconds supplied by the caller (now), so tests control
  * the clock. A subscription with expires_at <= now is expired: it is not
@@ -33,12 +35,36 @@ typedef struct {
 	int64_t earliest_expiry;
 } store_list_t;
 
+/* One subscription, as store_subscriptions returns it. */
+typedef struct {
+	char *topic;
+	char *client;
+	int64_t expires_at; /* Unix seconds; 0: never expires */
+} store_sub_t;
+
+/* A list of subscriptions: n of them in items. */
+typedef struct {
+	store_sub_t *items;
+	size_t n;
+} store_subs_t;
+
 /* Opens (creating if needed) the database at path and brings its schema up
  * to date. path is borrowed. Caller owns the result (store_destroy); NULL
  * on error with the reason in err, e.g. "cannot open PATH: unable to open
  * database file" or "PATH: schema version 7 is newer than this program
  * knows (1)". */
 store_t *store_open(const char *path, char *err, size_t errlen);
+
+/* Opens the existing database at path read-only: no file is created, no
+ * schema migrated, and every call that would write fails (-1, "attempt to
+ * write a readonly database"). path is borrowed. Caller owns the result
+ * (store_destroy). NULL on error with the reason in err and its class in
+ * errno: ENOENT, "PATH: no such database"; EINVAL, a file that is not a
+ * fanout database this program can read ("PATH: file is not a database",
+ * "PATH: not a fanout database (schema version 0)", "PATH: schema version 7
+ * is newer than this program knows (1)"); else the system's reason why the
+ * file cannot be opened, "cannot open PATH: ...". */
+store_t *store_open_readonly(const char *path, char *err, size_t errlen);
 
 /* Finalizes the statements, closes the connection, frees *self_p and sets
  * it to NULL. Accepts NULL and a pointer to NULL. */
@@ -70,6 +96,26 @@ int store_subscribers(store_t *s, const char *topic, int64_t now, store_list_t *
  * Caller owns out's contents (store_list_free). Returns 0 or -1. */
 int store_topics(store_t *s, int64_t now, store_list_t *out, char *err, size_t errlen);
 
+/* Fills *out with the live subscriptions, all of them (topic NULL) or those
+ * of topic (borrowed), sorted by topic and then client id. Caller owns
+ * out's contents (store_subs_free). Returns 0, or -1 with the reason in err
+ * (out is then empty). */
+int store_subscriptions(store_t *s, const char *topic, int64_t now, store_subs_t *out, char *err,
+                        size_t errlen);
+
+/* Fills *out with every topic that client (borrowed) is subscribed to,
+ * sorted, expired subscriptions included: they stay in the file until
+ * store_expire deletes them. Caller owns out's contents (store_list_free).
+ * Returns 0, or -1 with the reason in err (out is then empty). */
+int store_client_topics(store_t *s, const char *client, store_list_t *out, char *err,
+                        size_t errlen);
+
+/* Sets *topics to the number of distinct topics with a live subscriber and
+ * *subscriptions to the number of live subscriptions. Returns 0, or -1 with
+ * the reason in err (both then 0). */
+int store_count(store_t *s, int64_t now, int64_t *topics, int64_t *subscriptions, char *err,
+                size_t errlen);
+
 /* Removes every subscription of client. Returns how many, or -1. */
 int store_purge_client(store_t *s, const char *client, char *err, size_t errlen);
 
@@ -78,5 +124,8 @@ int store_expire(store_t *s, int64_t now, char *err, size_t errlen);
 
 /* Frees the contents of list and empties it. Accepts NULL. */
 void store_list_free(store_list_t *list);
+
+/* Frees the contents of subs and empties it. Accepts NULL. */
+void store_subs_free(store_subs_t *subs);
 
 #endif

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -299,6 +300,160 @@ START_TEST(test_two_connections)
 }
 END_TEST
 
+static store_t *
+open_readonly_ok(void)
+{
+	char err[512] = "";
+	store_t *s = store_open_readonly(dbpath, err, sizeof(err));
+
+	ck_assert_msg(s != NULL, "store_open_readonly: %s", err);
+	return s;
+}
+
+START_TEST(test_readonly_missing_file)
+{
+	char err[512] = "";
+
+	errno = 0;
+	ck_assert_ptr_null(store_open_readonly(dbpath, err, sizeof(err)));
+	ck_assert_int_eq(errno, ENOENT);
+	ck_assert_msg(strstr(err, dbpath) != NULL && strstr(err, "no such database") != NULL,
+	              "err: %s", err);
+	ck_assert_int_ne(access(dbpath, F_OK), 0);
+}
+END_TEST
+
+START_TEST(test_readonly_refuses_writes)
+{
+	store_t *rw = open_ok(), *ro;
+	store_list_t l;
+	char err[256];
+
+	ck_assert_int_eq(store_subscribe(rw, "t", "a", 0, 1000, err, sizeof(err)), 0);
+	ck_assert_int_eq(store_subscribe(rw, "t", "b", 10, 1000, err, sizeof(err)), 0);
+	store_destroy(&rw);
+
+	ro = open_readonly_ok();
+	ck_assert_int_eq(store_schema_version(ro), store_schema_latest());
+	err[0] = '\0';
+	ck_assert_int_eq(store_subscribe(ro, "t", "c", 0, 1000, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "readonly") != NULL, "err: %s", err);
+	ck_assert_int_eq(store_unsubscribe(ro, "t", "a", err, sizeof(err)), -1);
+	ck_assert_int_eq(store_purge_client(ro, "a", err, sizeof(err)), -1);
+	ck_assert_int_eq(store_expire(ro, 5000, err, sizeof(err)), -1);
+	/* Nothing changed, and the connection still reads. */
+	ck_subs(ro, "t", 1000, "a,b");
+	ck_assert_int_eq(store_topics(ro, 1000, &l, err, sizeof(err)), 0);
+	ck_assert_int_eq(l.n, 1);
+	store_list_free(&l);
+	store_destroy(&ro);
+	ck_assert_ptr_null(ro);
+	rw = open_ok();
+	ck_subs(rw, "t", 1000, "a,b");
+	store_destroy(&rw);
+}
+END_TEST
+
+START_TEST(test_readonly_schema)
+{
+	char err[512] = "";
+	sqlite3 *db;
+	FILE *f;
+
+	/* An empty file is an SQLite database without the schema. */
+	f = fopen(dbpath, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	errno = 0;
+	ck_assert_ptr_null(store_open_readonly(dbpath, err, sizeof(err)));
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_msg(strstr(err, "not a fanout database") != NULL, "err: %s", err);
+
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	errno = 0;
+	ck_assert_ptr_null(store_open_readonly(dbpath, err, sizeof(err)));
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_msg(strstr(err, "schema version 99 is newer") != NULL, "err: %s", err);
+
+	unlink(dbpath);
+	f = fopen(dbpath, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("this is not an SQLite database, not at all, no.........................\n", f);
+	fclose(f);
+	errno = 0;
+	ck_assert_ptr_null(store_open_readonly(dbpath, err, sizeof(err)));
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_msg(strstr(err, dbpath) != NULL, "err: %s", err);
+}
+END_TEST
+
+START_TEST(test_subscriptions_and_counts)
+{
+	store_t *rw = open_ok(), *ro;
+	store_subs_t subs;
+	store_list_t l;
+	int64_t topics, total;
+	char err[256];
+
+	ck_assert_int_eq(store_subscribe(rw, "t2", "a", 0, 1000, err, sizeof(err)), 0);
+	ck_assert_int_eq(store_subscribe(rw, "t1", "b", 50, 1000, err, sizeof(err)), 0);
+	ck_assert_int_eq(store_subscribe(rw, "t1", "a", 0, 1000, err, sizeof(err)), 0);
+	ck_assert_int_eq(store_subscribe(rw, "t3", "a", 10, 1000, err, sizeof(err)), 0);
+	ro = open_readonly_ok();
+
+	/* Every live subscription, by topic then client, with its expiry. */
+	ck_assert_int_eq(store_subscriptions(ro, NULL, 1000, &subs, err, sizeof(err)), 0);
+	ck_assert_int_eq(subs.n, 4);
+	ck_assert_str_eq(subs.items[0].topic, "t1");
+	ck_assert_str_eq(subs.items[0].client, "a");
+	ck_assert_int_eq(subs.items[0].expires_at, 0);
+	ck_assert_str_eq(subs.items[1].client, "b");
+	ck_assert_int_eq(subs.items[1].expires_at, 1050);
+	ck_assert_str_eq(subs.items[2].topic, "t2");
+	ck_assert_str_eq(subs.items[3].topic, "t3");
+	ck_assert_int_eq(subs.items[3].expires_at, 1010);
+	store_subs_free(&subs);
+	ck_assert_int_eq(subs.n, 0);
+	store_subs_free(NULL);
+
+	/* One topic; an expired subscription is left out. */
+	ck_assert_int_eq(store_subscriptions(ro, "t1", 1000, &subs, err, sizeof(err)), 0);
+	ck_assert_int_eq(subs.n, 2);
+	store_subs_free(&subs);
+	ck_assert_int_eq(store_subscriptions(ro, "t3", 1010, &subs, err, sizeof(err)), 0);
+	ck_assert_int_eq(subs.n, 0);
+	store_subs_free(&subs);
+	ck_assert_int_eq(store_subscriptions(ro, "t%", 1000, &subs, err, sizeof(err)), 0);
+	ck_assert_int_eq(subs.n, 0);
+
+	/* A client's topics include the expired ones, still in the file. */
+	ck_assert_int_eq(store_client_topics(ro, "a", &l, err, sizeof(err)), 0);
+	ck_assert_int_eq(l.n, 3);
+	ck_assert_str_eq(l.items[0], "t1");
+	ck_assert_str_eq(l.items[2], "t3");
+	store_list_free(&l);
+	ck_assert_int_eq(store_client_topics(ro, "nobody", &l, err, sizeof(err)), 0);
+	ck_assert_int_eq(l.n, 0);
+
+	ck_assert_int_eq(store_count(ro, 1000, &topics, &total, err, sizeof(err)), 0);
+	ck_assert_int_eq(topics, 3);
+	ck_assert_int_eq(total, 4);
+	ck_assert_int_eq(store_count(ro, 1020, &topics, &total, err, sizeof(err)), 0);
+	ck_assert_int_eq(topics, 2);
+	ck_assert_int_eq(total, 3);
+
+	/* The read-only connection sees what the worker writes later. */
+	ck_assert_int_eq(store_purge_client(rw, "a", err, sizeof(err)), 3);
+	ck_assert_int_eq(store_count(ro, 1000, &topics, &total, err, sizeof(err)), 0);
+	ck_assert_int_eq(topics, 1);
+	ck_assert_int_eq(total, 1);
+	store_destroy(&ro);
+	store_destroy(&rw);
+}
+END_TEST
+
 static store_list_t
 list_of(int64_t expiry, int n, ...)
 {
@@ -384,6 +539,10 @@ main(void)
 	tcase_add_test(tc, test_purge_and_topics);
 	tcase_add_test(tc, test_sql_metacharacters);
 	tcase_add_test(tc, test_two_connections);
+	tcase_add_test(tc, test_readonly_missing_file);
+	tcase_add_test(tc, test_readonly_refuses_writes);
+	tcase_add_test(tc, test_readonly_schema);
+	tcase_add_test(tc, test_subscriptions_and_counts);
 	tcase_add_test(tcc, test_cache);
 	suite_add_tcase(s, tc);
 	suite_add_tcase(s, tcc);
