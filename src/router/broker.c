@@ -17,8 +17,8 @@
 
 #include "broker.h"
 #include "broker_int.h"
+#include "cron.h"
 #include "log.h"
-#include "sched.h"
 
 #define SWEEP_MS          1000
 #define DEFAULT_RETRIES   3
@@ -729,8 +729,8 @@ on_schedule(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m,
 
 		/* Refused here, where the client hears of it: a scheduler could
 		 * only log it. */
-		if (sched_check(m->queue, m->headers, m->interval_secs, m->cron, m->body,
-		                time(NULL), err, sizeof(err)) != 0) {
+		if (cron_schedule_check(m->queue, m->headers, m->interval_secs, m->cron, m->body,
+		                        time(NULL), NULL, err, sizeof(err)) != 0) {
 			log_info("SCHEDULE %.*s refused: %s", (int)m->msgid.size, m->msgid.data,
 			         err);
 			send_error(b, BROKER_FRONTEND, id, idlen, m->msgid.data, m->msgid.size,

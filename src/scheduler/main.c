@@ -24,7 +24,7 @@
 #include "loop.h"
 #include "peer.h"
 #include "proto.h"
-#include "sched.h"
+#include "schedule.h"
 #include "util.h"
 #include "wire.h"
 
