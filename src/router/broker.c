@@ -10,10 +10,10 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "broker.h"
 #include "broker_int.h"
@@ -143,6 +143,17 @@ send_cmd(broker_t *b, int ep, const void *id, size_t idlen, const char *cmd, con
 		f[4 + i] = args[i];
 	return b->send(b->ctx, ep, id, idlen, f,
 	               4 + (nargs < PROTO_MAX_ARGS ? nargs : PROTO_MAX_ARGS));
+}
+
+/* Writes the wall clock as a HEARTBEAT timestamp: seconds since the epoch,
+ * with milliseconds. */
+static gh_frame_t
+wall_timestamp(const broker_t *b, char *buf, size_t size)
+{
+	int64_t wall = b->wall_ms > 0 ? b->wall_ms : 0;
+
+	snprintf(buf, size, "%" PRId64 ".%03d", wall / 1000, (int)(wall % 1000));
+	return gh_frame_str(buf);
 }
 
 /* Accounts for a failed send to a client or admin peer (never fatal). */
@@ -533,10 +544,8 @@ on_inform_worker(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m
 		return;
 	}
 	{
-		char ts[64];
-		gh_frame_t a;
-		snprintf(ts, sizeof(ts), "%.6f", gh_wall_time());
-		a = gh_frame_str(ts);
+		char ts[32];
+		gh_frame_t a = wall_timestamp(b, ts, sizeof(ts));
 		send_cmd(b, BROKER_BACKEND, id, idlen, "HEARTBEAT", NULL, &a, 1);
 	}
 }
@@ -559,8 +568,7 @@ on_inform_scheduler(broker_t *b, const void *id, size_t idlen, const proto_msg_t
 		dict_del(b->schedulers, id, idlen);
 		return;
 	}
-	snprintf(ts, sizeof(ts), "%.6f", gh_wall_time());
-	a = gh_frame_str(ts);
+	a = wall_timestamp(b, ts, sizeof(ts));
 	send_cmd(b, BROKER_FRONTEND, id, idlen, "HEARTBEAT", NULL, &a, 1);
 }
 
@@ -634,7 +642,7 @@ on_request(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m)
 		                    .body = j->body,
 		                    .blen = j->blen,
 		                    .retries_left = j->retries_left,
-		                    .accepted_ms = (int64_t)(gh_wall_time() * 1000)};
+		                    .accepted_ms = b->wall_ms};
 		b->jadd(b->jctx, &jj);
 		j->journaled = 1;
 	}
@@ -730,7 +738,7 @@ on_schedule(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m,
 		/* Refused here, where the client hears of it: a scheduler could
 		 * only log it. */
 		if (cron_schedule_check(m->queue, m->headers, m->interval_secs, m->cron, m->body,
-		                        time(NULL), NULL, err, sizeof(err)) != 0) {
+		                        (time_t)(b->wall_ms / 1000), NULL, err, sizeof(err)) != 0) {
 			log_info("SCHEDULE %.*s refused: %s", (int)m->msgid.size, m->msgid.data,
 			         err);
 			send_error(b, BROKER_FRONTEND, id, idlen, m->msgid.data, m->msgid.size,
@@ -986,7 +994,7 @@ oversized_result(broker_t *b, const void *id, size_t idlen, const gh_frame_t *fr
 
 void
 broker_handle(broker_t *b, int ep, const void *id, size_t idlen, const gh_frame_t *frames, size_t n,
-              int oversized, uint64_t now_ms)
+              int oversized, uint64_t now_ms, int64_t wall_ms)
 {
 	proto_msg_t m;
 	proto_err_t err;
@@ -996,6 +1004,7 @@ broker_handle(broker_t *b, int ep, const void *id, size_t idlen, const gh_frame_
 	if (ep < 0 || ep >= BROKER_ENDPOINTS || b->stopping)
 		return;
 	b->now_ms = now_ms;
+	b->wall_ms = wall_ms;
 	if (oversized) {
 		int is_error = n > 2 && gh_frame_is(frames[2], "ERROR");
 		const gh_frame_t *ref =
@@ -1041,11 +1050,9 @@ send_heartbeats(broker_t *b)
 	const void *k;
 	size_t kl;
 	void *v;
-	char ts[64];
-	gh_frame_t a;
+	char ts[32];
+	gh_frame_t a = wall_timestamp(b, ts, sizeof(ts));
 
-	snprintf(ts, sizeof(ts), "%.6f", gh_wall_time());
-	a = gh_frame_str(ts);
 	dict_iter_init(b->workers, &it);
 	while (dict_iter_next(&it, &k, &kl, &v)) {
 		bworker_t *w = v;
@@ -1143,11 +1150,12 @@ sweep(broker_t *b)
 }
 
 void
-broker_tick(broker_t *b, uint64_t now_ms)
+broker_tick(broker_t *b, uint64_t now_ms, int64_t wall_ms)
 {
 	if (b->stopping)
 		return;
 	b->now_ms = now_ms;
+	b->wall_ms = wall_ms;
 	if (now_ms >= b->next_hb_ms) {
 		send_heartbeats(b);
 		b->next_hb_ms = now_ms + b->conf.hb_interval_ms;
@@ -1236,14 +1244,15 @@ broker_set_journal(broker_t *b, broker_journal_add_fn *add, broker_journal_del_f
 }
 
 int
-broker_restore(broker_t *b, const journal_job_t *job, int64_t wall_now_ms, uint64_t now_ms)
+broker_restore(broker_t *b, const journal_job_t *job, uint64_t now_ms, int64_t wall_ms)
 {
 	size_t mlen = job->msgid ? strlen(job->msgid) : 0;
 	size_t qlen = job->queue ? strlen(job->queue) : 0;
-	int64_t age = wall_now_ms - job->accepted_ms;
+	int64_t age = wall_ms - job->accepted_ms;
 	bjob_t *j;
 
 	b->now_ms = now_ms;
+	b->wall_ms = wall_ms;
 	if (!proto_valid_msgid(job->msgid, mlen) || !proto_valid_name(job->queue, qlen) ||
 	    dict_get(b->jobs, job->msgid, mlen) ||
 	    proto_headers_parse(job->headers, job->hlen, &(proto_headers_t){0}, NULL) != 0)
