@@ -1,7 +1,7 @@
 /*
  * check_broker.c: the router's semantics (src/router/broker.c) without
  * sockets: messages go in through broker_handle, and a capturing send
- * callback records what comes out. Time is two fake clocks, a
+ * callback decodes and records what comes out. Time is two fake clocks, a
  * monotonic one and a wall clock.
  */
 #include <errno.h>
@@ -14,6 +14,7 @@
 
 #include "broker.h"
 #include "log.h"
+#include "proto.h"
 #include "lib/check_run.h"
 
 #define CAP_MAX    512
@@ -49,7 +50,12 @@ static int
 cap_send(void *ctx, int ep, const void *id, size_t idlen, const gh_frame_t *frames, size_t n)
 {
 	cap_msg_t *m;
+	proto_msg_t msg;
+	proto_err_t err;
 	(void)ctx;
+	/* Everything the broker sends must decode. */
+	ck_assert_msg(proto_decode(frames, n, &msg, &err) == 0, "the broker sent a bad %.*s: %s",
+	              (int)(n > 2 ? frames[2].size : 0), n > 2 ? frames[2].data : "", err.text);
 	if (gone_id && idlen == strlen(gone_id) && memcmp(id, gone_id, idlen) == 0) {
 		errno = EHOSTUNREACH;
 		return -1;

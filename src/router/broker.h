@@ -1,13 +1,14 @@
 /*
  * broker.h: the router's state and semantics (eMQP/1.0, EventMQ 0.3.13's
  * wire with gearhorn's fixes and extensions, see gearhorn-router(8)).
- * No sockets: messages come in through broker_handle and go out through a
- * send callback. No clock: the caller passes both times in, so that the
- * whole broker can be driven by a unit test. now_ms is the monotonic clock
- * (milliseconds), which every delay, timeout and ttl is measured on;
- * wall_ms is the wall clock (milliseconds since the epoch), which only what
- * leaves the router is stamped with: HEARTBEAT timestamps, the journal's
- * accepted_ms, and the time a SCHEDULE's cron expression is checked at.
+ * No sockets: messages come in through broker_handle and go out, encoded by
+ * the codec (proto_encode), through a send callback. No clock: the caller
+ * passes both times in, so that the whole broker can be driven by a unit
+ * test. now_ms is the monotonic clock (milliseconds), which every delay,
+ * timeout and ttl is measured on; wall_ms is the wall clock (milliseconds
+ * since the epoch), which only what leaves the router is stamped with:
+ * HEARTBEAT timestamps, the journal's accepted_ms, and the time a SCHEDULE's
+ * cron expression is checked at.
  */
 #ifndef GEARHORN_BROKER_H
 #define GEARHORN_BROKER_H

@@ -20,6 +20,7 @@
 #include "journal.h"
 #include "log.h"
 #include "loop.h"
+#include "proto.h"
 #include "util.h"
 #include "wire.h"
 
@@ -301,7 +302,8 @@ router_parse_args(router_t *r, int argc, char **argv)
 			usage(stdout);
 			exit(EX_OK);
 		case 'V':
-			printf("gearhorn-router %s (protocol %s)\n", PACKAGE_VERSION, "eMQP/1.0");
+			printf("gearhorn-router %s (protocol %s)\n", PACKAGE_VERSION,
+			       PROTO_VERSION);
 			exit(EX_OK);
 		default:
 			usage(stderr);
