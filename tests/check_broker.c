@@ -1,7 +1,8 @@
 /*
  * check_broker.c: the router's semantics (src/router/broker.c) without
  * sockets: messages go in through broker_handle, and a capturing send
- * callback records what comes out. Time is a fake clock.
+ * callback decodes and records what comes out. Time is two fake clocks, a
+ * monotonic one and a wall clock.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 
 #include "broker.h"
 #include "log.h"
+#include "proto.h"
 #include "lib/check_run.h"
 
 #define CAP_MAX    512
@@ -30,7 +32,10 @@ static cap_msg_t cap[CAP_MAX];
 static size_t ncap;
 static const char *gone_id; /* sends to this identity fail with EHOSTUNREACH */
 static broker_t *b;
-static uint64_t now;
+static uint64_t now; /* the fake monotonic clock */
+static int64_t wall; /* the fake wall clock */
+
+#define WALL0 1795446000000 /* ms, a whole hour */
 
 static void
 cap_clear(void)
@@ -45,7 +50,12 @@ static int
 cap_send(void *ctx, int ep, const void *id, size_t idlen, const gh_frame_t *frames, size_t n)
 {
 	cap_msg_t *m;
+	proto_msg_t msg;
+	proto_err_t err;
 	(void)ctx;
+	/* Everything the broker sends must decode. */
+	ck_assert_msg(proto_decode(frames, n, &msg, &err) == 0, "the broker sent a bad %.*s: %s",
+	              (int)(n > 2 ? frames[2].size : 0), n > 2 ? frames[2].data : "", err.text);
 	if (gone_id && idlen == strlen(gone_id) && memcmp(id, gone_id, idlen) == 0) {
 		errno = EHOSTUNREACH;
 		return -1;
@@ -106,7 +116,7 @@ feed_raw(int ep, const char *id, int oversized, ...)
 		n++;
 	}
 	va_end(ap);
-	broker_handle(b, ep, id, strlen(id), f, n, oversized, now);
+	broker_handle(b, ep, id, strlen(id), f, n, oversized, now, wall);
 }
 
 #define FEED(ep, id, ...) feed_raw((ep), (id), 0, "", "eMQP/1.0", __VA_ARGS__, (const char *)NULL)
@@ -119,6 +129,7 @@ setup_conf(long max_length)
 	                   .hb_timeout_ms = 5000,
 	                   .default_queue = "default"};
 	now = 1000000;
+	wall = WALL0;
 	gone_id = NULL;
 	ncap = 0;
 	b = broker_new(&c, cap_send, NULL, now);
@@ -177,6 +188,15 @@ START_TEST(test_inform_ack_heartbeat)
 	ck_assert_uint_eq(m->n, 5);
 	ck_assert_str_eq(m->f[4], "inf-1");
 	ck_assert_str_eq(cap[1].f[2], "HEARTBEAT");
+	/* Heartbeats carry the wall clock passed in, in seconds. */
+	ck_assert_str_eq(cap[1].f[4], "1795446000.000");
+	cap_clear();
+	now += 3000;
+	wall += 3250;
+	broker_tick(b, now, wall);
+	m = cap_find("w1", "HEARTBEAT");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_str_eq(m->f[4], "1795446003.250");
 	/* A scheduler INFORMs on the frontend and is ACKed there. */
 	cap_clear();
 	FEED(BROKER_FRONTEND, "s1", "INFORM", "inf-2", "", "scheduler");
@@ -316,7 +336,7 @@ START_TEST(test_guarantee_requeue)
 	/* w2 stops answering: no attempts left, the client is told. */
 	cap_clear();
 	now += 6000;
-	broker_tick(b, now);
+	broker_tick(b, now, wall);
 	m = cap_find("c", "ERROR");
 	ck_assert_ptr_nonnull(m);
 	ck_assert_str_eq(m->f[4], "g1");
@@ -422,10 +442,10 @@ START_TEST(test_ttl_expiry)
 	FEED(BROKER_FRONTEND, "c", "REQUEST", "t2", "q", "", "x");
 	cap_clear();
 	now += 1000;
-	broker_tick(b, now);
+	broker_tick(b, now, wall);
 	ck_assert_ptr_null(cap_find("c", "ERROR"));
 	now += 2000;
-	broker_tick(b, now);
+	broker_tick(b, now, wall);
 	m = cap_find("c", "ERROR");
 	ck_assert_ptr_nonnull(m);
 	ck_assert_str_eq(m->f[4], "t1");
@@ -442,11 +462,11 @@ START_TEST(test_inflight_timeout)
 	cap_clear();
 	now += 3000;
 	FEED(BROKER_BACKEND, "w", "HEARTBEAT", "h", "1.5");
-	broker_tick(b, now);
+	broker_tick(b, now, wall);
 	ck_assert_ptr_null(cap_find("c", "ERROR"));
 	now += 3500;
 	FEED(BROKER_BACKEND, "w", "HEARTBEAT", "h", "1.5");
-	broker_tick(b, now);
+	broker_tick(b, now, wall);
 	m = cap_find("c", "ERROR");
 	ck_assert_ptr_nonnull(m);
 	ck_assert_str_eq(m->f[5], "timeout");
@@ -618,7 +638,7 @@ START_TEST(test_decode_errors)
 			n++;
 		}
 		cap_clear();
-		broker_handle(b, cases[i].ep, "p", 1, f, n, cases[i].oversized, now);
+		broker_handle(b, cases[i].ep, "p", 1, f, n, cases[i].oversized, now, wall);
 		m = cap_find("p", "ERROR");
 		ck_assert_msg(m != NULL, "case %zu: no ERROR", i);
 		ck_assert_int_eq(m->ep, cases[i].ep);
@@ -641,11 +661,11 @@ START_TEST(test_heartbeat_timeout)
 	worker("w2", "", 1);
 	cap_clear();
 	now += 3000;
-	broker_tick(b, now);
+	broker_tick(b, now, wall);
 	ck_assert_uint_eq(cap_count("w1", "HEARTBEAT"), 1);
 	FEED(BROKER_BACKEND, "w2", "HEARTBEAT", "h", "1795446439.9970937");
 	now += 2500;
-	broker_tick(b, now);
+	broker_tick(b, now, wall);
 	j = admin_json("ROUTER_SHOW_WORKERS");
 	ck_assert_ptr_null(json_object_get(json_object_get(j, "connected_workers"), "w1"));
 	ck_assert_ptr_nonnull(json_object_get(json_object_get(j, "connected_workers"), "w2"));
@@ -701,7 +721,7 @@ START_TEST(test_schedule)
 	ck_assert_ptr_nonnull(cap_find("c", "REPLY"));
 	/* A scheduler dropped for silence is told to inform again. */
 	now += 6000;
-	broker_tick(b, now);
+	broker_tick(b, now, wall);
 	cap_clear();
 	FEED(BROKER_FRONTEND, "sch", "HEARTBEAT", "h", "1.5");
 	m = cap_find("sch", "ERROR");
@@ -718,6 +738,7 @@ t_jadd(void *ctx, const journal_job_t *job)
 	(void)ctx;
 	ck_assert_int_eq(job->reply_requested, 0);
 	ck_assert_str_eq(job->queue, "default");
+	ck_assert_int_eq(job->accepted_ms, wall);
 	jadds++;
 }
 
@@ -761,11 +782,11 @@ START_TEST(test_journal_hooks)
 	ck_assert_str_eq(m->f[4], "n1");
 	ck_assert_int_eq(jdels, 1);
 	/* Restored jobs wait at the tail; bad or duplicate rows are refused. */
-	ck_assert_int_eq(broker_restore(b, &jj, 5000, now), 0);
-	ck_assert_int_eq(broker_restore(b, &jj, 5000, now), -1);
+	ck_assert_int_eq(broker_restore(b, &jj, now, 5000), 0);
+	ck_assert_int_eq(broker_restore(b, &jj, now, 5000), -1);
 	jj.msgid = "r2";
 	jj.queue = "";
-	ck_assert_int_eq(broker_restore(b, &jj, 5000, now), -1);
+	ck_assert_int_eq(broker_restore(b, &jj, now, 5000), -1);
 	cap_clear();
 	FEED(BROKER_BACKEND, "w", "READY", "r");
 	FEED(BROKER_BACKEND, "w", "READY", "r");

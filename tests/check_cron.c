@@ -1,7 +1,7 @@
 /*
- * check_cron: cron expressions of the scheduler (src/scheduler/cron.c).
- * Times are computed in UTC (TZ is set here), so results do not depend on
- * the machine.
+ * check_cron: cron expressions, call identities and the SCHEDULE check
+ * (src/lib/cron.c). Times are computed in UTC (TZ is set here), so results
+ * do not depend on the machine.
  */
 #include "config.h"
 
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../src/scheduler/cron.h"
+#include "cron.h"
 #include "lib/check_run.h"
 
 static time_t
@@ -152,6 +152,76 @@ START_TEST(test_invalid)
 }
 END_TEST
 
+#define JOB(arg)                                                                      \
+	"[\"run\", {\"callable\": \"echo\", \"path\": \"builtin\", \"args\": [\"" arg \
+	"\"], \"kwargs\": {}, \"class_args\": [], \"class_kwargs\": {}}]"
+
+static gh_frame_t
+fr(const char *s)
+{
+	return (gh_frame_t){s, strlen(s)};
+}
+
+START_TEST(test_schedule_check)
+{
+	static const struct {
+		const char *queue, *headers, *cron, *body, *want;
+		long interval;
+	} bad[] = {
+	    {"q", "", "", "not json", "not JSON", 10},
+	    {"q", "", "", "{\"run\": 1}", "[\"run\"", 10},
+	    {"q", "", "", "[\"run\"]", "[\"run\"", 10},
+	    {"q", "", "61 * * * *", JOB("f"), "minute", -1},
+	    {"q", "", "* * *", JOB("f"), "five fields", -1},
+	    {"q", "", "0 0 30 2 *", JOB("f"), "never", -1},
+	    {"q", "", "", JOB("f"), "interval", 0},
+	    {"q", "", "", JOB("f"), "interval", -2},
+	    {"q", "run_count:0", "", JOB("f"), "run_count", 10},
+	    {"q", "timeout:x", "", JOB("f"), "timeout", 10},
+	    {"", "", "", JOB("f"), "queue", 10},
+	    {"a\nb", "", "", JOB("f"), "queue", 10},
+	};
+	time_t t0 = at(2026, 11, 23, 12, 0, 30);
+	cron_schedule_t cs;
+	char err[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		ck_assert_msg(cron_schedule_check(fr(bad[i].queue), fr(bad[i].headers),
+		                                  bad[i].interval, fr(bad[i].cron), fr(bad[i].body),
+		                                  t0, NULL, err, sizeof(err)) == -1,
+		              "case %zu accepted", i);
+		ck_assert_msg(strstr(err, bad[i].want) != NULL, "case %zu: \"%s\" lacks \"%s\"", i,
+		              err, bad[i].want);
+	}
+	/* A good one: its headers, its call's identity and its first run. */
+	ck_assert_int_eq(cron_schedule_check(fr("q"), fr("nohaste,run_count:3"), -1,
+	                                     fr("30 * * * *"), fr(JOB("g")), t0, &cs, err,
+	                                     sizeof(err)),
+	                 0);
+	ck_assert_uint_eq(cs.hdr.flags, PROTO_H_NOHASTE);
+	ck_assert_int_eq(cs.hdr.run_count, 3);
+	ck_assert_int_eq(cs.first, at(2026, 11, 23, 12, 30, 0));
+	ck_assert_str_eq(cs.key, "{\"args\":[\"g\"],\"callable\":\"echo\",\"class_args\":[],"
+	                         "\"class_kwargs\":{},\"kwargs\":{},\"path\":\"builtin\"}");
+	free(cs.key);
+	ck_assert_int_eq(cron_schedule_check(fr("q"), fr(""), 60, fr(""), fr(JOB("g")), t0, NULL,
+	                                     err, sizeof(err)),
+	                 0);
+	ck_assert_int_eq(cron_schedule_next(60, NULL, t0), t0 + 60);
+	/* The identity leaves out what is not the call; absent keys are null. */
+	{
+		char *k = cron_call_key(fr("[\"run\", {\"callable\": \"x\", \"extra\": 1}]"), err,
+		                        sizeof(err));
+
+		ck_assert_str_eq(k, "{\"args\":null,\"callable\":\"x\",\"class_args\":null,"
+		                    "\"class_kwargs\":null,\"kwargs\":null,\"path\":null}");
+		free(k);
+	}
+}
+END_TEST
+
 int
 main(void)
 {
@@ -167,6 +237,7 @@ main(void)
 	tcase_add_test(tc, test_names_and_macros);
 	tcase_add_test(tc, test_day_rules);
 	tcase_add_test(tc, test_invalid);
+	tcase_add_test(tc, test_schedule_check);
 	suite_add_tcase(s, tc);
 	failed = gh_check_failed(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

@@ -125,6 +125,21 @@ error_reply(const proto_msg_t *msg, char *err, size_t errlen)
 	              (int)msg->text.size, msg->text.data);
 }
 
+/* Encodes msg and sends it on sock (to endpoint, named in errors; NULL for
+ * the client's routers). Returns 0, or -1 with a message in err. */
+static int
+send_msg(void *sock, const proto_msg_t *msg, const char *endpoint, char *err, size_t errlen)
+{
+	proto_err_t perr;
+
+	if (wire_send_msg(sock, NULL, 0, msg, 0, &perr) == 0)
+		return 0;
+	if (perr.code != PROTO_OK)
+		return gh_err(err, errlen, "%s", perr.text);
+	return gh_err(err, errlen, "send%s%s: %s", endpoint != NULL ? " to " : "",
+	              endpoint != NULL ? endpoint : "", zmq_strerror(errno));
+}
+
 /* Encodes msg, sends it and waits for the router's acknowledgement
  * (REPLY [msgid, our msgid]) or refusal (ERROR). Returns 0 or -1. */
 static int
@@ -132,13 +147,11 @@ send_and_ack(gearhorn_client_t *c, proto_msg_t *msg, uint64_t deadline, char *er
 {
 	char msgid[PROTO_MAX_MSGID + 1];
 	proto_msg_t in;
-	proto_err_t perr;
 	wire_msg_t m;
 	int rc;
 
-	if (wire_send_msg(c->sock, NULL, 0, msg, 0, &perr) != 0)
-		return perr.code != PROTO_OK ? gh_err(err, errlen, "%s", perr.text)
-		                             : gh_err(err, errlen, "send: %s", zmq_strerror(errno));
+	if (send_msg(c->sock, msg, NULL, err, errlen) != 0)
+		return -1;
 	memcpy(msgid, msg->msgid.data, msg->msgid.size);
 	msgid[msg->msgid.size] = '\0';
 	rc = await(c->sock, msgid, deadline, &m, &in);
@@ -280,29 +293,28 @@ gearhorn_admin(const char *endpoint, const char *command, long wait_ms, char **r
                size_t errlen)
 {
 	char msgid[GH_UUID_LEN + 7] = "admin:";
-	gh_frame_t frames[4];
-	proto_msg_t in;
+	proto_msg_t out, in;
+	proto_cmd_t cmd;
 	wire_msg_t m;
 	void *ctx, *sock;
 	int rc = -1, got;
 
 	if (reply != NULL)
 		*reply = NULL;
+	cmd = proto_cmd_lookup(command, command != NULL ? strlen(command) : 0);
+	if (cmd == PROTO_NONE)
+		return gh_err(err, errlen, "unknown command \"%s\"",
+		              command != NULL ? command : "");
 	gh_uuid(msgid + 6);
+	proto_msg_init(&out, cmd, msgid);
 	ctx = zmq_ctx_new();
 	sock = wire_socket(ctx, ZMQ_DEALER, endpoint, 0, 1000, err, errlen);
 	if (sock == NULL) {
 		zmq_ctx_term(ctx);
 		return -1;
 	}
-	frames[0] = (gh_frame_t){"", 0};
-	frames[1] = gh_frame_str(PROTO_VERSION);
-	frames[2] = gh_frame_str(command);
-	frames[3] = gh_frame_str(msgid);
-	if (wire_send(sock, NULL, 0, frames, 4, 0) != 0) {
-		gh_err(err, errlen, "send to %s: %s", endpoint, zmq_strerror(errno));
+	if (send_msg(sock, &out, endpoint, err, errlen) != 0)
 		goto out;
-	}
 	got = await(sock, NULL, gh_now_ms() + (uint64_t)(wait_ms > 0 ? wait_ms : CLIENT_WAIT_MS),
 	            &m, &in);
 	if (got <= 0) {

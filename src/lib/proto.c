@@ -27,24 +27,34 @@
 /* The frame number of argument i in the DEALER view. */
 #define ARG_FRAME(i) ((size_t)(i) + 4)
 
-static const char *const cmd_names[PROTO_CMD_COUNT] = {
-    [PROTO_NONE] = "(none)",
-    [PROTO_INFORM] = "INFORM",
-    [PROTO_ACK] = "ACK",
-    [PROTO_READY] = "READY",
-    [PROTO_REQUEST] = "REQUEST",
-    [PROTO_REPLY] = "REPLY",
-    [PROTO_HEARTBEAT] = "HEARTBEAT",
-    [PROTO_SCHEDULE] = "SCHEDULE",
-    [PROTO_UNSCHEDULE] = "UNSCHEDULE",
-    [PROTO_DISCONNECT] = "DISCONNECT",
-    [PROTO_KBYE] = "KBYE",
-    [PROTO_PUBLISH] = "PUBLISH",
-    [PROTO_HELLO] = "HELLO",
-    [PROTO_STATUS] = "STATUS",
-    [PROTO_ROUTER_SHOW_WORKERS] = "ROUTER_SHOW_WORKERS",
-    [PROTO_ROUTER_SHOW_SCHEDULERS] = "ROUTER_SHOW_SCHEDULERS",
-    [PROTO_ERROR] = "ERROR",
+/* A name with its length, for tables that are searched on the hot path. */
+typedef struct {
+	const char *s;
+	size_t len;
+} name_t;
+#define NAME(lit)                    \
+	{                            \
+		lit, sizeof(lit) - 1 \
+	}
+
+static const name_t cmd_names[PROTO_CMD_COUNT] = {
+    [PROTO_NONE] = NAME("(none)"),
+    [PROTO_INFORM] = NAME("INFORM"),
+    [PROTO_ACK] = NAME("ACK"),
+    [PROTO_READY] = NAME("READY"),
+    [PROTO_REQUEST] = NAME("REQUEST"),
+    [PROTO_REPLY] = NAME("REPLY"),
+    [PROTO_HEARTBEAT] = NAME("HEARTBEAT"),
+    [PROTO_SCHEDULE] = NAME("SCHEDULE"),
+    [PROTO_UNSCHEDULE] = NAME("UNSCHEDULE"),
+    [PROTO_DISCONNECT] = NAME("DISCONNECT"),
+    [PROTO_KBYE] = NAME("KBYE"),
+    [PROTO_PUBLISH] = NAME("PUBLISH"),
+    [PROTO_HELLO] = NAME("HELLO"),
+    [PROTO_STATUS] = NAME("STATUS"),
+    [PROTO_ROUTER_SHOW_WORKERS] = NAME("ROUTER_SHOW_WORKERS"),
+    [PROTO_ROUTER_SHOW_SCHEDULERS] = NAME("ROUTER_SHOW_SCHEDULERS"),
+    [PROTO_ERROR] = NAME("ERROR"),
 };
 
 /* Argument frames after the msgid: [min, max] per command. */
@@ -114,7 +124,7 @@ field_err(proto_err_t *err, proto_error_t code, proto_cmd_t cmd, size_t frame, c
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	return seterr(err, code, "%s: frame %zu (%s): %s", cmd_names[cmd], frame, field, what);
+	return seterr(err, code, "%s: frame %zu (%s): %s", cmd_names[cmd].s, frame, field, what);
 }
 
 static void
@@ -188,11 +198,41 @@ is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
+/* Every msgid, name and headers frame is scanned byte by byte, so the
+ * scans below take eight bytes at a time while they can. The 8 bytes at s
+ * as a word, and 1 if they are all printable ASCII (0x20..0x7e): a word
+ * holds a byte below 0x20 if (x - 0x20..) & ~x has a high bit set, and one
+ * above 0x7e if (x + 0x01..) | x has (a borrow or a carry only spreads past
+ * a byte that fails already, so the test is exact). */
+#define ONES  0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+static uint64_t
+word_at(const char *s)
+{
+	uint64_t x;
+
+	memcpy(&x, s, sizeof(x));
+	return x;
+}
+
+static int
+word_printable(uint64_t x)
+{
+	return ((((x - 0x20 * ONES) & ~x) | (x + ONES) | x) & HIGHS) == 0;
+}
+
 static int
 printable_ascii(const char *s, size_t len)
 {
 	size_t i;
 
+	if (len >= 8) {
+		/* The last word overlaps the one before it, if need be. */
+		for (i = 0; i + 8 < len; i += 8)
+			if (!word_printable(word_at(s + i)))
+				return 0;
+		return word_printable(word_at(s + len - 8));
+	}
 	for (i = 0; i < len; i++)
 		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
 			return 0;
@@ -212,6 +252,16 @@ utf8_text(const char *str, size_t len, int no_ctl)
 	while (i < len) {
 		unsigned c = s[i];
 
+		if (len >= 8) {
+			/* At the end, the last word overlaps bytes already read. */
+			size_t at = len - i >= 8 ? i : len - 8;
+			uint64_t x = word_at(str + at);
+
+			if (no_ctl ? word_printable(x) : (x & HIGHS) == 0) {
+				i = at + 8;
+				continue;
+			}
+		}
 		if (c < 0x80) {
 			if (no_ctl && (c < 0x20 || c == 0x7f))
 				return 0;
@@ -331,7 +381,7 @@ proto_cmd_name(proto_cmd_t cmd)
 {
 	if ((unsigned)cmd >= PROTO_CMD_COUNT)
 		return "(invalid)";
-	return cmd_names[cmd];
+	return cmd_names[cmd].s;
 }
 
 proto_cmd_t
@@ -342,7 +392,7 @@ proto_cmd_lookup(const char *s, size_t len)
 	if (s == NULL)
 		return PROTO_NONE;
 	for (i = PROTO_NONE + 1; i < PROTO_CMD_COUNT; i++)
-		if (strlen(cmd_names[i]) == len && memcmp(cmd_names[i], s, len) == 0)
+		if (cmd_names[i].len == len && memcmp(cmd_names[i].s, s, len) == 0)
 			return (proto_cmd_t)i;
 	return PROTO_NONE;
 }
@@ -398,23 +448,23 @@ proto_headers_init(proto_headers_t *h)
 }
 
 static const struct {
-	const char *name;
+	name_t name;
 	unsigned flag;
 } header_flags[] = {
-    {"reply-requested", PROTO_H_REPLY_REQUESTED},
-    {"guarantee", PROTO_H_GUARANTEE},
-    {"nohaste", PROTO_H_NOHASTE},
+    {NAME("reply-requested"), PROTO_H_REPLY_REQUESTED},
+    {NAME("guarantee"), PROTO_H_GUARANTEE},
+    {NAME("nohaste"), PROTO_H_NOHASTE},
 };
 
 /* The numeric headers, in format order, with where they live. */
 static const struct {
-	const char *prefix;
+	name_t prefix;
 	size_t offset;
 } header_numbers[] = {
-    {"retry-count:", offsetof(proto_headers_t, retry_count)},
-    {"timeout:", offsetof(proto_headers_t, timeout)},
-    {"ttl:", offsetof(proto_headers_t, ttl)},
-    {"run_count:", offsetof(proto_headers_t, run_count)},
+    {NAME("retry-count:"), offsetof(proto_headers_t, retry_count)},
+    {NAME("timeout:"), offsetof(proto_headers_t, timeout)},
+    {NAME("ttl:"), offsetof(proto_headers_t, ttl)},
+    {NAME("run_count:"), offsetof(proto_headers_t, run_count)},
 };
 
 static long *
@@ -437,22 +487,22 @@ header_token(const char *tok, size_t len, proto_headers_t *h, proto_err_t *err)
 	size_t i;
 
 	for (i = 0; i < GH_ARRAY_LEN(header_flags); i++) {
-		if (strlen(header_flags[i].name) == len &&
-		    memcmp(header_flags[i].name, tok, len) == 0) {
+		if (header_flags[i].name.len == len &&
+		    memcmp(header_flags[i].name.s, tok, len) == 0) {
 			h->flags |= header_flags[i].flag;
 			return 0;
 		}
 	}
 	for (i = 0; i < GH_ARRAY_LEN(header_numbers); i++) {
-		size_t plen = strlen(header_numbers[i].prefix);
+		size_t plen = header_numbers[i].prefix.len;
 
-		if (len < plen || memcmp(header_numbers[i].prefix, tok, plen) != 0)
+		if (len < plen || memcmp(header_numbers[i].prefix.s, tok, plen) != 0)
 			continue;
 		if (parse_digits(tok + plen, len - plen, PROTO_MAX_HEADER_NUMBER,
 		                 header_number(h, i)) < 0)
 			return seterr(err, PROTO_E_HEADER,
 			              "header \"%s\": expected %sN with N an integer 0..%ld",
-			              esc(q, tok, len), header_numbers[i].prefix,
+			              esc(q, tok, len), header_numbers[i].prefix.s,
 			              PROTO_MAX_HEADER_NUMBER);
 		return 0;
 	}
@@ -507,13 +557,13 @@ proto_headers_format(const proto_headers_t *h, char *buf, size_t buflen)
 	for (i = 0; i < GH_ARRAY_LEN(header_flags); i++)
 		if (h->flags & header_flags[i].flag)
 			n += (size_t)snprintf(tmp + n, sizeof(tmp) - n, "%s%s", n ? "," : "",
-			                      header_flags[i].name);
+			                      header_flags[i].name.s);
 	for (i = 0; i < GH_ARRAY_LEN(header_numbers); i++) {
 		long v = header_value(h, i);
 
 		if (v >= 0)
 			n += (size_t)snprintf(tmp + n, sizeof(tmp) - n, "%s%s%ld", n ? "," : "",
-			                      header_numbers[i].prefix, v);
+			                      header_numbers[i].prefix.s, v);
 	}
 	/* PROTO_HEADERS_FORMAT_SIZE holds every flag and four 64-bit numbers. */
 	assert(n < sizeof(tmp));
@@ -803,13 +853,60 @@ decode_fields(proto_msg_t *msg, proto_err_t *err)
 	return 0;
 }
 
+/* The version check of proto_decode; name is the command's ("" if unknown). */
+static int
+check_version(gh_frame_t version, const char *name, proto_err_t *err)
+{
+	char q[ESC_SIZE];
+
+	if (valid_version(version))
+		return 0;
+	return seterr(err, PROTO_E_VERSION,
+	              "%s%sframe 1 (version): expected 1..%d bytes of printable ASCII, got "
+	              "\"%s\" (%zu bytes)",
+	              name, *name ? ": " : "", PROTO_MAX_VERSION, esc_frame(q, version),
+	              version.size);
+}
+
+/* The rest of proto_decode once the version and the command are good: the
+ * msgid (mid, frame 3; msg->msgid already set if it is valid), the count of
+ * the n argument frames at args, then the fields. proto_encode runs it too,
+ * on what it built. */
+static int
+decode_args(proto_msg_t *msg, gh_frame_t mid, const gh_frame_t *args, size_t n, proto_err_t *err)
+{
+	const char *name = cmd_names[msg->cmd].s;
+	char q[ESC_SIZE];
+	size_t i;
+
+	if (msg->msgid.data == NULL)
+		return seterr(
+		    err, PROTO_E_MSGID,
+		    "%s: frame 3 (msgid): invalid msgid \"%s\" (%zu bytes; want 1..%d bytes "
+		    "of printable ASCII)",
+		    name, esc_frame(q, mid), mid.size, PROTO_MAX_MSGID);
+	if (n < cmd_nargs[msg->cmd].min || n > cmd_nargs[msg->cmd].max) {
+		size_t lo = cmd_nargs[msg->cmd].min, hi = cmd_nargs[msg->cmd].max;
+
+		if (lo == hi)
+			return seterr(err, PROTO_E_ARGS,
+			              "%s: expected %zu argument frame%s after the msgid, got %zu",
+			              name, lo, lo == 1 ? "" : "s", n);
+		return seterr(err, PROTO_E_ARGS,
+		              "%s: expected %zu %s %zu argument frames after the msgid, got %zu",
+		              name, lo, hi == lo + 1 ? "or" : "to", hi, n);
+	}
+	msg->nargs = n < PROTO_MAX_ARGS ? n : PROTO_MAX_ARGS;
+	for (i = 0; i < msg->nargs; i++)
+		msg->args[i] = norm(args[i]);
+	return decode_fields(msg, err);
+}
+
 int
 proto_decode(const gh_frame_t *frames, size_t nframes, proto_msg_t *msg, proto_err_t *err)
 {
 	char q[ESC_SIZE];
-	const char *name;
 	gh_frame_t mid;
-	size_t i, n;
 
 	proto_msg_init(msg, PROTO_NONE, NULL);
 	clear_err(err);
@@ -826,47 +923,19 @@ proto_decode(const gh_frame_t *frames, size_t nframes, proto_msg_t *msg, proto_e
 		    err, PROTO_E_SHORT,
 		    "%s%sexpected at least 4 frames (delimiter, version, command, msgid), "
 		    "got %zu",
-		    msg->cmd ? cmd_names[msg->cmd] : "", msg->cmd ? ": " : "", nframes);
+		    msg->cmd ? cmd_names[msg->cmd].s : "", msg->cmd ? ": " : "", nframes);
 
 	msg->version = norm(frames[1]);
 	msg->command = norm(frames[2]);
 	mid = norm(frames[3]);
 	if (proto_valid_msgid(mid.data, mid.size))
 		msg->msgid = mid;
-	name = msg->cmd ? cmd_names[msg->cmd] : "";
-
-	if (!valid_version(msg->version))
-		return seterr(err, PROTO_E_VERSION,
-		              "%s%sframe 1 (version): expected 1..%d bytes of printable ASCII, got "
-		              "\"%s\" (%zu bytes)",
-		              name, *name ? ": " : "", PROTO_MAX_VERSION,
-		              esc_frame(q, msg->version), msg->version.size);
+	if (check_version(msg->version, msg->cmd ? cmd_names[msg->cmd].s : "", err) < 0)
+		return -1;
 	if (msg->cmd == PROTO_NONE)
 		return seterr(err, PROTO_E_COMMAND, "frame 2 (command): unknown command \"%s\"",
 		              esc_frame(q, msg->command));
-	if (msg->msgid.data == NULL)
-		return seterr(
-		    err, PROTO_E_MSGID,
-		    "%s: frame 3 (msgid): invalid msgid \"%s\" (%zu bytes; want 1..%d bytes "
-		    "of printable ASCII)",
-		    name, esc_frame(q, mid), mid.size, PROTO_MAX_MSGID);
-
-	n = nframes - 4;
-	if (n < cmd_nargs[msg->cmd].min || n > cmd_nargs[msg->cmd].max) {
-		size_t lo = cmd_nargs[msg->cmd].min, hi = cmd_nargs[msg->cmd].max;
-
-		if (lo == hi)
-			return seterr(err, PROTO_E_ARGS,
-			              "%s: expected %zu argument frame%s after the msgid, got %zu",
-			              name, lo, lo == 1 ? "" : "s", n);
-		return seterr(err, PROTO_E_ARGS,
-		              "%s: expected %zu %s %zu argument frames after the msgid, got %zu",
-		              name, lo, hi == lo + 1 ? "or" : "to", hi, n);
-	}
-	msg->nargs = n < PROTO_MAX_ARGS ? n : PROTO_MAX_ARGS;
-	for (i = 0; i < msg->nargs; i++)
-		msg->args[i] = norm(frames[4 + i]);
-	return decode_fields(msg, err);
+	return decode_args(msg, mid, frames + 4, nframes - 4, err);
 }
 
 /* Appends a field to the frames being encoded: a required one must be set,
@@ -886,7 +955,7 @@ int
 proto_encode(const proto_msg_t *msg, gh_frame_t *out, size_t cap, proto_err_t *err)
 {
 	const gh_frame_t empty = {empty_bytes, 0};
-	gh_frame_t fr[4 + PROTO_MAX_ARGS];
+	gh_frame_t fr[4 + PROTO_MAX_ARGS], mid;
 	proto_msg_t check;
 	const char *name;
 	size_t i, n = 0;
@@ -894,7 +963,7 @@ proto_encode(const proto_msg_t *msg, gh_frame_t *out, size_t cap, proto_err_t *e
 	clear_err(err);
 	if (msg->cmd == PROTO_NONE || (unsigned)msg->cmd >= PROTO_CMD_COUNT)
 		return seterr(err, PROTO_E_COMMAND, "cannot encode command %d", (int)msg->cmd);
-	name = cmd_names[msg->cmd];
+	name = cmd_names[msg->cmd].s;
 	if (msg->msgid.data == NULL)
 		return seterr(err, PROTO_E_MSGID, "%s: cannot encode without msgid", name);
 
@@ -903,7 +972,7 @@ proto_encode(const proto_msg_t *msg, gh_frame_t *out, size_t cap, proto_err_t *e
 		fr[n++] = msg->version;
 	else
 		fr[n++] = (gh_frame_t){PROTO_VERSION, sizeof(PROTO_VERSION) - 1};
-	fr[n++] = gh_frame_str(name);
+	fr[n++] = (gh_frame_t){name, cmd_names[msg->cmd].len};
 	fr[n++] = msg->msgid;
 
 	switch (msg->cmd) {
@@ -964,7 +1033,15 @@ proto_encode(const proto_msg_t *msg, gh_frame_t *out, size_t cap, proto_err_t *e
 		break;
 	}
 
-	if (proto_decode(fr, n, &check, err) < 0)
+	/* What proto_decode would check, less what holds by construction: the
+	 * delimiter, the frame count and the command name are ours, and so is
+	 * the default version. check is only written to and discarded. */
+	if (msg->version.data != NULL && check_version(msg->version, name, err) < 0)
+		return -1;
+	check.cmd = msg->cmd;
+	mid = norm(msg->msgid);
+	check.msgid = proto_valid_msgid(mid.data, mid.size) ? mid : (gh_frame_t){NULL, 0};
+	if (decode_args(&check, mid, fr + 4, n - 4, err) < 0)
 		return -1;
 	if (n > cap)
 		return seterr(err, PROTO_E_SHORT, "%s: needs %zu frames, the output holds %zu",

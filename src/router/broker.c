@@ -9,16 +9,17 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "broker.h"
 #include "broker_int.h"
+#include "cron.h"
 #include "log.h"
-#include "sched.h"
 
 #define SWEEP_MS          1000
 #define DEFAULT_RETRIES   3
@@ -124,25 +125,71 @@ sched_free(void *p)
 
 /* ---- sending ---- */
 
+/* Encodes m into f (4 + PROTO_MAX_ARGS frames) and returns the count.
+ * Everything the broker sends is built from messages the codec has checked
+ * and from its own constants (ERROR texts aside: see send_error), so a
+ * message that does not encode is a bug here, not a peer's. */
+static size_t
+encode(const proto_msg_t *m, gh_frame_t *f)
+{
+	proto_err_t err;
+	int n = proto_encode(m, f, 4 + PROTO_MAX_ARGS, &err);
+
+	if (n < 0)
+		log_error("cannot encode %s: %s", proto_cmd_name(m->cmd), err.text);
+	assert(n > 0);
+	return n > 0 ? (size_t)n : 0;
+}
+
+/* Encodes m and sends it to peer id on ep. Returns b->send's result. */
 static int
-send_cmd(broker_t *b, int ep, const void *id, size_t idlen, const char *cmd, const char *msgid,
-         const gh_frame_t *args, size_t nargs)
+send_msg(broker_t *b, int ep, const void *id, size_t idlen, const proto_msg_t *m)
 {
 	gh_frame_t f[4 + PROTO_MAX_ARGS];
-	char mid[GH_UUID_LEN + 1];
+	size_t n = encode(m, f);
 
-	if (!msgid) {
-		gh_uuid(mid);
-		msgid = mid;
+	if (n == 0) {
+		errno = EINVAL;
+		return -1;
 	}
-	f[0] = (gh_frame_t){"", 0};
-	f[1] = gh_frame_str(PROTO_VERSION);
-	f[2] = gh_frame_str(cmd);
-	f[3] = gh_frame_str(msgid);
-	for (size_t i = 0; i < nargs && i < PROTO_MAX_ARGS; i++)
-		f[4 + i] = args[i];
-	return b->send(b->ctx, ep, id, idlen, f,
-	               4 + (nargs < PROTO_MAX_ARGS ? nargs : PROTO_MAX_ARGS));
+	return b->send(b->ctx, ep, id, idlen, f, n);
+}
+
+/* Starts a message of the router's own: cmd under a fresh msgid, written
+ * into mid (GH_UUID_LEN + 1 bytes), which m borrows. */
+static void
+own_msg(proto_msg_t *m, proto_cmd_t cmd, char *mid)
+{
+	gh_uuid(mid);
+	proto_msg_init(m, cmd, mid);
+}
+
+/* ACK, or REPLY with one argument, for the message whose msgid is ref. */
+static int
+send_ref(broker_t *b, int ep, const void *id, size_t idlen, proto_cmd_t cmd, gh_frame_t ref)
+{
+	char mid[GH_UUID_LEN + 1];
+	proto_msg_t m;
+
+	own_msg(&m, cmd, mid);
+	m.ref = ref;
+	return send_msg(b, ep, id, idlen, &m);
+}
+
+/* HEARTBEAT (timestamp: the wall clock in seconds) or KBYE. */
+static int
+send_beat(broker_t *b, int ep, const void *id, size_t idlen, proto_cmd_t cmd)
+{
+	char mid[GH_UUID_LEN + 1], ts[32];
+	int64_t wall = b->wall_ms > 0 ? b->wall_ms : 0;
+	proto_msg_t m;
+
+	own_msg(&m, cmd, mid);
+	if (cmd == PROTO_HEARTBEAT) {
+		snprintf(ts, sizeof(ts), "%" PRId64 ".%03d", wall / 1000, (int)(wall % 1000));
+		m.timestamp = gh_frame_str(ts);
+	}
+	return send_msg(b, ep, id, idlen, &m);
 }
 
 /* Accounts for a failed send to a client or admin peer (never fatal). */
@@ -165,20 +212,31 @@ send_failed(broker_t *b, const void *id, size_t idlen, const char *what)
 }
 
 static void
-send_to_peer(broker_t *b, int ep, const void *id, size_t idlen, const char *cmd,
-             const gh_frame_t *args, size_t nargs)
-{
-	if (send_cmd(b, ep, id, idlen, cmd, NULL, args, nargs) != 0)
-		send_failed(b, id, idlen, cmd);
-}
-
-static void
 send_error(broker_t *b, int ep, const void *id, size_t idlen, const char *ref, size_t reflen,
            const char *code, const char *text)
 {
-	gh_frame_t a[3] = {
-	    {ref ? ref : "", ref ? reflen : 0}, gh_frame_str(code), gh_frame_str(text)};
-	send_to_peer(b, ep, id, idlen, "ERROR", a, 3);
+	char mid[GH_UUID_LEN + 1], esc[512];
+	gh_frame_t f[4 + PROTO_MAX_ARGS];
+	proto_msg_t m;
+	size_t n;
+	int n0;
+
+	own_msg(&m, PROTO_ERROR, mid);
+	if (ref)
+		m.ref = (gh_frame_t){ref, reflen};
+	m.code = gh_frame_str(code);
+	m.text = gh_frame_str(text);
+	if ((n0 = proto_encode(&m, f, GH_ARRAY_LEN(f), NULL)) > 0) {
+		n = (size_t)n0;
+	} else {
+		/* A text that quotes bytes from outside need not be UTF-8 (a
+		 * JSON parser's message cut at its length limit, say): it goes
+		 * out escaped. */
+		m.text = gh_frame_str(log_escape(text, strlen(text), esc, sizeof(esc)));
+		n = encode(&m, f);
+	}
+	if (n == 0 || b->send(b->ctx, ep, id, idlen, f, n) != 0)
+		send_failed(b, id, idlen, "ERROR");
 }
 
 static void
@@ -290,10 +348,14 @@ job_drop(broker_t *b, bjob_t *j)
 static int
 job_dispatch(broker_t *b, bjob_t *j, bworker_t *w)
 {
-	gh_frame_t a[3] = {gh_frame_str(j->queue->name), {j->headers, j->hlen}, {j->body, j->blen}};
 	char buf[ID_TEXT];
+	proto_msg_t m;
 
-	if (send_cmd(b, BROKER_BACKEND, w->id, w->idlen, "REQUEST", j->msgid, a, 3) != 0) {
+	proto_msg_init(&m, PROTO_REQUEST, j->msgid);
+	m.queue = gh_frame_str(j->queue->name);
+	m.headers = (gh_frame_t){j->headers, j->hlen};
+	m.body = (gh_frame_t){j->body, j->blen};
+	if (send_msg(b, BROKER_BACKEND, w->id, w->idlen, &m) != 0) {
 		if (errno == EAGAIN) {
 			send_failed(b, w->id, w->idlen, "REQUEST");
 		} else if (!w->dead) {
@@ -465,7 +527,6 @@ on_inform_worker(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m
 	proto_err_t err;
 	bworker_t *w;
 	char buf[ID_TEXT];
-	gh_frame_t ack;
 
 	if (proto_parse_queues(m->queues, qs, GH_ARRAY_LEN(qs), &n, &err) != 0) {
 		send_error(b, BROKER_BACKEND, id, idlen, m->msgid.data, m->msgid.size,
@@ -526,27 +587,19 @@ on_inform_worker(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m
 	log_info("job manager %s connected with %zu queue(s), first %s", idtext(id, idlen, buf), n,
 	         qs[0].name);
 
-	ack = m->msgid;
-	if (send_cmd(b, BROKER_BACKEND, id, idlen, "ACK", NULL, &ack, 1) != 0) {
+	if (send_ref(b, BROKER_BACKEND, id, idlen, PROTO_ACK, m->msgid) != 0) {
 		w->dead = 1;
 		b->ndead++;
 		return;
 	}
-	{
-		char ts[64];
-		gh_frame_t a;
-		snprintf(ts, sizeof(ts), "%.6f", gh_wall_time());
-		a = gh_frame_str(ts);
-		send_cmd(b, BROKER_BACKEND, id, idlen, "HEARTBEAT", NULL, &a, 1);
-	}
+	send_beat(b, BROKER_BACKEND, id, idlen, PROTO_HEARTBEAT);
 }
 
 static void
 on_inform_scheduler(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m)
 {
 	bsched_t *s = gh_calloc(1, sizeof(*s));
-	char buf[ID_TEXT], ts[64];
-	gh_frame_t a;
+	char buf[ID_TEXT];
 
 	s->id = gh_malloc(idlen ? idlen : 1);
 	memcpy(s->id, id, idlen);
@@ -554,14 +607,11 @@ on_inform_scheduler(broker_t *b, const void *id, size_t idlen, const proto_msg_t
 	s->last_seen = b->now_ms;
 	dict_set(b->schedulers, id, idlen, s);
 	log_info("scheduler %s connected", idtext(id, idlen, buf));
-	a = m->msgid;
-	if (send_cmd(b, BROKER_FRONTEND, id, idlen, "ACK", NULL, &a, 1) != 0) {
+	if (send_ref(b, BROKER_FRONTEND, id, idlen, PROTO_ACK, m->msgid) != 0) {
 		dict_del(b->schedulers, id, idlen);
 		return;
 	}
-	snprintf(ts, sizeof(ts), "%.6f", gh_wall_time());
-	a = gh_frame_str(ts);
-	send_cmd(b, BROKER_FRONTEND, id, idlen, "HEARTBEAT", NULL, &a, 1);
+	send_beat(b, BROKER_FRONTEND, id, idlen, PROTO_HEARTBEAT);
 }
 
 /* ---- requests ---- */
@@ -573,7 +623,6 @@ on_request(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m)
 	bworker_t *w;
 	bjob_t *j;
 	char text[256];
-	gh_frame_t ack;
 	long max_waiting = b->conf.max_waiting > 0 ? b->conf.max_waiting : 10 * b->conf.max_length;
 
 	if (dict_get(b->jobs, m->msgid.data, m->msgid.size)) {
@@ -634,15 +683,14 @@ on_request(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m)
 		                    .body = j->body,
 		                    .blen = j->blen,
 		                    .retries_left = j->retries_left,
-		                    .accepted_ms = (int64_t)(gh_wall_time() * 1000)};
+		                    .accepted_ms = b->wall_ms};
 		b->jadd(b->jctx, &jj);
 		j->journaled = 1;
 	}
 
 	if (!w || job_dispatch(b, j, w) != 0)
 		job_enqueue(b, j, w != NULL);
-	ack = m->msgid;
-	if (send_cmd(b, BROKER_FRONTEND, id, idlen, "REPLY", NULL, &ack, 1) != 0)
+	if (send_ref(b, BROKER_FRONTEND, id, idlen, PROTO_REPLY, m->msgid) != 0)
 		send_failed(b, id, idlen, "REPLY");
 }
 
@@ -678,9 +726,13 @@ on_worker_reply(broker_t *b, bworker_t *w, const proto_msg_t *m)
 	if (!j)
 		return;
 	if (j->reply_requested) {
-		gh_frame_t a[2] = {m->result.data ? m->result : gh_frame_str("null"),
-		                   gh_frame_str(j->msgid)};
-		if (send_cmd(b, BROKER_FRONTEND, j->client, j->clen, "REPLY", NULL, a, 2) != 0)
+		char mid[GH_UUID_LEN + 1];
+		proto_msg_t r;
+
+		own_msg(&r, PROTO_REPLY, mid);
+		r.result = m->result.data ? m->result : gh_frame_str("null");
+		r.ref = gh_frame_str(j->msgid);
+		if (send_msg(b, BROKER_FRONTEND, j->client, j->clen, &r) != 0)
 			send_failed(b, j->client, j->clen, "result");
 	}
 	job_done(b, j);
@@ -717,11 +769,10 @@ on_worker_error(broker_t *b, bworker_t *w, const proto_msg_t *m)
 }
 
 static void
-on_schedule(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m,
-            const gh_frame_t *frames, size_t n)
+on_schedule(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m)
 {
-	size_t ns = dict_size(b->schedulers);
-	gh_frame_t ack = m->msgid;
+	size_t ns = dict_size(b->schedulers), n;
+	gh_frame_t frames[4 + PROTO_MAX_ARGS];
 	int sent = 0;
 
 	if (m->cmd == PROTO_SCHEDULE) {
@@ -729,14 +780,18 @@ on_schedule(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m,
 
 		/* Refused here, where the client hears of it: a scheduler could
 		 * only log it. */
-		if (sched_check(m->queue, m->headers, m->interval_secs, m->cron, m->body,
-		                time(NULL), err, sizeof(err)) != 0) {
+		if (cron_schedule_check(m->queue, m->headers, m->interval_secs, m->cron, m->body,
+		                        (time_t)(b->wall_ms / 1000), NULL, err, sizeof(err)) != 0) {
 			log_info("SCHEDULE %.*s refused: %s", (int)m->msgid.size, m->msgid.data,
 			         err);
 			send_error(b, BROKER_FRONTEND, id, idlen, m->msgid.data, m->msgid.size,
 			           "bad-schedule", err);
 			return;
 		}
+	}
+	/* Forwarded as the client sent it, msgid and version included. */
+	n = encode(m, frames);
+	if (m->cmd == PROTO_SCHEDULE) {
 		for (size_t tries = 0; tries < ns && !sent; tries++) {
 			size_t cnt = dict_size(b->schedulers), idx, i = 0;
 			dict_iter_t it;
@@ -777,7 +832,7 @@ on_schedule(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m,
 				send_failed(b, s->id, s->idlen, "UNSCHEDULE");
 		}
 	}
-	if (send_cmd(b, BROKER_FRONTEND, id, idlen, "REPLY", NULL, &ack, 1) != 0)
+	if (send_ref(b, BROKER_FRONTEND, id, idlen, PROTO_REPLY, m->msgid) != 0)
 		send_failed(b, id, idlen, "REPLY");
 }
 
@@ -812,17 +867,16 @@ on_disconnect(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m)
 	const void *k;
 	size_t kl;
 	void *v;
-	gh_frame_t ack = m->msgid;
 
 	log_notice("DISCONNECT from the admin endpoint: shutting down");
-	if (send_cmd(b, BROKER_ADMIN, id, idlen, "ACK", NULL, &ack, 1) != 0)
+	if (send_ref(b, BROKER_ADMIN, id, idlen, PROTO_ACK, m->msgid) != 0)
 		send_failed(b, id, idlen, "ACK");
 	dict_iter_init(b->workers, &it);
 	while (dict_iter_next(&it, &k, &kl, &v))
-		send_cmd(b, BROKER_BACKEND, k, kl, "KBYE", NULL, NULL, 0);
+		send_beat(b, BROKER_BACKEND, k, kl, PROTO_KBYE);
 	dict_iter_init(b->schedulers, &it);
 	while (dict_iter_next(&it, &k, &kl, &v))
-		send_cmd(b, BROKER_FRONTEND, k, kl, "KBYE", NULL, NULL, 0);
+		send_beat(b, BROKER_FRONTEND, k, kl, PROTO_KBYE);
 	fail_waiting(b, "shutdown", "the router is shutting down");
 	b->stopping = 1;
 }
@@ -830,8 +884,7 @@ on_disconnect(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m)
 static void
 admin_reply(broker_t *b, const void *id, size_t idlen, char *json)
 {
-	gh_frame_t a = gh_frame_str(json);
-	if (send_cmd(b, BROKER_ADMIN, id, idlen, "REPLY", NULL, &a, 1) != 0)
+	if (send_ref(b, BROKER_ADMIN, id, idlen, PROTO_REPLY, gh_frame_str(json)) != 0)
 		send_failed(b, id, idlen, "admin REPLY");
 	free(json);
 }
@@ -849,8 +902,7 @@ denied(broker_t *b, int ep, const void *id, size_t idlen, const proto_msg_t *m)
 }
 
 static void
-handle_frontend(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m,
-                const gh_frame_t *frames, size_t n)
+handle_frontend(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m)
 {
 	bsched_t *s = dict_get(b->schedulers, id, idlen);
 	if (s)
@@ -861,7 +913,7 @@ handle_frontend(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m,
 		break;
 	case PROTO_SCHEDULE:
 	case PROTO_UNSCHEDULE:
-		on_schedule(b, id, idlen, m, frames, n);
+		on_schedule(b, id, idlen, m);
 		break;
 	case PROTO_INFORM:
 		if (gh_frame_is(m->peer_type, "scheduler"))
@@ -986,7 +1038,7 @@ oversized_result(broker_t *b, const void *id, size_t idlen, const gh_frame_t *fr
 
 void
 broker_handle(broker_t *b, int ep, const void *id, size_t idlen, const gh_frame_t *frames, size_t n,
-              int oversized, uint64_t now_ms)
+              int oversized, uint64_t now_ms, int64_t wall_ms)
 {
 	proto_msg_t m;
 	proto_err_t err;
@@ -996,6 +1048,7 @@ broker_handle(broker_t *b, int ep, const void *id, size_t idlen, const gh_frame_
 	if (ep < 0 || ep >= BROKER_ENDPOINTS || b->stopping)
 		return;
 	b->now_ms = now_ms;
+	b->wall_ms = wall_ms;
 	if (oversized) {
 		int is_error = n > 2 && gh_frame_is(frames[2], "ERROR");
 		const gh_frame_t *ref =
@@ -1024,7 +1077,7 @@ broker_handle(broker_t *b, int ep, const void *id, size_t idlen, const gh_frame_
 		return;
 	}
 	if (ep == BROKER_FRONTEND)
-		handle_frontend(b, id, idlen, &m, frames, n);
+		handle_frontend(b, id, idlen, &m);
 	else if (ep == BROKER_BACKEND)
 		handle_backend(b, id, idlen, &m);
 	else
@@ -1041,15 +1094,11 @@ send_heartbeats(broker_t *b)
 	const void *k;
 	size_t kl;
 	void *v;
-	char ts[64];
-	gh_frame_t a;
 
-	snprintf(ts, sizeof(ts), "%.6f", gh_wall_time());
-	a = gh_frame_str(ts);
 	dict_iter_init(b->workers, &it);
 	while (dict_iter_next(&it, &k, &kl, &v)) {
 		bworker_t *w = v;
-		if (!w->dead && send_cmd(b, BROKER_BACKEND, k, kl, "HEARTBEAT", NULL, &a, 1) != 0 &&
+		if (!w->dead && send_beat(b, BROKER_BACKEND, k, kl, PROTO_HEARTBEAT) != 0 &&
 		    errno == EHOSTUNREACH) {
 			w->dead = 1;
 			b->ndead++;
@@ -1057,7 +1106,7 @@ send_heartbeats(broker_t *b)
 	}
 	dict_iter_init(b->schedulers, &it);
 	while (dict_iter_next(&it, &k, &kl, &v))
-		if (send_cmd(b, BROKER_FRONTEND, k, kl, "HEARTBEAT", NULL, &a, 1) != 0 &&
+		if (send_beat(b, BROKER_FRONTEND, k, kl, PROTO_HEARTBEAT) != 0 &&
 		    errno == EHOSTUNREACH)
 			dict_iter_del(&it);
 }
@@ -1143,11 +1192,12 @@ sweep(broker_t *b)
 }
 
 void
-broker_tick(broker_t *b, uint64_t now_ms)
+broker_tick(broker_t *b, uint64_t now_ms, int64_t wall_ms)
 {
 	if (b->stopping)
 		return;
 	b->now_ms = now_ms;
+	b->wall_ms = wall_ms;
 	if (now_ms >= b->next_hb_ms) {
 		send_heartbeats(b);
 		b->next_hb_ms = now_ms + b->conf.hb_interval_ms;
@@ -1236,14 +1286,15 @@ broker_set_journal(broker_t *b, broker_journal_add_fn *add, broker_journal_del_f
 }
 
 int
-broker_restore(broker_t *b, const journal_job_t *job, int64_t wall_now_ms, uint64_t now_ms)
+broker_restore(broker_t *b, const journal_job_t *job, uint64_t now_ms, int64_t wall_ms)
 {
 	size_t mlen = job->msgid ? strlen(job->msgid) : 0;
 	size_t qlen = job->queue ? strlen(job->queue) : 0;
-	int64_t age = wall_now_ms - job->accepted_ms;
+	int64_t age = wall_ms - job->accepted_ms;
 	bjob_t *j;
 
 	b->now_ms = now_ms;
+	b->wall_ms = wall_ms;
 	if (!proto_valid_msgid(job->msgid, mlen) || !proto_valid_name(job->queue, qlen) ||
 	    dict_get(b->jobs, job->msgid, mlen) ||
 	    proto_headers_parse(job->headers, job->hlen, &(proto_headers_t){0}, NULL) != 0)

@@ -1,9 +1,14 @@
 /*
  * broker.h: the router's state and semantics (eMQP/1.0, EventMQ 0.3.13's
  * wire with gearhorn's fixes and extensions, see gearhorn-router(8)).
- * No sockets: messages come in through broker_handle and go out through a
- * send callback, and time is passed in, so that the whole broker can be
- * driven by a unit test.
+ * No sockets: messages come in through broker_handle and go out, encoded by
+ * the codec (proto_encode), through a send callback. No clock: the caller
+ * passes both times in, so that the whole broker can be driven by a unit
+ * test. now_ms is the monotonic clock (milliseconds), which every delay,
+ * timeout and ttl is measured on; wall_ms is the wall clock (milliseconds
+ * since the epoch), which only what leaves the router is stamped with:
+ * HEARTBEAT timestamps, the journal's accepted_ms, and the time a SCHEDULE's
+ * cron expression is checked at.
  */
 #ifndef GEARHORN_BROKER_H
 #define GEARHORN_BROKER_H
@@ -53,11 +58,12 @@ void broker_configure(broker_t *b, const broker_conf_t *conf);
  * frames may be cut). Never trusts the bytes: any defect is answered with an
  * ERROR and logged. */
 void broker_handle(broker_t *b, int endpoint, const void *identity, size_t idlen,
-                   const gh_frame_t *frames, size_t n, int oversized, uint64_t now_ms);
+                   const gh_frame_t *frames, size_t n, int oversized, uint64_t now_ms,
+                   int64_t wall_ms);
 
 /* Periodic work: heartbeats when due, dead peers, ttl expiry, in-flight
  * timeouts. Call it often (every 250 ms); it decides what is due. */
-void broker_tick(broker_t *b, uint64_t now_ms);
+void broker_tick(broker_t *b, uint64_t now_ms, int64_t wall_ms);
 
 /* 1 once an admin DISCONNECT was accepted: the caller stops its loop. */
 int broker_stopping(const broker_t *b);
@@ -77,9 +83,10 @@ void broker_set_journal(broker_t *b, broker_journal_add_fn *add, broker_journal_
 
 /* Puts a job from the journal back at the tail of its queue (not written to
  * the journal again, not acknowledged). job is borrowed; its accepted_ms is
- * unix milliseconds and wall_now_ms the current wall clock in the same
- * unit. Returns 0, or -1 if the row is invalid or its msgid already known. */
-int broker_restore(broker_t *b, const journal_job_t *job, int64_t wall_now_ms, uint64_t now_ms);
+ * wall-clock milliseconds, as wall_ms is, and the time it has waited counts
+ * towards its ttl. Returns 0, or -1 if the row is invalid or its msgid
+ * already known. */
+int broker_restore(broker_t *b, const journal_job_t *job, uint64_t now_ms, int64_t wall_ms);
 
 /* The admin JSON documents (status.c). Caller owns the result (free()). */
 char *broker_status_json(broker_t *b, uint64_t now_ms);

@@ -95,6 +95,7 @@ struct broker {
 	size_t sched_rr;
 	uint64_t dispatch_seq;
 	uint64_t started_ms, now_ms, next_hb_ms, next_sweep_ms;
+	int64_t wall_ms; /* the wall clock as last passed in */
 	uint64_t undeliverable, hwm_full, last_hwm_warn_ms;
 	int ndead;
 	broker_journal_add_fn *jadd;

@@ -60,6 +60,14 @@ router_broker_conf(const conf_t *c, broker_conf_t *bc)
 	bc->default_queue = conf_get(c, "router", "default_queue");
 }
 
+/* The wall clock in milliseconds since the epoch: the broker reads no clock,
+ * so main reads both and passes them in. */
+static int64_t
+wall_ms(void)
+{
+	return (int64_t)(gh_wall_time() * 1000);
+}
+
 static int
 router_send(void *ctx, int endpoint, const void *identity, size_t idlen, const gh_frame_t *frames,
             size_t n)
@@ -72,6 +80,7 @@ static int
 on_socket(loop_t *loop, void *sock, int fd, short revents, void *arg)
 {
 	router_t *r = arg;
+	int64_t wall = wall_ms();
 	int ep;
 
 	GH_UNUSED(fd);
@@ -94,7 +103,7 @@ on_socket(loop_t *loop, void *sock, int fd, short revents, void *arg)
 		n = wire_frames(&m, 0, f, GH_ARRAY_LEN(f));
 		if (n >= 1)
 			broker_handle(r->broker, ep, f[0].data, f[0].size, f + 1, n - 1,
-			              m.oversized, loop_now(loop));
+			              m.oversized, loop_now(loop), wall);
 		wire_msg_close(&m);
 		if (broker_stopping(r->broker)) {
 			loop_stop(loop);
@@ -110,7 +119,7 @@ on_tick(loop_t *loop, uint64_t timer_id, void *arg)
 {
 	router_t *r = arg;
 	GH_UNUSED(timer_id);
-	broker_tick(r->broker, loop_now(loop));
+	broker_tick(r->broker, loop_now(loop), wall_ms());
 	journal_commit(r->journal);
 	return 0;
 }
@@ -162,7 +171,7 @@ static void
 on_journal_replay(void *arg, const journal_job_t *job)
 {
 	router_t *r = arg;
-	if (broker_restore(r->broker, job, (int64_t)(gh_wall_time() * 1000), gh_now_ms()) != 0) {
+	if (broker_restore(r->broker, job, gh_now_ms(), wall_ms()) != 0) {
 		log_warn("journal: job %s cannot be restored; dropped", job->msgid);
 		journal_del(r->journal, job->msgid);
 	}

@@ -20,7 +20,7 @@
 #include "loop.h"
 #include "peer.h"
 #include "proto.h"
-#include "sched.h"
+#include "schedule.h"
 #include "startup.h"
 #include "util.h"
 #include "wire.h"

@@ -1,11 +1,10 @@
 /*
- * sched.c: schedules in memory and in SQLite (see sched.h).
+ * schedule.c: schedules in memory and in SQLite (see schedule.h).
  */
 #include "config.h"
 
-#include "sched.h"
+#include "schedule.h"
 
-#include <jansson.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,47 +45,10 @@ entry_free(void *p)
 	free(e);
 }
 
-/* The identity of a call, as EventMQ computes it: its args, kwargs,
- * class_args, class_kwargs, path and callable, keys sorted. */
-static char *
-call_key(gh_frame_t body, char *err, size_t errlen)
-{
-	static const char *const keys[] = {"args",         "kwargs", "class_args",
-	                                   "class_kwargs", "path",   "callable"};
-	json_error_t jerr;
-	json_t *job, *call, *id;
-	char *key;
-	size_t i;
-
-	job = json_loadb(body.data, body.size, 0, &jerr);
-	if (job == NULL) {
-		gh_err(err, errlen, "the job is not JSON: %s", jerr.text);
-		return NULL;
-	}
-	call = json_array_get(job, 1);
-	if (!json_is_array(job) || !json_is_object(call)) {
-		json_decref(job);
-		gh_err(err, errlen, "the job is not [\"run\", {...}]");
-		return NULL;
-	}
-	id = json_object();
-	for (i = 0; i < GH_ARRAY_LEN(keys); i++) {
-		json_t *v = json_object_get(call, keys[i]);
-
-		json_object_set(id, keys[i], v != NULL ? v : json_null());
-	}
-	key = json_dumps(id, JSON_SORT_KEYS | JSON_COMPACT);
-	json_decref(id);
-	json_decref(job);
-	if (key == NULL)
-		gh_err(err, errlen, "the job cannot be encoded");
-	return key;
-}
-
 static time_t
 first_after(const entry_t *e, time_t now)
 {
-	return e->interval >= 0 ? now + e->interval : cron_next(&e->cr, now);
+	return cron_schedule_next(e->interval, &e->cr, now);
 }
 
 static int
@@ -208,59 +170,22 @@ static entry_t *
 make_entry(gh_frame_t queue, gh_frame_t headers, long interval, gh_frame_t cron, gh_frame_t body,
            time_t now, proto_headers_t *h, char *err, size_t errlen)
 {
-	proto_err_t perr;
+	cron_schedule_t cs;
 	entry_t *e;
-	char *key;
 
-	if (!proto_valid_name(queue.data, queue.size)) {
-		gh_err(err, errlen, "invalid queue name");
-		return NULL;
-	}
-	if (proto_headers_parse(headers.data, headers.size, h, &perr) != 0) {
-		gh_err(err, errlen, "%s", perr.text);
-		return NULL;
-	}
-	if (h->run_count == 0) {
-		gh_err(err, errlen, "run_count must be at least 1");
-		return NULL;
-	}
-	if (interval == 0 || interval < -1) {
-		gh_err(err, errlen, "interval must be at least 1 second (or -1 with a cron)");
-		return NULL;
-	}
-	if ((key = call_key(body, err, errlen)) == NULL)
+	if (cron_schedule_check(queue, headers, interval, cron, body, now, &cs, err, errlen) != 0)
 		return NULL;
 	e = gh_calloc(1, sizeof(*e));
-	e->key = key;
+	e->key = cs.key;
 	e->interval = interval;
 	e->cron = gh_strndup(cron.data, cron.size);
-	if (interval < 0 && cron_parse(e->cron, &e->cr, err, errlen) != 0) {
-		entry_free(e);
-		return NULL;
-	}
+	e->cr = cs.cron;
 	e->queue = gh_strndup(queue.data, queue.size);
 	e->body = gh_strndup(body.data, body.size);
-	e->runs_left = h->run_count > 0 ? h->run_count : -1;
-	e->next = first_after(e, now);
-	if (e->next == (time_t)-1) {
-		entry_free(e);
-		gh_err(err, errlen, "the cron expression never matches");
-		return NULL;
-	}
+	e->runs_left = cs.hdr.run_count > 0 ? cs.hdr.run_count : -1;
+	e->next = cs.first;
+	*h = cs.hdr;
 	return e;
-}
-
-int
-sched_check(gh_frame_t queue, gh_frame_t headers, long interval, gh_frame_t cron, gh_frame_t body,
-            time_t now, char *err, size_t errlen)
-{
-	proto_headers_t h;
-	entry_t *e = make_entry(queue, headers, interval, cron, body, now, &h, err, errlen);
-
-	if (e == NULL)
-		return -1;
-	entry_free(e);
-	return 0;
 }
 
 int
@@ -292,7 +217,7 @@ sched_schedule(sched_t *s, gh_frame_t queue, gh_frame_t headers, long interval, 
 int
 sched_unschedule(sched_t *s, gh_frame_t body, char *err, size_t errlen)
 {
-	char *key = call_key(body, err, errlen);
+	char *key = cron_call_key(body, err, errlen);
 	int found;
 
 	if (key == NULL)

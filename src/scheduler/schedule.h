@@ -1,10 +1,10 @@
 /*
- * sched.h: the scheduler's table of schedules, kept in SQLite so that it
+ * schedule.h: the scheduler's table of schedules, kept in SQLite so that it
  * survives a restart. No sockets: the daemon feeds it SCHEDULE and
  * UNSCHEDULE arguments and the time, and it calls back for each job due.
  */
-#ifndef GEARHORN_SCHED_H
-#define GEARHORN_SCHED_H
+#ifndef GEARHORN_SCHEDULE_H
+#define GEARHORN_SCHEDULE_H
 
 #include <stddef.h>
 #include <time.h>
@@ -35,17 +35,11 @@ void sched_destroy(sched_t **self_p);
 
 /* Adds or replaces the schedule of the call in body (EventMQ's ["run",
  * {...}] JSON). interval >= 1 for an interval schedule, or -1 with a cron
- * expression. Headers nohaste and run_count:N are honoured: without nohaste
- * the job is due at once. Returns 0, or -1 with a message in err. */
+ * expression. The arguments are checked by cron_schedule_check (cron.h).
+ * Headers nohaste and run_count:N are honoured: without nohaste the job is
+ * due at once. Returns 0, or -1 with a message in err. */
 int sched_schedule(sched_t *s, gh_frame_t queue, gh_frame_t headers, long interval, gh_frame_t cron,
                    gh_frame_t body, time_t now, char *err, size_t errlen);
-
-/* Checks what sched_schedule would check, without a database: the queue
- * name, the headers, the interval or cron (one that never matches too) and
- * the body. The router uses it to refuse a bad SCHEDULE before it answers.
- * Returns 0, or -1 with a message in err. */
-int sched_check(gh_frame_t queue, gh_frame_t headers, long interval, gh_frame_t cron,
-                gh_frame_t body, time_t now, char *err, size_t errlen);
 
 /* Removes the schedule of the call in body, interval or cron alike.
  * Returns 1 if there was one, 0 if not, -1 with a message in err. */

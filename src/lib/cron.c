@@ -1,5 +1,6 @@
 /*
- * cron.c: cron expressions (see cron.h).
+ * cron.c: cron expressions, call identities and the SCHEDULE check (see
+ * cron.h).
  */
 #include "config.h"
 
@@ -10,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <jansson.h>
 
 #include "util.h"
 
@@ -217,4 +220,79 @@ cron_next(const cron_t *c, time_t after)
 		}
 	}
 	return (time_t)-1;
+}
+
+time_t
+cron_schedule_next(long interval, const cron_t *c, time_t after)
+{
+	return interval >= 0 ? after + interval : cron_next(c, after);
+}
+
+char *
+cron_call_key(gh_frame_t body, char *err, size_t errlen)
+{
+	static const char *const keys[] = {"args",         "kwargs", "class_args",
+	                                   "class_kwargs", "path",   "callable"};
+	json_error_t jerr;
+	json_t *job, *call, *id;
+	char *key;
+	size_t i;
+
+	job = json_loadb(body.data, body.size, 0, &jerr);
+	if (job == NULL) {
+		gh_err(err, errlen, "the job is not JSON: %s", jerr.text);
+		return NULL;
+	}
+	call = json_array_get(job, 1);
+	if (!json_is_array(job) || !json_is_object(call)) {
+		json_decref(job);
+		gh_err(err, errlen, "the job is not [\"run\", {...}]");
+		return NULL;
+	}
+	id = json_object();
+	for (i = 0; i < GH_ARRAY_LEN(keys); i++) {
+		json_t *v = json_object_get(call, keys[i]);
+
+		json_object_set(id, keys[i], v != NULL ? v : json_null());
+	}
+	key = json_dumps(id, JSON_SORT_KEYS | JSON_COMPACT);
+	json_decref(id);
+	json_decref(job);
+	if (key == NULL)
+		gh_err(err, errlen, "the job cannot be encoded");
+	return key;
+}
+
+int
+cron_schedule_check(gh_frame_t queue, gh_frame_t headers, long interval, gh_frame_t cron,
+                    gh_frame_t body, time_t now, cron_schedule_t *out, char *err, size_t errlen)
+{
+	cron_schedule_t cs;
+	proto_err_t perr;
+	char *expr;
+	int rc = 0;
+
+	memset(&cs, 0, sizeof(cs));
+	if (!proto_valid_name(queue.data, queue.size))
+		return gh_err(err, errlen, "invalid queue name");
+	if (proto_headers_parse(headers.data, headers.size, &cs.hdr, &perr) != 0)
+		return gh_err(err, errlen, "%s", perr.text);
+	if (cs.hdr.run_count == 0)
+		return gh_err(err, errlen, "run_count must be at least 1");
+	if (interval == 0 || interval < -1)
+		return gh_err(err, errlen,
+		              "interval must be at least 1 second (or -1 with a cron)");
+	if ((cs.key = cron_call_key(body, err, errlen)) == NULL)
+		return -1;
+	expr = gh_strndup(cron.data, cron.size);
+	if (interval < 0 && cron_parse(expr, &cs.cron, err, errlen) != 0)
+		rc = -1;
+	free(expr);
+	if (rc == 0 && (cs.first = cron_schedule_next(interval, &cs.cron, now)) == (time_t)-1)
+		rc = gh_err(err, errlen, "the cron expression never matches");
+	if (rc != 0 || out == NULL)
+		free(cs.key);
+	else
+		*out = cs;
+	return rc;
 }
