@@ -129,8 +129,8 @@ void cli_help(FILE *out, const char *lead, const cli_cmd_t *cmd, const char *tit
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Loads the configuration (-c, else GEARHORN_CONFIG, else the default
- * file) with the environment's overrides. Caller owns the result; NULL
- * after a message. */
+ * file) with the environment's overrides, as the daemons do
+ * (startup_conf_file). Caller owns the result; NULL after a message. */
 conf_t *cli_conf(cli_t *cli);
 
 /* The router endpoint to connect to: flag if given, else key of [router]

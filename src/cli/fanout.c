@@ -24,6 +24,7 @@
 #include <libgearman-1.0/gearman.h>
 
 #include "cli.h"
+#include "startup.h"
 #include "store.h"
 #include "util.h"
 
@@ -156,8 +157,9 @@ check_name(const char *what, const char *name)
 	return 0;
 }
 
-/* The database path: -d, else [fanout] database, else state_dir/fanout.db.
- * Caller owns the result; NULL after a message. */
+/* The database path: -d, else the worker's (startup_db_path: [fanout]
+ * database, else state_dir/fanout.db). Caller owns the result; NULL after
+ * a message. */
 static char *
 database_path(cli_t *cli, const cli_args_t *args)
 {
@@ -169,11 +171,7 @@ database_path(cli_t *cli, const cli_args_t *args)
 		return gh_strdup(db);
 	if ((conf = cli_conf(cli)) == NULL)
 		return NULL;
-	db = conf_get(conf, "fanout", "database");
-	if (db[0] != '\0')
-		path = gh_strdup(db);
-	else
-		path = gh_asprintf("%s/fanout.db", conf_get(conf, "fanout", "state_dir"));
+	path = startup_db_path(conf, "fanout", "database", "fanout.db");
 	conf_destroy(&conf);
 	return path;
 }
@@ -196,7 +194,7 @@ open_store(const char *path, store_t **store)
 
 /* Where gearmand is and how long to wait for it. */
 typedef struct {
-	char **servers; /* HOST[:PORT] each; owned */
+	char **servers; /* HOST[:PORT] each; owned, a list as conf_get_list makes */
 	size_t n;
 	long timeout_ms;
 } fanout_gearman_t;
@@ -211,21 +209,21 @@ gearman_add(fanout_gearman_t *g, const char *server)
 static void
 gearman_free(fanout_gearman_t *g)
 {
-	while (g->n > 0)
-		free(g->servers[--g->n]);
-	free(g->servers);
+	conf_list_free(g->servers, g->n);
 	g->servers = NULL;
+	g->n = 0;
 }
 
-/* Fills g from --timeout-ms and -s, else from [fanout] gearman_servers.
- * Returns 0, or an exit status after a message; the caller frees g
- * (gearman_free) either way. */
+/* Fills g from --timeout-ms and -s, else from the configuration as the
+ * worker reads it (startup_gearman_servers: [fanout] gearman_servers, each
+ * checked). Returns 0, or an exit status after a message; the caller frees
+ * g (gearman_free) either way. */
 static int
 gearman_servers(cli_t *cli, const cli_args_t *args, fanout_gearman_t *g)
 {
 	const char *const *given;
+	gh_error_t e;
 	conf_t *conf;
-	char **list;
 	size_t i, n;
 
 	memset(g, 0, sizeof(*g));
@@ -239,14 +237,12 @@ gearman_servers(cli_t *cli, const cli_args_t *args, fanout_gearman_t *g)
 		return 0;
 	if ((conf = cli_conf(cli)) == NULL)
 		return EX_CONFIG;
-	list = conf_get_list(conf, "fanout", "gearman_servers", &n);
-	for (i = 0; i < n; i++)
-		gearman_add(g, list[i]);
-	conf_list_free(list, n);
+	g->servers = startup_gearman_servers(conf, "fanout", &g->n, &e);
 	conf_destroy(&conf);
-	if (g->n == 0) {
-		cli_error("no gearman servers (-s or [global] gearman_servers)");
-		return EX_CONFIG;
+	if (g->servers == NULL) {
+		g->n = 0;
+		cli_error("%s; or give -s SERVER", e.text);
+		return e.status;
 	}
 	return 0;
 }

@@ -16,10 +16,8 @@
 
 #include "cli.h"
 #include "log.h"
-#include "proto.h"
+#include "startup.h"
 #include "util.h"
-
-extern char **environ;
 
 static int cmd_help(cli_t *cli, const cli_args_t *args);
 static int cmd_version(cli_t *cli, const cli_args_t *args);
@@ -86,11 +84,11 @@ cli_error(const char *fmt, ...)
 conf_t *
 cli_conf(cli_t *cli)
 {
-	char err[512];
-	conf_t *conf = conf_load(cli->config_path, environ, err, sizeof(err));
+	gh_error_t e;
+	conf_t *conf = startup_conf_file(cli->config_path, &e);
 
 	if (conf == NULL)
-		cli_error("%s", err);
+		cli_error("%s", e.text);
 	return conf;
 }
 
@@ -207,7 +205,7 @@ run(cli_t *cli, const char *lead, const cli_cmd_t *cmd, int argc, char **argv)
 static int
 print_version(void)
 {
-	printf("gearhorn %s (protocol %s)\n", PACKAGE_VERSION, PROTO_VERSION);
+	startup_print_version(stdout, "gearhorn");
 	return EX_OK;
 }
 

@@ -122,13 +122,14 @@ connect_client(cli_t *cli, const cli_args_t *args)
 	return client;
 }
 
-/* Prints a failed request and returns its exit code: 69 when the router did
- * not answer in time, 1 when it refused or failed the job. */
+/* Prints a failed request and returns its exit code by the error's class
+ * (rc, a gearhorn_err_t): 69 when the router did not answer in time, 1
+ * otherwise (it refused or failed the job). */
 static int
-request_failed(const char *err)
+request_failed(int rc, const char *err)
 {
 	cli_error("%s", err);
-	return strncmp(err, "timeout:", 8) == 0 ? EX_UNAVAILABLE : 1;
+	return rc == GEARHORN_ERR_TIMEOUT ? EX_UNAVAILABLE : 1;
 }
 
 static int
@@ -155,7 +156,7 @@ cmd_submit(cli_t *cli, const cli_args_t *args)
 	rc = gearhorn_submit(client, queue, job, strlen(job), &o, &result, NULL, err, sizeof(err));
 	gearhorn_client_destroy(&client);
 	if (rc != 0)
-		return request_failed(err);
+		return request_failed(rc, err);
 	printf("%s\n", result != NULL ? result : "accepted");
 	free(result);
 	return EX_OK;
@@ -185,7 +186,7 @@ cmd_schedule(cli_t *cli, const cli_args_t *args)
 	rc = gearhorn_schedule(client, queue, job, strlen(job), &o, err, sizeof(err));
 	gearhorn_client_destroy(&client);
 	if (rc != 0)
-		return request_failed(err);
+		return request_failed(rc, err);
 	printf("scheduled\n");
 	return EX_OK;
 }
@@ -205,7 +206,7 @@ cmd_unschedule(cli_t *cli, const cli_args_t *args)
 	rc = gearhorn_unschedule(client, job, strlen(job), 0, err, sizeof(err));
 	gearhorn_client_destroy(&client);
 	if (rc != 0)
-		return request_failed(err);
+		return request_failed(rc, err);
 	printf("unscheduled\n");
 	return EX_OK;
 }

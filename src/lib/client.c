@@ -5,6 +5,10 @@
  * request is acknowledged by the router with REPLY [msgid, our msgid]; a
  * result comes as REPLY [msgid, result, our msgid]; a refusal or failure as
  * ERROR [msgid, our msgid, code, text].
+ *
+ * A failure returns its class (gearhorn_err_t in gearhorn.h) beside the
+ * message, so that no caller has to read the message to tell a timeout
+ * from a refusal. gh_err's -1 is GEARHORN_ERR, the class of the rest.
  */
 #include "config.h"
 
@@ -118,11 +122,24 @@ await(void *sock, const char *msgid, uint64_t deadline, wire_msg_t *m, proto_msg
 	}
 }
 
+/* Writes the router's ERROR as "CODE: TEXT" and returns its class. */
 static int
 error_reply(const proto_msg_t *msg, char *err, size_t errlen)
 {
-	return gh_err(err, errlen, "%.*s: %.*s", (int)msg->code.size, msg->code.data,
-	              (int)msg->text.size, msg->text.data);
+	gh_err(err, errlen, "%.*s: %.*s", (int)msg->code.size, msg->code.data, (int)msg->text.size,
+	       msg->text.data);
+	return GEARHORN_ERR_REFUSED;
+}
+
+/* Writes why no answer came for what ("acknowledgement", "result") after
+ * await returned got (0 or -1), and returns its class. */
+static int
+no_answer(int got, const char *what, char *err, size_t errlen)
+{
+	if (got < 0)
+		return gh_err(err, errlen, "receive: %s", zmq_strerror(zmq_errno()));
+	gh_err(err, errlen, "timeout: no %s from the router in time", what);
+	return GEARHORN_ERR_TIMEOUT;
 }
 
 /* Encodes msg and sends it on sock (to endpoint, named in errors; NULL for
@@ -141,7 +158,8 @@ send_msg(void *sock, const proto_msg_t *msg, const char *endpoint, char *err, si
 }
 
 /* Encodes msg, sends it and waits for the router's acknowledgement
- * (REPLY [msgid, our msgid]) or refusal (ERROR). Returns 0 or -1. */
+ * (REPLY [msgid, our msgid]) or refusal (ERROR). Returns 0 or a
+ * gearhorn_err_t. */
 static int
 send_and_ack(gearhorn_client_t *c, proto_msg_t *msg, uint64_t deadline, char *err, size_t errlen)
 {
@@ -154,11 +172,8 @@ send_and_ack(gearhorn_client_t *c, proto_msg_t *msg, uint64_t deadline, char *er
 		return -1;
 	memcpy(msgid, msg->msgid.data, msg->msgid.size);
 	msgid[msg->msgid.size] = '\0';
-	rc = await(c->sock, msgid, deadline, &m, &in);
-	if (rc < 0)
-		return gh_err(err, errlen, "receive: %s", zmq_strerror(zmq_errno()));
-	if (rc == 0)
-		return gh_err(err, errlen, "timeout: no acknowledgement from the router in time");
+	if ((rc = await(c->sock, msgid, deadline, &m, &in)) <= 0)
+		return no_answer(rc, "acknowledgement", err, errlen);
 	rc = in.cmd == PROTO_ERROR ? error_reply(&in, err, errlen) : 0;
 	wire_msg_close(&m);
 	return rc;
@@ -261,20 +276,17 @@ gearhorn_submit(gearhorn_client_t *c, const char *queue, const char *body, size_
 	if (proto_msg_set_headers(&msg, hbuf, sizeof(hbuf)) != 0)
 		return gh_err(err, errlen, "headers do not fit");
 	deadline = deadline_after(opts->wait_ms);
-	if (send_and_ack(c, &msg, deadline, err, errlen) != 0)
-		return -1;
+	if ((rc = send_and_ack(c, &msg, deadline, err, errlen)) != 0)
+		return rc;
 	if (!opts->wait)
 		return 0;
 	for (;;) {
-		rc = await(c->sock, msgid, deadline, &m, &in);
-		if (rc < 0)
-			return gh_err(err, errlen, "receive: %s", zmq_strerror(zmq_errno()));
-		if (rc == 0)
-			return gh_err(err, errlen, "timeout: no result from the router in time");
+		if ((rc = await(c->sock, msgid, deadline, &m, &in)) <= 0)
+			return no_answer(rc, "result", err, errlen);
 		if (in.cmd == PROTO_ERROR) {
-			error_reply(&in, err, errlen);
+			rc = error_reply(&in, err, errlen);
 			wire_msg_close(&m);
-			return -1;
+			return rc;
 		}
 		if (in.cmd == PROTO_REPLY && in.result.data != NULL) {
 			if (result != NULL)
@@ -297,7 +309,7 @@ gearhorn_admin(const char *endpoint, const char *command, long wait_ms, char **r
 	proto_cmd_t cmd;
 	wire_msg_t m;
 	void *ctx, *sock;
-	int rc = -1, got;
+	int rc = GEARHORN_ERR, got;
 
 	if (reply != NULL)
 		*reply = NULL;
@@ -311,7 +323,7 @@ gearhorn_admin(const char *endpoint, const char *command, long wait_ms, char **r
 	sock = wire_socket(ctx, ZMQ_DEALER, endpoint, 0, 1000, err, errlen);
 	if (sock == NULL) {
 		zmq_ctx_term(ctx);
-		return -1;
+		return GEARHORN_ERR;
 	}
 	if (send_msg(sock, &out, endpoint, err, errlen) != 0)
 		goto out;
@@ -319,10 +331,11 @@ gearhorn_admin(const char *endpoint, const char *command, long wait_ms, char **r
 	            &m, &in);
 	if (got <= 0) {
 		gh_err(err, errlen, "no answer from %s", endpoint);
+		rc = got == 0 ? GEARHORN_ERR_TIMEOUT : GEARHORN_ERR;
 		goto out;
 	}
 	if (in.cmd == PROTO_ERROR) {
-		error_reply(&in, err, errlen);
+		rc = error_reply(&in, err, errlen);
 	} else {
 		/* An admin REPLY carries its JSON as its one argument. */
 		if (in.cmd == PROTO_REPLY && reply != NULL)

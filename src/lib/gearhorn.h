@@ -21,6 +21,20 @@ const char *gearhorn_version(void);
 /* The eMQP protocol version string the library speaks ("eMQP/1.0"). Static. */
 const char *gearhorn_protocol_version(void);
 
+/* ---- errors ---- */
+
+/* The class of an error. A call below that can fail returns 0 on success
+ * and one of these on failure, with a message in the caller's err buffer.
+ * Choose what to do by the class, never by the message: its words may
+ * change. Test for failure with `!= 0` or `< 0`; the classes may grow. */
+typedef enum {
+	GEARHORN_ERR = -1,         /* a bad argument or endpoint, or a socket error */
+	GEARHORN_ERR_TIMEOUT = -2, /* the router did not answer in time */
+	GEARHORN_ERR_REFUSED = -3, /* the router refused or failed the request: the
+	                            * message is "CODE: TEXT", CODE the router's
+	                            * error code (queue-full, job-failed, ...) */
+} gearhorn_err_t;
+
 /* ---- client: submit jobs to gearhorn-router (or an EventMQ router) ---- */
 
 #include <stddef.h>
@@ -51,9 +65,10 @@ void gearhorn_submit_opts_init(gearhorn_submit_opts_t *opts);
  * and waits until the router accepts it. With opts->wait it then waits for
  * the result and stores it in *result (the job manager's JSON,
  * {"value": ...}; caller owns it, free() it), with its length in *result_len.
- * Returns 0, or -1 with a message in err: the router's refusal or failure
- * report ("queue-full: ...", "job-failed: ...", "expired: ..."), or
- * "timeout: ..." when no answer came in time. opts may be NULL. */
+ * Returns 0, or a gearhorn_err_t with a message in err: GEARHORN_ERR_REFUSED
+ * with the router's refusal or failure report ("queue-full: ...",
+ * "job-failed: ...", "expired: ..."), GEARHORN_ERR_TIMEOUT ("timeout: ...")
+ * when no answer came in time, GEARHORN_ERR otherwise. opts may be NULL. */
 int gearhorn_submit(gearhorn_client_t *c, const char *queue, const char *body, size_t body_len,
                     const gearhorn_submit_opts_t *opts, char **result, size_t *result_len,
                     char *err, size_t errlen);
@@ -72,13 +87,16 @@ void gearhorn_schedule_opts_init(gearhorn_schedule_opts_t *opts);
 
 /* Asks the router's scheduler to run the job body on queue every
  * opts->interval seconds or at the times of opts->cron. Scheduling the
- * same call again replaces it. Returns 0 once the router accepted it, or -1
- * with a message in err ("no-scheduler: ...", "timeout: ..."). */
+ * same call again replaces it. Returns 0 once the router accepted it, or a
+ * gearhorn_err_t with a message in err: GEARHORN_ERR_REFUSED
+ * ("no-scheduler: ..."), GEARHORN_ERR_TIMEOUT ("timeout: ..."), GEARHORN_ERR
+ * (a bad interval or cron, or a socket error). */
 int gearhorn_schedule(gearhorn_client_t *c, const char *queue, const char *body, size_t body_len,
                       const gearhorn_schedule_opts_t *opts, char *err, size_t errlen);
 
 /* Removes the schedule of the call in body. Returns 0 once the router
- * accepted the request, or -1 with a message in err. */
+ * accepted the request, or a gearhorn_err_t with a message in err, as
+ * gearhorn_schedule does. */
 int gearhorn_unschedule(gearhorn_client_t *c, const char *body, size_t body_len, long wait_ms,
                         char *err, size_t errlen);
 
@@ -86,7 +104,9 @@ int gearhorn_unschedule(gearhorn_client_t *c, const char *body, size_t body_len,
  * ROUTER_SHOW_SCHEDULERS, DISCONNECT) to a router's admin endpoint and
  * waits up to wait_ms (0: 10 s) for the answer. For REPLY answers *reply is
  * the JSON text (caller owns it, free() it); for DISCONNECT it is NULL.
- * Returns 0, or -1 with a message in err. */
+ * Returns 0, or a gearhorn_err_t with a message in err: GEARHORN_ERR_REFUSED
+ * for the router's error report, GEARHORN_ERR_TIMEOUT when no answer came in
+ * time, GEARHORN_ERR otherwise. */
 int gearhorn_admin(const char *endpoint, const char *command, long wait_ms, char **reply, char *err,
                    size_t errlen);
 

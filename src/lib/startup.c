@@ -443,3 +443,15 @@ startup_gearman_servers(const conf_t *c, const char *section, size_t *n, gh_erro
 		}
 	return list;
 }
+
+/* ---- a program without a section ---- */
+
+conf_t *
+startup_conf_file(const char *path, gh_error_t *e)
+{
+	conf_t *c = conf_load(path, environ, e->text, sizeof(e->text));
+
+	if (c == NULL)
+		e->status = EX_CONFIG;
+	return c;
+}

@@ -158,4 +158,10 @@ char **startup_gearman_servers(const conf_t *c, const char *section, size_t *n, 
  *   gearhorn-router 0.1.0 (protocol eMQP/1.0) */
 void startup_print_version(FILE *out, const char *name);
 
+/* For a program whose options set no keys (gearhorn(1)): loads the
+ * configuration as startup_conf does, from the file at path (borrowed;
+ * NULL: GEARHORN_CONFIG, else the default) and the environment. Caller owns
+ * the result; NULL with EX_CONFIG and the message in e. */
+conf_t *startup_conf_file(const char *path, gh_error_t *e);
+
 #endif
