@@ -18,7 +18,19 @@
 extern const char *const store_migrations[];
 extern const size_t store_nmigrations;
 
-enum { ST_SUBSCRIBE, ST_UNSUBSCRIBE, ST_SUBSCRIBERS, ST_TOPICS, ST_PURGE, ST_EXPIRE, ST_COUNT };
+enum {
+	ST_SUBSCRIBE,
+	ST_UNSUBSCRIBE,
+	ST_SUBSCRIBERS,
+	ST_TOPICS,
+	ST_PURGE,
+	ST_EXPIRE,
+	ST_LIVE,
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_COUNT
+};
 
 static const char *const store_sql[ST_COUNT] = {
     [ST_SUBSCRIBE] =
@@ -31,6 +43,13 @@ static const char *const store_sql[ST_COUNT] = {
                   " WHERE expires_at IS NULL OR expires_at > ?1 ORDER BY topic",
     [ST_PURGE] = "DELETE FROM subscriber WHERE client_id = ?1",
     [ST_EXPIRE] = "DELETE FROM subscriber WHERE expires_at IS NOT NULL AND expires_at <= ?1",
+    [ST_LIVE] = "SELECT 1 FROM subscriber WHERE topic = ?1 AND client_id = ?2"
+                " AND (expires_at IS NULL OR expires_at > ?3)",
+    /* IMMEDIATE: the write lock first, so that no other connection can add
+     * a subscription between our check and our insert. */
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
 };
 
 struct store {
@@ -116,19 +135,68 @@ store_exec(store_t *s, sqlite3_stmt *st, const char *what, char *err, size_t err
 	return n;
 }
 
+/* Returns STORE_TAKEN (with the reason in err) if another live
+ * subscription has the function name fn, the subscription of its first
+ * tlen bytes as topic: one whose topic ends at another '_' of fn. Each
+ * candidate is one primary key lookup. Returns 0 if none, -1 on error. */
+static int
+store_taken(store_t *s, const char *fn, size_t tlen, int64_t now, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = s->st[ST_LIVE];
+	size_t len = strlen(fn), p;
+	int rc = SQLITE_DONE;
+
+	/* Neither name may be empty: the split is at 1 .. len - 2. */
+	for (p = 1; p + 1 < len && rc == SQLITE_DONE; p++) {
+		if (fn[p] != '_' || p == tlen)
+			continue;
+		sqlite3_bind_text(st, 1, fn, (int)p, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, fn + p + 1, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, now);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		if (rc == SQLITE_ROW)
+			gh_err(
+			    err, errlen,
+			    "topic_client_id %s already names the function of client_id \"%s\" on "
+			    "topic \"%.*s\"",
+			    fn, fn + p + 1, (int)p, fn);
+	}
+	if (rc == SQLITE_ROW)
+		return STORE_TAKEN;
+	if (rc != SQLITE_DONE)
+		return store_fail(s, err, errlen, "check the function name");
+	return 0;
+}
+
 int
 store_subscribe(store_t *s, const char *topic, const char *client, int64_t ttl_s, int64_t now,
                 char *err, size_t errlen)
 {
 	sqlite3_stmt *st = s->st[ST_SUBSCRIBE];
+	char *fn;
+	int rc;
 
-	sqlite3_bind_text(st, 1, topic, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, client, -1, SQLITE_STATIC);
-	if (ttl_s > 0)
-		sqlite3_bind_int64(st, 3, now + ttl_s);
-	else
-		sqlite3_bind_null(st, 3);
-	return store_exec(s, st, "subscribe", err, errlen) < 0 ? -1 : 0;
+	if (store_exec(s, s->st[ST_BEGIN], "begin", err, errlen) < 0)
+		return -1;
+	fn = gh_asprintf("%s_%s", topic, client);
+	rc = store_taken(s, fn, strlen(topic), now, err, errlen);
+	free(fn);
+	if (rc == 0) {
+		sqlite3_bind_text(st, 1, topic, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, client, -1, SQLITE_STATIC);
+		if (ttl_s > 0)
+			sqlite3_bind_int64(st, 3, now + ttl_s);
+		else
+			sqlite3_bind_null(st, 3);
+		rc = store_exec(s, st, "subscribe", err, errlen) < 0 ? -1 : 0;
+	}
+	if (rc == 0)
+		rc = store_exec(s, s->st[ST_COMMIT], "commit", err, errlen) < 0 ? -1 : 0;
+	if (rc != 0 && !sqlite3_get_autocommit(s->db))
+		store_exec(s, s->st[ST_ROLLBACK], "rollback", NULL, 0);
+	return rc;
 }
 
 int

@@ -15,6 +15,13 @@
  * Times are Unix seconds supplied by the caller (now), so tests control
  * the clock. A subscription with expires_at <= now is expired: it is not
  * returned, and store_expire deletes it.
+ *
+ * The rule every store keeps (this one and any other backend): a
+ * subscription's gearman function is "<topic>_<client_id>", and no two live
+ * subscriptions may share one, or a fanout to one topic would reach the
+ * other's subscriber ("a_b" + "c" and "a" + "b_c" both name a_b_c).
+ * store_subscribe refuses the second (STORE_TAKEN), atomically with respect
+ * to every other connection to the same database.
  */
 #ifndef GEARHORN_FANOUT_STORE_H
 #define GEARHORN_FANOUT_STORE_H
@@ -23,6 +30,11 @@
 #include <stdint.h>
 
 typedef struct store store_t;
+
+/* What a store call returns besides 0 (done) and -1 (a database error). */
+enum {
+	STORE_TAKEN = -2 /* store_subscribe: the function name is another subscription's */
+};
 
 /* A list of names from the store: n NUL-terminated strings. */
 typedef struct {
@@ -52,7 +64,10 @@ int store_schema_latest(void);
 
 /* Adds topic/client, or refreshes it if it exists (not an error). ttl_s > 0:
  * expires at now + ttl_s; ttl_s <= 0: never expires. Both names borrowed.
- * Returns 0, or -1 with the reason in err. */
+ * Returns 0; STORE_TAKEN, changing nothing, if another live subscription
+ * has the same function name "<topic>_<client>", with err naming it:
+ * "topic_client_id a_b_c already names the function of client_id "c" on
+ * topic "a_b""; or -1 with the reason in err. */
 int store_subscribe(store_t *s, const char *topic, const char *client, int64_t ttl_s, int64_t now,
                     char *err, size_t errlen);
 

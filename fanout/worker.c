@@ -430,6 +430,12 @@ fanout_subunsub(fanout_t *f, fanout_fn_t fn, json_t *j, char *msg, size_t msglen
 	else
 		rc = store_subscribe(f->store, json_string_value(topic), json_string_value(client),
 		                     ttl_s, now, err, sizeof(err));
+	if (rc == STORE_TAKEN) {
+		/* The client's mistake, not the store's: a warning with the
+		 * workload, as for any bad input. */
+		gh_err(msg, msglen, "%s", err);
+		return FANOUT_EXCEPTION;
+	}
 	if (rc < 0) {
 		log_error("%s: %s", fanout_fn_names[fn], err);
 		gh_err(msg, msglen, "store error: %s", err);

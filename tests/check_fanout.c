@@ -951,6 +951,38 @@ START_TEST(test_ttl)
 }
 END_TEST
 
+START_TEST(test_ambiguous_names)
+{
+	/* "a_b" + "c" and "a" + "b_c" would share the function a_b_c: the
+	 * second is refused, naming the first, and a fanout to "a" reaches
+	 * nobody. */
+	sub_t *s;
+
+	worker_start();
+	subscribe("a_b", "c");
+	ck_failure(CALL("subscribe_fanout", "{\"topic\": \"a\", \"client_id\": \"b_c\"}"),
+	           "topic_client_id a_b_c already names the function of client_id \"c\" on "
+	           "topic \"a_b\"");
+	ck_failure(CALL("register_fanout_subscriber",
+	                "{\"topic\": \"a\", \"client_id\": \"b_c\", \"ttl\": 60}"),
+	           "topic_client_id a_b_c already names the function of client_id \"c\" on "
+	           "topic \"a_b\"");
+	s = sub_start("a_b", "c", SUB_OK);
+	ck_complete(CALL("fanout", "{\"topic\": \"a\", \"payload\": \"for a\"}"), "0");
+	ck_complete(CALL("fanout", "{\"topic\": \"a_b\", \"payload\": \"for a_b\"}"), "1");
+	ck_assert_int_eq(sub_wait(s, 1), 1);
+	ck_assert_str_eq(s->data[0], "for a_b");
+	sub_stop(s);
+	/* Once the first has gone, the name is free. */
+	ck_complete(CALL("unsubscribe_fanout", "{\"topic\": \"a_b\", \"client_id\": \"c\"}"), "");
+	subscribe("a", "b_c");
+	ck_complete(CALL("fanout", "{\"topic\": \"a\", \"payload\": \"p\", \"background\": 1}"),
+	            "0");
+	ck_assert_int_eq(queued("a_b_c"), 1);
+	worker_finish();
+}
+END_TEST
+
 int
 main(void)
 {
@@ -977,6 +1009,7 @@ main(void)
 	tcase_add_test(tc, test_matchmaking);
 	tcase_add_test(tc, test_ttl);
 	tcase_add_test(tc, test_many_subscribers);
+	tcase_add_test(tc, test_ambiguous_names);
 	suite_add_tcase(s, tc);
 
 	tcase_add_unchecked_fixture(tct, short_timeout, server_stop);

@@ -299,6 +299,49 @@ START_TEST(test_two_connections)
 }
 END_TEST
 
+START_TEST(test_function_names)
+{
+	/* topic_client_id is a gearman function: two subscriptions may not
+	 * share one, whichever connection makes them. */
+	store_t *s = open_ok(), *other = open_ok();
+	char err[256];
+
+	ck_assert_int_eq(store_subscribe(s, "a_b", "c", 0, 1000, err, sizeof(err)), 0);
+	err[0] = '\0';
+	ck_assert_int_eq(store_subscribe(other, "a", "b_c", 0, 1000, err, sizeof(err)),
+	                 STORE_TAKEN);
+	ck_assert_str_eq(err,
+	                 "topic_client_id a_b_c already names the function of client_id \"c\" on "
+	                 "topic \"a_b\"");
+	ck_subs(s, "a", 1000, "");
+	/* The first renews as before; unrelated names are free. */
+	ck_assert_int_eq(store_subscribe(s, "a_b", "c", 60, 1000, err, sizeof(err)), 0);
+	ck_assert_int_eq(store_subscribe(s, "a", "b", 0, 1000, err, sizeof(err)), 0);
+	ck_assert_int_eq(store_subscribe(s, "a", "b_d", 0, 1000, err, sizeof(err)), 0);
+	ck_assert_int_eq(store_subscribe(other, "a_b", "d_e", 0, 1000, err, sizeof(err)), 0);
+	/* Every '_' is a possible split, empty names excluded. */
+	ck_assert_int_eq(store_subscribe(other, "a_b_d", "e", 0, 1000, err, sizeof(err)),
+	                 STORE_TAKEN);
+	ck_assert_msg(strstr(err, "client_id \"d_e\" on topic \"a_b\"") != NULL, "%s", err);
+	ck_assert_int_eq(store_subscribe(s, "x", "_y", 0, 1000, err, sizeof(err)), 0);
+	ck_assert_int_eq(store_subscribe(s, "x_", "y", 0, 1000, err, sizeof(err)), STORE_TAKEN);
+	ck_assert_int_eq(store_subscribe(s, "_", "_", 0, 1000, err, sizeof(err)), 0);
+	ck_assert_int_eq(store_subscribe(s, "__", "q", 0, 1000, err, sizeof(err)), 0);
+
+	/* A subscription that has expired, swept or not, takes nothing; and
+	 * once the first is gone, the second may subscribe. */
+	ck_assert_int_eq(store_subscribe(s, "p_q", "r", 10, 1000, err, sizeof(err)), 0);
+	ck_assert_int_eq(store_subscribe(s, "p", "q_r", 0, 1009, err, sizeof(err)), STORE_TAKEN);
+	ck_assert_int_eq(store_subscribe(s, "p", "q_r", 0, 1010, err, sizeof(err)), 0);
+	ck_subs(s, "p", 1010, "q_r");
+	ck_assert_int_eq(store_unsubscribe(s, "a_b", "c", err, sizeof(err)), 1);
+	ck_assert_int_eq(store_subscribe(other, "a", "b_c", 0, 1000, err, sizeof(err)), 0);
+	ck_subs(s, "a", 1000, "b,b_c,b_d");
+	store_destroy(&s);
+	store_destroy(&other);
+}
+END_TEST
+
 static store_list_t
 list_of(int64_t expiry, int n, ...)
 {
@@ -381,6 +424,7 @@ main(void)
 	tcase_add_test(tc, test_open_errors);
 	tcase_add_test(tc, test_subscribe_unsubscribe);
 	tcase_add_test(tc, test_ttl_and_expire);
+	tcase_add_test(tc, test_function_names);
 	tcase_add_test(tc, test_purge_and_topics);
 	tcase_add_test(tc, test_sql_metacharacters);
 	tcase_add_test(tc, test_two_connections);
