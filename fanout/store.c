@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sqlite3.h>
 
@@ -56,6 +57,8 @@ struct store {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_COUNT];
 	char *path;
+	struct stat wal; /* the write-ahead log as opened; st_ino 0: unknown */
+	int moved;       /* a change found the file gone from path: refuse changes */
 };
 
 int
@@ -68,6 +71,27 @@ static int
 store_fail(store_t *s, char *err, size_t errlen, const char *what)
 {
 	return gh_err(err, errlen, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+}
+
+/* The path of the write-ahead log, or NULL for a database without one. */
+static const char *
+store_wal_path(store_t *s)
+{
+	sqlite3_filename db = sqlite3_db_filename(s->db, "main");
+
+	return db != NULL && db[0] != '\0' ? sqlite3_filename_wal(db) : NULL;
+}
+
+/* Notes which file the write-ahead log is. The connection keeps it open
+ * from the first transaction (store_open has run one) until it closes, and
+ * no other connection deletes it meanwhile. */
+static void
+store_note_wal(store_t *s)
+{
+	const char *wal = store_wal_path(s);
+
+	if (wal == NULL || stat(wal, &s->wal) != 0)
+		memset(&s->wal, 0, sizeof(s->wal));
 }
 
 store_t *
@@ -89,6 +113,7 @@ store_open(const char *path, char *err, size_t errlen)
 			goto fail;
 		}
 	}
+	store_note_wal(s);
 	return s;
 fail:
 	store_destroy(&s);
@@ -135,6 +160,56 @@ store_exec(store_t *s, sqlite3_stmt *st, const char *what, char *err, size_t err
 	return n;
 }
 
+/* Returns 1 if the file this connection has open, or its write-ahead log,
+ * is no longer the file at its path: deleted, renamed or replaced. SQLite
+ * knows it for the database (SQLITE_FCNTL_HAS_MOVED) but not for the log,
+ * which it opens without the inode bookkeeping: one stat(2) each. */
+static int
+store_has_moved(store_t *s)
+{
+	const char *path;
+	struct stat now;
+	int moved = 0;
+
+	if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) != SQLITE_OK)
+		moved = 0;
+	if (!moved && s->wal.st_ino != 0 && (path = store_wal_path(s)) != NULL)
+		moved = stat(path, &now) != 0 || now.st_ino != s->wal.st_ino ||
+		        now.st_dev != s->wal.st_dev;
+	return moved;
+}
+
+/* The start of every change: STORE_MOVED, with the reason in err, once an
+ * earlier one has found the file gone from its path, else 0. */
+static int
+store_changes_refused(store_t *s, char *err, size_t errlen)
+{
+	if (!s->moved)
+		return 0;
+	gh_err(err, errlen,
+	       "%s: the database file was deleted or replaced after it was opened; changes are "
+	       "refused until it is opened anew",
+	       s->path);
+	return STORE_MOVED;
+}
+
+/* The end of every change: rc (the change's result) unless it was written
+ * into a file that is no longer at its path, where no later open finds it:
+ * then STORE_MOVED with the reason in err, and every later change is
+ * refused. */
+static int
+store_committed(store_t *s, int rc, char *err, size_t errlen)
+{
+	if (rc < 0 || !store_has_moved(s))
+		return rc;
+	s->moved = 1;
+	gh_err(err, errlen,
+	       "%s: the database file was deleted or replaced after it was opened; this change "
+	       "is lost, and changes are refused until it is opened anew",
+	       s->path);
+	return STORE_MOVED;
+}
+
 /* Returns STORE_TAKEN (with the reason in err) if another live
  * subscription has the function name fn, the subscription of its first
  * tlen bytes as topic: one whose topic ends at another '_' of fn. Each
@@ -178,6 +253,8 @@ store_subscribe(store_t *s, const char *topic, const char *client, int64_t ttl_s
 	char *fn;
 	int rc;
 
+	if (store_changes_refused(s, err, errlen) < 0)
+		return STORE_MOVED;
 	if (store_exec(s, s->st[ST_BEGIN], "begin", err, errlen) < 0)
 		return -1;
 	fn = gh_asprintf("%s_%s", topic, client);
@@ -196,7 +273,7 @@ store_subscribe(store_t *s, const char *topic, const char *client, int64_t ttl_s
 		rc = store_exec(s, s->st[ST_COMMIT], "commit", err, errlen) < 0 ? -1 : 0;
 	if (rc != 0 && !sqlite3_get_autocommit(s->db))
 		store_exec(s, s->st[ST_ROLLBACK], "rollback", NULL, 0);
-	return rc;
+	return store_committed(s, rc, err, errlen);
 }
 
 int
@@ -205,10 +282,12 @@ store_unsubscribe(store_t *s, const char *topic, const char *client, char *err, 
 	sqlite3_stmt *st = s->st[ST_UNSUBSCRIBE];
 	int n;
 
+	if (store_changes_refused(s, err, errlen) < 0)
+		return STORE_MOVED;
 	sqlite3_bind_text(st, 1, topic, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, client, -1, SQLITE_STATIC);
-	n = store_exec(s, st, "unsubscribe", err, errlen);
-	return n < 0 ? -1 : n > 0;
+	n = store_committed(s, store_exec(s, st, "unsubscribe", err, errlen), err, errlen);
+	return n < 0 ? n : n > 0;
 }
 
 int
@@ -216,8 +295,10 @@ store_purge_client(store_t *s, const char *client, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = s->st[ST_PURGE];
 
+	if (store_changes_refused(s, err, errlen) < 0)
+		return STORE_MOVED;
 	sqlite3_bind_text(st, 1, client, -1, SQLITE_STATIC);
-	return store_exec(s, st, "purge client", err, errlen);
+	return store_committed(s, store_exec(s, st, "purge client", err, errlen), err, errlen);
 }
 
 int
@@ -225,8 +306,10 @@ store_expire(store_t *s, int64_t now, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = s->st[ST_EXPIRE];
 
+	if (store_changes_refused(s, err, errlen) < 0)
+		return STORE_MOVED;
 	sqlite3_bind_int64(st, 1, now);
-	return store_exec(s, st, "expire", err, errlen);
+	return store_committed(s, store_exec(s, st, "expire", err, errlen), err, errlen);
 }
 
 void

@@ -437,8 +437,12 @@ fanout_subunsub(fanout_t *f, fanout_fn_t fn, json_t *j, char *msg, size_t msglen
 		return FANOUT_EXCEPTION;
 	}
 	if (rc < 0) {
-		log_error("%s: %s", fanout_fn_names[fn], err);
-		gh_err(msg, msglen, "store error: %s", err);
+		/* A file gone from its path stays gone for this connection:
+		 * only a restart opens what is there now. */
+		const char *hint = rc == STORE_MOVED ? " (restart gearhorn-fanout)" : "";
+
+		log_error("%s: %s%s", fanout_fn_names[fn], err, hint);
+		gh_err(msg, msglen, "store error: %s%s", err, hint);
 		return FANOUT_EXCEPTION;
 	}
 	if (f->cache != NULL)
@@ -814,7 +818,8 @@ fanout_housekeeping(fanout_t *f)
 		int n = store_expire(f->store, now, err, sizeof(err));
 
 		if (n < 0)
-			log_warn("sweep: %s", err);
+			log_msg(n == STORE_MOVED ? LOG_LEVEL_ERROR : LOG_LEVEL_WARN, "sweep: %s%s",
+			        err, n == STORE_MOVED ? " (restart gearhorn-fanout)" : "");
 		else if (n > 0)
 			log_info("sweep: %d expired subscriptions removed", n);
 		f->next_sweep = now + FANOUT_SWEEP_INTERVAL;

@@ -983,6 +983,64 @@ START_TEST(test_ambiguous_names)
 }
 END_TEST
 
+START_TEST(test_database_deleted)
+{
+	/* The database, its log and its index deleted under a running worker:
+	 * no subscription is acknowledged that a restart would not find. */
+	static const char *const files[] = {"", "-wal", "-shm"};
+	char db[1200], path[1300], w[200], err[512];
+	int i, acked = 0, refused = 0;
+	store_list_t l;
+	store_t *st;
+	result_t r;
+	size_t k;
+
+	worker_start();
+	subscribe("del", "before");
+	snprintf(db, sizeof(db), "%s", conf_get(conf, "fanout", "database"));
+	for (k = 0; k < sizeof(files) / sizeof(files[0]); k++) {
+		snprintf(path, sizeof(path), "%s%s", db, files[k]);
+		ck_assert_int_eq(unlink(path), 0);
+	}
+	for (i = 0; i < 20; i++) {
+		snprintf(w, sizeof(w), "{\"topic\": \"del\", \"client_id\": \"c%02d\"}", i);
+		r = CALL("subscribe_fanout", w);
+		if (r.kind == R_COMPLETE) {
+			acked++;
+			continue;
+		}
+		ck_assert_msg(r.kind == R_FAIL && strncmp(r.data, "store error: ", 13) == 0 &&
+		                  strstr(r.data, db) != NULL &&
+		                  strstr(r.data, "deleted or replaced") != NULL &&
+		                  strstr(r.data, "(restart gearhorn-fanout)") != NULL,
+		              "subscription %d: %d %s", i, r.kind, r.data);
+		refused++;
+	}
+	/* Until a restart, every change is refused; fanouts go on from the
+	 * file that is open. */
+	ck_assert_int_eq(refused, 20);
+	r = CALL("unsubscribe_fanout", "{\"topic\": \"del\", \"client_id\": \"before\"}");
+	ck_assert_msg(r.kind == R_FAIL, "unsubscribe after the deletion: %d %s", r.kind, r.data);
+	ck_complete(CALL("fanout", "{\"topic\": \"del\", \"payload\": \"p\", \"background\": 1}"),
+	            "0");
+	ck_assert_int_ge(queued("del_before"), 1);
+
+	/* After a restart: every acknowledged subscription is there. */
+	worker_finish();
+	db_serial--;
+	worker_start();
+	st = store_open(db, err, sizeof(err));
+	ck_assert_msg(st != NULL, "%s", err);
+	ck_assert_int_eq(store_subscribers(st, "del", (int64_t)time(NULL), &l, err, sizeof(err)),
+	                 0);
+	ck_assert_int_eq((int)l.n, acked);
+	store_list_free(&l);
+	store_destroy(&st);
+	subscribe("del", "after");
+	worker_finish();
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1010,6 +1068,7 @@ main(void)
 	tcase_add_test(tc, test_ttl);
 	tcase_add_test(tc, test_many_subscribers);
 	tcase_add_test(tc, test_ambiguous_names);
+	tcase_add_test(tc, test_database_deleted);
 	suite_add_tcase(s, tc);
 
 	tcase_add_unchecked_fixture(tct, short_timeout, server_stop);

@@ -342,6 +342,87 @@ START_TEST(test_function_names)
 }
 END_TEST
 
+/* The files of a database in WAL mode: the database, its log and its
+ * shared memory index. */
+static const char *const db_files[] = {"", "-wal", "-shm"};
+
+/* Removes all three, as an operator might. */
+static void
+remove_db_files(void)
+{
+	char path[1200];
+	size_t i;
+
+	for (i = 0; i < sizeof(db_files) / sizeof(db_files[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", dbpath, db_files[i]);
+		unlink(path);
+	}
+}
+
+START_TEST(test_moved)
+{
+	/* A change is done only once it is in the file at the path. */
+	store_t *s = open_ok(), *fresh;
+	char err[512], path[1200], moved[1200];
+	size_t i;
+
+	ck_assert_int_eq(store_subscribe(s, "t", "old", 0, 1000, err, sizeof(err)), 0);
+	remove_db_files();
+	err[0] = '\0';
+	ck_assert_int_eq(store_subscribe(s, "t", "lost", 0, 1000, err, sizeof(err)), STORE_MOVED);
+	ck_assert_msg(strstr(err, dbpath) != NULL && strstr(err, "deleted or replaced") != NULL &&
+	                  strstr(err, "this change is lost") != NULL,
+	              "err: %s", err);
+	/* Every later change is refused without writing; reads go on from
+	 * the open file. */
+	err[0] = '\0';
+	ck_assert_int_eq(store_unsubscribe(s, "t", "old", err, sizeof(err)), STORE_MOVED);
+	ck_assert_msg(strstr(err, "changes are refused until it is opened anew") != NULL, "err: %s",
+	              err);
+	ck_assert_int_eq(store_purge_client(s, "old", err, sizeof(err)), STORE_MOVED);
+	ck_assert_int_eq(store_expire(s, 5000, err, sizeof(err)), STORE_MOVED);
+	ck_assert_int_eq(store_subscribe(s, "t", "later", 0, 1000, err, sizeof(err)), STORE_MOVED);
+	ck_subs(s, "t", 1000, "lost,old");
+	/* Even once a file is back at the path. */
+	fresh = open_ok();
+	ck_assert_int_eq(store_subscribe(s, "t", "later", 0, 1000, err, sizeof(err)), STORE_MOVED);
+	ck_subs(fresh, "t", 1000, "");
+	ck_assert_int_eq(store_subscribe(fresh, "t", "new", 0, 1000, err, sizeof(err)), 0);
+	store_destroy(&s);
+
+	/* The write-ahead log alone deleted: what is only in it is not where
+	 * the next open looks. */
+	s = open_ok();
+	ck_assert_int_eq(store_subscribe(s, "t", "walled", 0, 1000, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s-wal", dbpath);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(store_subscribe(s, "t", "walless", 0, 1000, err, sizeof(err)),
+	                 STORE_MOVED);
+	ck_assert_int_eq(store_subscribe(fresh, "t", "x", 0, 1000, err, sizeof(err)), STORE_MOVED);
+	store_destroy(&s);
+	store_destroy(&fresh);
+
+	/* Renamed away with its log, another file in its place. */
+	remove_db_files();
+	s = open_ok();
+	for (i = 0; i < sizeof(db_files) / sizeof(db_files[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", dbpath, db_files[i]);
+		snprintf(moved, sizeof(moved), "%s.old%s", dbpath, db_files[i]);
+		ck_assert_int_eq(rename(path, moved), 0);
+	}
+	fresh = open_ok();
+	ck_assert_int_eq(store_subscribe(s, "t", "renamed", 0, 1000, err, sizeof(err)),
+	                 STORE_MOVED);
+	ck_assert_int_eq(store_subscribe(fresh, "t", "kept", 0, 1000, err, sizeof(err)), 0);
+	store_destroy(&s);
+	store_destroy(&fresh);
+	for (i = 0; i < sizeof(db_files) / sizeof(db_files[0]); i++) {
+		snprintf(moved, sizeof(moved), "%s.old%s", dbpath, db_files[i]);
+		unlink(moved);
+	}
+}
+END_TEST
+
 static store_list_t
 list_of(int64_t expiry, int n, ...)
 {
@@ -425,6 +506,7 @@ main(void)
 	tcase_add_test(tc, test_subscribe_unsubscribe);
 	tcase_add_test(tc, test_ttl_and_expire);
 	tcase_add_test(tc, test_function_names);
+	tcase_add_test(tc, test_moved);
 	tcase_add_test(tc, test_purge_and_topics);
 	tcase_add_test(tc, test_sql_metacharacters);
 	tcase_add_test(tc, test_two_connections);
