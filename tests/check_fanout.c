@@ -245,6 +245,8 @@ typedef struct {
 
 /* Whether call() asks gearmand for exceptions (GEARMAN_CLIENT_EXCEPTION). */
 static int client_exceptions;
+/* How long call() waits for its job. */
+static int call_timeout_ms = 30000;
 
 static void
 result_set(result_t *r, result_kind_t kind, const void *data, size_t size)
@@ -311,7 +313,7 @@ call(const char *function, const char *workload, size_t len)
 	gearman_client_add_server(c, "127.0.0.1", (in_port_t)gearmand.port);
 	if (client_exceptions)
 		gearman_client_add_options(c, GEARMAN_CLIENT_EXCEPTION);
-	gearman_client_set_timeout(c, 30000);
+	gearman_client_set_timeout(c, call_timeout_ms);
 	gearman_client_set_complete_fn(c, on_complete);
 	gearman_client_set_exception_fn(c, on_exception);
 	gearman_client_set_warning_fn(c, on_warning);
@@ -382,6 +384,24 @@ queued(const char *function)
 			n = atoi(line + strlen(prefix));
 			break;
 		}
+	free(status);
+	return n;
+}
+
+/* Returns the sum of the queued counts of the functions whose names start
+ * with prefix in gearmand's status, or -1. */
+static long
+queued_prefix(const char *prefix)
+{
+	char *status = harness_gearmand_admin(&gearmand, "status\n"), *line;
+	long n = 0;
+
+	if (status == NULL)
+		return -1;
+	for (line = status; line && *line;
+	     line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+		if (strncmp(line, prefix, strlen(prefix)) == 0 && strchr(line, '\t') != NULL)
+			n += atol(strchr(line, '\t') + 1);
 	free(status);
 	return n;
 }
@@ -1041,12 +1061,91 @@ START_TEST(test_database_deleted)
 }
 END_TEST
 
+/* A background fanout to topic "big" run by a client of its own, for
+ * test_large_topic. */
+typedef struct {
+	result_t result;
+	volatile int done;
+} large_fanout_t;
+
+static void *
+large_fanout_main(void *arg)
+{
+	large_fanout_t *lf = arg;
+
+	lf->result = CALL("fanout", "{\"topic\": \"big\", \"payload\": \"p\", \"background\": 1}");
+	__atomic_store_n(&lf->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+#define LARGE_TOPIC 100000
+
+START_TEST(test_large_topic)
+{
+	/* One background fanout to 100,000 subscribers queues every copy, in
+	 * time linear in their number (copies of one fanout share no unique,
+	 * and go in batches), and a client with nothing to do with it is
+	 * answered while it runs (gearmand serves it between batches). */
+	large_fanout_t lf;
+	char err[512], id[32], handle[GEARMAN_JOB_HANDLE_SIZE];
+	gearman_client_st *other;
+	pthread_t thread;
+	uint64_t t0;
+	store_t *st;
+	int i, probes = 0, answered_during = 0;
+
+	worker_start();
+	st = store_open(conf_get(conf, "fanout", "database"), err, sizeof(err));
+	ck_assert_msg(st != NULL, "%s", err);
+	t0 = gh_now_us();
+	for (i = 0; i < LARGE_TOPIC; i++) {
+		snprintf(id, sizeof(id), "s%06d", i);
+		ck_assert_int_eq(store_subscribe(st, "big", id, 0, 0, err, sizeof(err)), 0);
+	}
+	store_destroy(&st);
+	fprintf(stderr, "check_fanout: %d subscriptions stored in %.1f s\n", LARGE_TOPIC,
+	        (double)(gh_now_us() - t0) / 1e6);
+
+	other = gearman_client_create(NULL);
+	gearman_client_add_server(other, "127.0.0.1", (in_port_t)gearmand.port);
+	gearman_client_set_timeout(other, 120000);
+	memset(&lf, 0, sizeof(lf));
+	call_timeout_ms = 120000; /* a loaded machine; only bounds a failure */
+	t0 = gh_now_us();
+	ck_assert_int_eq(pthread_create(&thread, NULL, large_fanout_main, &lf), 0);
+	/* Once the first copies are queued, the other client asks gearmand to
+	 * queue a job of its own, again and again until the fanout is done. */
+	while (!__atomic_load_n(&lf.done, __ATOMIC_ACQUIRE) && queued("big_s000000") < 1)
+		usleep(1000);
+	while (!__atomic_load_n(&lf.done, __ATOMIC_ACQUIRE)) {
+		ck_assert_int_eq(
+		    gearman_client_do_background(other, "unrelated", NULL, "x", 1, handle),
+		    GEARMAN_SUCCESS);
+		probes++;
+		answered_during += !__atomic_load_n(&lf.done, __ATOMIC_ACQUIRE);
+	}
+	pthread_join(thread, NULL);
+	call_timeout_ms = 30000;
+	fprintf(stderr,
+	        "check_fanout: background fanout to %d subscribers took %.1f s; another client "
+	        "was answered %d times meanwhile\n",
+	        LARGE_TOPIC, (double)(gh_now_us() - t0) / 1e6, answered_during);
+	gearman_client_free(other);
+	ck_complete(lf.result, "0");
+	ck_assert_int_ge(answered_during, 1);
+	ck_assert_int_eq(queued_prefix("big_s"), LARGE_TOPIC);
+	ck_assert_int_eq(queued("unrelated"), probes);
+	worker_finish();
+}
+END_TEST
+
 int
 main(void)
 {
 	Suite *s = suite_create("fanout");
 	TCase *tc = tcase_create("gearmand");
 	TCase *tct = tcase_create("timeout");
+	TCase *tcl = tcase_create("large");
 	int failed;
 
 	if (harness_gearmand_path() == NULL) {
@@ -1070,6 +1169,12 @@ main(void)
 	tcase_add_test(tc, test_ambiguous_names);
 	tcase_add_test(tc, test_database_deleted);
 	suite_add_tcase(s, tc);
+
+	/* Its own gearmand: 100,000 functions would slow every status call. */
+	tcase_add_unchecked_fixture(tcl, server_start, server_stop);
+	tcase_set_timeout(tcl, 240);
+	tcase_add_test(tcl, test_large_topic);
+	suite_add_tcase(s, tcl);
 
 	tcase_add_unchecked_fixture(tct, short_timeout, server_stop);
 	tcase_set_timeout(tct, 120);
