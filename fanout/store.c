@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sqlite3.h>
 
@@ -29,6 +30,10 @@ enum {
 	ST_SUBSCRIPTIONS,
 	ST_CLIENT_TOPICS,
 	ST_TOTALS,
+	ST_LIVE,
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
 	ST_COUNT
 };
 
@@ -49,12 +54,21 @@ static const char *const store_sql[ST_COUNT] = {
     [ST_CLIENT_TOPICS] = "SELECT topic FROM subscriber WHERE client_id = ?1 ORDER BY topic",
     [ST_TOTALS] = "SELECT count(DISTINCT topic), count(*) FROM subscriber"
                   " WHERE expires_at IS NULL OR expires_at > ?1",
+    [ST_LIVE] = "SELECT 1 FROM subscriber WHERE topic = ?1 AND client_id = ?2"
+                " AND (expires_at IS NULL OR expires_at > ?3)",
+    /* IMMEDIATE: the write lock first, so that no other connection can add
+     * a subscription between our check and our insert. */
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
 };
 
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_COUNT];
 	char *path;
+	struct stat wal; /* the write-ahead log as opened; st_ino 0: unknown */
+	int moved;       /* a change found the file gone from path: refuse changes */
 };
 
 int
@@ -83,6 +97,27 @@ store_prepare(store_t *s, char *err, size_t errlen)
 	return 0;
 }
 
+/* The path of the write-ahead log, or NULL for a database without one. */
+static const char *
+store_wal_path(store_t *s)
+{
+	sqlite3_filename db = sqlite3_db_filename(s->db, "main");
+
+	return db != NULL && db[0] != '\0' ? sqlite3_filename_wal(db) : NULL;
+}
+
+/* Notes which file the write-ahead log is. The connection keeps it open
+ * from the first transaction (store_open has run one) until it closes, and
+ * no other connection deletes it meanwhile. */
+static void
+store_note_wal(store_t *s)
+{
+	const char *wal = store_wal_path(s);
+
+	if (wal == NULL || stat(wal, &s->wal) != 0)
+		memset(&s->wal, 0, sizeof(s->wal));
+}
+
 store_t *
 store_open(const char *path, char *err, size_t errlen)
 {
@@ -94,6 +129,8 @@ store_open(const char *path, char *err, size_t errlen)
 	s->db = db_open(path, store_migrations, store_nmigrations, err, errlen);
 	if (s->db == NULL || store_prepare(s, err, errlen) != 0)
 		store_destroy(&s);
+	else
+		store_note_wal(s);
 	return s;
 }
 
@@ -139,7 +176,9 @@ store_open_readonly(const char *path, char *err, size_t errlen)
 	if (store_check_schema(s, err, errlen) != 0 || store_prepare(s, err, errlen) != 0) {
 		store_destroy(&s);
 		errno = EINVAL;
+		return NULL;
 	}
+	store_note_wal(s);
 	return s;
 }
 
@@ -183,19 +222,120 @@ store_exec(store_t *s, sqlite3_stmt *st, const char *what, char *err, size_t err
 	return n;
 }
 
+/* Returns 1 if the file this connection has open, or its write-ahead log,
+ * is no longer the file at its path: deleted, renamed or replaced. SQLite
+ * knows it for the database (SQLITE_FCNTL_HAS_MOVED) but not for the log,
+ * which it opens without the inode bookkeeping: one stat(2) each. */
+static int
+store_has_moved(store_t *s)
+{
+	const char *path;
+	struct stat now;
+	int moved = 0;
+
+	if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) != SQLITE_OK)
+		moved = 0;
+	if (!moved && s->wal.st_ino != 0 && (path = store_wal_path(s)) != NULL)
+		moved = stat(path, &now) != 0 || now.st_ino != s->wal.st_ino ||
+		        now.st_dev != s->wal.st_dev;
+	return moved;
+}
+
+/* The start of every change: STORE_MOVED, with the reason in err, once an
+ * earlier one has found the file gone from its path, else 0. */
+static int
+store_changes_refused(store_t *s, char *err, size_t errlen)
+{
+	if (!s->moved)
+		return 0;
+	gh_err(err, errlen,
+	       "%s: the database file was deleted or replaced after it was opened; changes are "
+	       "refused until it is opened anew",
+	       s->path);
+	return STORE_MOVED;
+}
+
+/* The end of every change: rc (the change's result) unless it was written
+ * into a file that is no longer at its path, where no later open finds it:
+ * then STORE_MOVED with the reason in err, and every later change is
+ * refused. */
+static int
+store_committed(store_t *s, int rc, char *err, size_t errlen)
+{
+	if (rc < 0 || !store_has_moved(s))
+		return rc;
+	s->moved = 1;
+	gh_err(err, errlen,
+	       "%s: the database file was deleted or replaced after it was opened; this change "
+	       "is lost, and changes are refused until it is opened anew",
+	       s->path);
+	return STORE_MOVED;
+}
+
+/* Returns STORE_TAKEN (with the reason in err) if another live
+ * subscription has the function name fn, the subscription of its first
+ * tlen bytes as topic: one whose topic ends at another '_' of fn. Each
+ * candidate is one primary key lookup. Returns 0 if none, -1 on error. */
+static int
+store_taken(store_t *s, const char *fn, size_t tlen, int64_t now, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = s->st[ST_LIVE];
+	size_t len = strlen(fn), p;
+	int rc = SQLITE_DONE;
+
+	/* Neither name may be empty: the split is at 1 .. len - 2. */
+	for (p = 1; p + 1 < len && rc == SQLITE_DONE; p++) {
+		if (fn[p] != '_' || p == tlen)
+			continue;
+		sqlite3_bind_text(st, 1, fn, (int)p, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, fn + p + 1, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, now);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		if (rc == SQLITE_ROW)
+			gh_err(
+			    err, errlen,
+			    "topic_client_id %s already names the function of client_id \"%s\" on "
+			    "topic \"%.*s\"",
+			    fn, fn + p + 1, (int)p, fn);
+	}
+	if (rc == SQLITE_ROW)
+		return STORE_TAKEN;
+	if (rc != SQLITE_DONE)
+		return store_fail(s, err, errlen, "check the function name");
+	return 0;
+}
+
 int
 store_subscribe(store_t *s, const char *topic, const char *client, int64_t ttl_s, int64_t now,
                 char *err, size_t errlen)
 {
 	sqlite3_stmt *st = s->st[ST_SUBSCRIBE];
+	char *fn;
+	int rc;
 
-	sqlite3_bind_text(st, 1, topic, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, client, -1, SQLITE_STATIC);
-	if (ttl_s > 0)
-		sqlite3_bind_int64(st, 3, now + ttl_s);
-	else
-		sqlite3_bind_null(st, 3);
-	return store_exec(s, st, "subscribe", err, errlen) < 0 ? -1 : 0;
+	if (store_changes_refused(s, err, errlen) < 0)
+		return STORE_MOVED;
+	if (store_exec(s, s->st[ST_BEGIN], "begin", err, errlen) < 0)
+		return -1;
+	fn = gh_asprintf("%s_%s", topic, client);
+	rc = store_taken(s, fn, strlen(topic), now, err, errlen);
+	free(fn);
+	if (rc == 0) {
+		sqlite3_bind_text(st, 1, topic, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, client, -1, SQLITE_STATIC);
+		if (ttl_s > 0)
+			sqlite3_bind_int64(st, 3, now + ttl_s);
+		else
+			sqlite3_bind_null(st, 3);
+		rc = store_exec(s, st, "subscribe", err, errlen) < 0 ? -1 : 0;
+	}
+	if (rc == 0)
+		rc = store_exec(s, s->st[ST_COMMIT], "commit", err, errlen) < 0 ? -1 : 0;
+	if (rc != 0 && !sqlite3_get_autocommit(s->db))
+		store_exec(s, s->st[ST_ROLLBACK], "rollback", NULL, 0);
+	return store_committed(s, rc, err, errlen);
 }
 
 int
@@ -204,10 +344,12 @@ store_unsubscribe(store_t *s, const char *topic, const char *client, char *err, 
 	sqlite3_stmt *st = s->st[ST_UNSUBSCRIBE];
 	int n;
 
+	if (store_changes_refused(s, err, errlen) < 0)
+		return STORE_MOVED;
 	sqlite3_bind_text(st, 1, topic, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, client, -1, SQLITE_STATIC);
-	n = store_exec(s, st, "unsubscribe", err, errlen);
-	return n < 0 ? -1 : n > 0;
+	n = store_committed(s, store_exec(s, st, "unsubscribe", err, errlen), err, errlen);
+	return n < 0 ? n : n > 0;
 }
 
 int
@@ -215,8 +357,10 @@ store_purge_client(store_t *s, const char *client, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = s->st[ST_PURGE];
 
+	if (store_changes_refused(s, err, errlen) < 0)
+		return STORE_MOVED;
 	sqlite3_bind_text(st, 1, client, -1, SQLITE_STATIC);
-	return store_exec(s, st, "purge client", err, errlen);
+	return store_committed(s, store_exec(s, st, "purge client", err, errlen), err, errlen);
 }
 
 int
@@ -224,8 +368,10 @@ store_expire(store_t *s, int64_t now, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = s->st[ST_EXPIRE];
 
+	if (store_changes_refused(s, err, errlen) < 0)
+		return STORE_MOVED;
 	sqlite3_bind_int64(st, 1, now);
-	return store_exec(s, st, "expire", err, errlen);
+	return store_committed(s, store_exec(s, st, "expire", err, errlen), err, errlen);
 }
 
 void

@@ -17,6 +17,22 @@
  * Times are Unix seconds supplied by the caller (now), so tests control
  * the clock. A subscription with expires_at <= now is expired: it is not
  * returned, and store_expire deletes it.
+ *
+ * The rule every store keeps (this one and any other backend): a
+ * subscription's gearman function is "<topic>_<client_id>", and no two live
+ * subscriptions may share one, or a fanout to one topic would reach the
+ * other's subscriber ("a_b" + "c" and "a" + "b_c" both name a_b_c).
+ * store_subscribe refuses the second (STORE_TAKEN), atomically with respect
+ * to every other connection to the same database.
+ *
+ * A change is reported done only once it is where the next store_open of
+ * the path will find it. After each commit the store checks that the file
+ * it has open (and its write-ahead log) is still the one at the path
+ * (SQLITE_FCNTL_HAS_MOVED): if it was deleted, renamed or replaced, the
+ * change went into a file that nobody will open again, and the call returns
+ * STORE_MOVED. So does every later change, without writing: only a new
+ * store_open of the path opens what is there now. Reads go on from the file
+ * that is open.
  */
 #ifndef GEARHORN_FANOUT_STORE_H
 #define GEARHORN_FANOUT_STORE_H
@@ -25,6 +41,12 @@
 #include <stdint.h>
 
 typedef struct store store_t;
+
+/* What a store call returns besides 0 (done) and -1 (a database error). */
+enum {
+	STORE_TAKEN = -2, /* store_subscribe: the function name is another subscription's */
+	STORE_MOVED = -3  /* the file is no longer at its path: changes are lost or refused */
+};
 
 /* A list of names from the store: n NUL-terminated strings. */
 typedef struct {
@@ -78,12 +100,15 @@ int store_schema_latest(void);
 
 /* Adds topic/client, or refreshes it if it exists (not an error). ttl_s > 0:
  * expires at now + ttl_s; ttl_s <= 0: never expires. Both names borrowed.
- * Returns 0, or -1 with the reason in err. */
+ * Returns 0; STORE_TAKEN, changing nothing, if another live subscription
+ * has the same function name "<topic>_<client>", with err naming it:
+ * "topic_client_id a_b_c already names the function of client_id "c" on
+ * topic "a_b""; STORE_MOVED (see above), or -1, with the reason in err. */
 int store_subscribe(store_t *s, const char *topic, const char *client, int64_t ttl_s, int64_t now,
                     char *err, size_t errlen);
 
 /* Removes topic/client. Returns 1 if it was subscribed, 0 if not (not an
- * error), -1 with the reason in err. */
+ * error), STORE_MOVED (see above) or -1 with the reason in err. */
 int store_unsubscribe(store_t *s, const char *topic, const char *client, char *err, size_t errlen);
 
 /* Fills *out with the live subscribers of topic (sorted by client id) and
@@ -116,10 +141,12 @@ int store_client_topics(store_t *s, const char *client, store_list_t *out, char 
 int store_count(store_t *s, int64_t now, int64_t *topics, int64_t *subscriptions, char *err,
                 size_t errlen);
 
-/* Removes every subscription of client. Returns how many, or -1. */
+/* Removes every subscription of client. Returns how many, STORE_MOVED (see
+ * above) or -1. */
 int store_purge_client(store_t *s, const char *client, char *err, size_t errlen);
 
-/* Deletes every subscription with expires_at <= now. Returns how many, or -1. */
+/* Deletes every subscription with expires_at <= now. Returns how many,
+ * STORE_MOVED (see above) or -1. */
 int store_expire(store_t *s, int64_t now, char *err, size_t errlen);
 
 /* Frees the contents of list and empties it. Accepts NULL. */

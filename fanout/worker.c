@@ -3,10 +3,11 @@
  *
  * gearhorn 0.0.5 compatibility, with its defects fixed: every function is
  * registered; unsubscribe works; bad input of any shape is answered with its
- * reason (WORK_WARNING) and WORK_FAIL instead of killing the worker; copies are submitted in one
- * batch (background) or concurrently (foreground) instead of one round trip
- * each; a foreground fanout waits until every copy has finished, failed or
- * timed out, and reports each failed subscriber exactly once.
+ * reason (WORK_WARNING) and WORK_FAIL instead of killing the worker; copies
+ * are submitted in batches (background) or concurrently (foreground) instead
+ * of one round trip each; a foreground fanout waits until every copy has
+ * finished, failed or timed out, and reports each failed subscriber exactly
+ * once.
  */
 #include "config.h"
 
@@ -39,6 +40,10 @@
 #define FANOUT_BACKOFF_MAX_MS 5000
 /* Bytes of a bad workload quoted in the log. */
 #define FANOUT_LOG_WORKLOAD 200
+/* Most copies of a background fanout in flight at once, and copies of one
+ * that share a unique id (see fanout_submit). */
+#define FANOUT_BATCH        1000
+#define FANOUT_UNIQUE_GROUP 64
 /* Longest subscriber warning kept as the reason of its failure. */
 #define FANOUT_REASON_MAX 4096
 /* Seconds between sweeps of expired subscriptions. */
@@ -427,9 +432,19 @@ fanout_subunsub(fanout_t *f, fanout_fn_t fn, json_t *j, char *msg, size_t msglen
 	else
 		rc = store_subscribe(f->store, json_string_value(topic), json_string_value(client),
 		                     ttl_s, now, err, sizeof(err));
+	if (rc == STORE_TAKEN) {
+		/* The client's mistake, not the store's: a warning with the
+		 * workload, as for any bad input. */
+		gh_err(msg, msglen, "%s", err);
+		return FANOUT_EXCEPTION;
+	}
 	if (rc < 0) {
-		log_error("%s: %s", fanout_fn_names[fn], err);
-		gh_err(msg, msglen, "store error: %s", err);
+		/* A file gone from its path stays gone for this connection:
+		 * only a restart opens what is there now. */
+		const char *hint = rc == STORE_MOVED ? " (restart gearhorn-fanout)" : "";
+
+		log_error("%s: %s%s", fanout_fn_names[fn], err, hint);
+		gh_err(msg, msglen, "store error: %s%s", err, hint);
 		return FANOUT_EXCEPTION;
 	}
 	if (f->cache != NULL)
@@ -507,42 +522,59 @@ fanout_connection_error(gearman_return_t rc)
 	       rc == GEARMAN_ERRNO || rc == GEARMAN_NO_ACTIVE_FDS || rc == GEARMAN_SERVER_ERROR;
 }
 
-/* One attempt at submitting the copies that are not done yet. Returns the
- * result of gearman_client_run_tasks (GEARMAN_SUCCESS if nothing was left
- * to run) and sets *created to the number of copies gearmand accepted. */
+/* What every copy of one fanout shares. */
+typedef struct {
+	const char *topic;
+	const char *unique; /* the client's, NULL: none */
+	/* A background fanout without a unique: its random id, the stem of
+	 * its copies' (see fanout_submit); else empty. */
+	char id[GH_UUID_LEN + 1];
+	const void *payload; /* NULL when plen is 0, as libgearman wants it */
+	size_t plen;
+	int background;
+} fanout_msg_t;
+
+/* One attempt at submitting copies[first .. first + n) that are not done
+ * yet. Returns the result of gearman_client_run_tasks (GEARMAN_SUCCESS if
+ * nothing was left to run) and sets *created to the number of copies
+ * gearmand accepted. */
 static gearman_return_t
-fanout_submit_once(fanout_t *f, const store_list_t *subs, const char *topic, const char *unique,
-                   const void *payload, size_t plen, int background, fanout_copy_t *copies,
-                   size_t *created, char *why, size_t whylen)
+fanout_submit_once(fanout_t *f, const fanout_msg_t *m, fanout_copy_t *copies, size_t first,
+                   size_t n, size_t *created, char *why, size_t whylen)
 {
 	fanout_batch_t batch = {f, 0, 0, 0};
 	gearman_return_t rc = GEARMAN_SUCCESS;
 	char err[512] = "";
-	size_t i;
+	size_t i, end = first + n;
 
-	for (i = 0; i < subs->n; i++) {
+	for (i = first; i < end; i++) {
 		copies[i].batch = &batch;
 		batch.pending += !copies[i].done;
 	}
 	*created = 0;
 	if (fanout_client_get(f, err, sizeof(err)) < 0) {
-		for (i = 0; i < subs->n; i++)
+		for (i = first; i < end; i++)
 			fanout_copy_finish(&copies[i], err);
 		return GEARMAN_SUCCESS;
 	}
-	for (i = 0; i < subs->n; i++) {
-		char *fn;
+	for (i = first; i < end; i++) {
+		char *fn, own[GEARMAN_MAX_UNIQUE_SIZE];
+		const char *unique = m->unique;
 		gearman_task_st *task;
 
 		if (copies[i].done)
 			continue;
-		fn = gh_asprintf("%s_%s", topic, subs->items[i]);
-		if (background)
+		if (m->id[0] != '\0') {
+			snprintf(own, sizeof(own), "%s-%zx", m->id, i / FANOUT_UNIQUE_GROUP);
+			unique = own;
+		}
+		fn = gh_asprintf("%s_%s", m->topic, copies[i].client_id);
+		if (m->background)
 			task = gearman_client_add_task_background(f->client, NULL, &copies[i], fn,
-			                                          unique, payload, plen, &rc);
+			                                          unique, m->payload, m->plen, &rc);
 		else
 			task = gearman_client_add_task(f->client, NULL, &copies[i], fn, unique,
-			                               payload, plen, &rc);
+			                               m->payload, m->plen, &rc);
 		free(fn);
 		if (task == NULL)
 			fanout_copy_finish(&copies[i], gearman_client_error(f->client));
@@ -553,14 +585,14 @@ fanout_submit_once(fanout_t *f, const store_list_t *subs, const char *topic, con
 
 		/* deadline_ms == 0 tells fanout_on_created this is a background
 		 * batch. */
-		if (!background)
+		if (!m->background)
 			batch.deadline_ms = gh_now_ms() + (uint64_t)timeout_ms;
 		gearman_client_set_timeout(f->client, (int)timeout_ms);
 		rc = gearman_client_run_tasks(f->client);
-		if (rc == GEARMAN_SUCCESS && background) {
+		if (rc == GEARMAN_SUCCESS && m->background) {
 			/* run_tasks returns once every background task has its
 			 * handle. */
-			for (i = 0; i < subs->n; i++)
+			for (i = first; i < end; i++)
 				fanout_copy_finish(&copies[i], NULL);
 		}
 	}
@@ -575,60 +607,97 @@ fanout_submit_once(fanout_t *f, const store_list_t *subs, const char *topic, con
 	return rc;
 }
 
-/* Submits every copy and, in the foreground, waits for them. Fills each
- * copy's outcome. A batch that found its connection dead before gearmand
- * accepted any copy (gearmand restarted since the last fanout) is tried
- * once more on a new connection. */
+/* Marks copies[first .. end) that are not done as failed for reason. */
 static void
-fanout_submit(fanout_t *f, const store_list_t *subs, const char *topic, const char *unique,
-              const void *payload, size_t plen, int background, fanout_copy_t *copies)
+fanout_fail_rest(fanout_copy_t *copies, size_t first, size_t end, const char *reason)
+{
+	size_t i;
+
+	for (i = first; i < end; i++)
+		if (!copies[i].done) {
+			copies[i].done = 1;
+			copies[i].error = gh_strdup(reason);
+			free(copies[i].warning);
+			copies[i].warning = NULL;
+		}
+}
+
+/* Submits copies[first .. first + n) and, in the foreground, waits for
+ * them; fills each copy's outcome. A batch that found its connection dead
+ * before gearmand accepted any copy (gearmand restarted since the last
+ * fanout) is tried once more on a new connection. Returns 0, or -1 if the
+ * job server is out of reach, with the reason in why. */
+static int
+fanout_submit_batch(fanout_t *f, const fanout_msg_t *m, fanout_copy_t *copies, size_t first,
+                    size_t n, char *why, size_t whylen)
 {
 	gearman_return_t rc;
 	size_t i, created, pending;
-	char why[512] = "", shared[GH_UUID_LEN + 1];
 	int attempt;
 
-	/* A background fanout without a unique gets one random id for all its
-	 * copies: they go to different functions, so nothing coalesces, but
-	 * gearmand finds one id for the whole batch instead of K, libgearman
-	 * makes no uuid per task, and a resubmission after a lost connection
-	 * is idempotent. */
-	if (background && unique == NULL) {
-		gh_uuid(shared);
-		unique = shared;
-	}
-	for (i = 0; i < subs->n; i++) {
-		copies[i].client_id = subs->items[i];
-		copies[i].done = 0;
-		copies[i].error = NULL;
-		copies[i].warning = NULL;
-	}
-	/* libgearman takes an empty workload only as NULL. */
-	if (plen == 0)
-		payload = NULL;
 	for (attempt = 0;; attempt++) {
-		rc = fanout_submit_once(f, subs, topic, unique, payload, plen, background, copies,
-		                        &created, why, sizeof(why));
-		for (pending = 0, i = 0; i < subs->n; i++)
+		why[0] = '\0';
+		rc = fanout_submit_once(f, m, copies, first, n, &created, why, whylen);
+		for (pending = 0, i = first; i < first + n; i++)
 			pending += !copies[i].done;
 		if (pending == 0 || attempt > 0 || created > 0 || !fanout_connection_error(rc))
 			break;
 		log_info("fanout: job server connection lost (%s); submitting again",
 		         gearman_strerror(rc));
 	}
-	if (pending > 0) {
-		const char *reason = rc == GEARMAN_TIMEOUT && !background ? "Worker timeout"
-		                     : rc == GEARMAN_SUCCESS ? "no reply from the job server"
-		                     : why[0] != '\0'        ? why
-		                                             : gearman_strerror(rc);
+	if (pending == 0)
+		return 0;
+	if (rc == GEARMAN_TIMEOUT && !m->background)
+		gh_strlcpy(why, "Worker timeout", whylen);
+	else if (rc == GEARMAN_SUCCESS)
+		gh_strlcpy(why, "no reply from the job server", whylen);
+	else if (why[0] == '\0')
+		gh_strlcpy(why, gearman_strerror(rc), whylen);
+	fanout_fail_rest(copies, first, first + n, why);
+	return fanout_connection_error(rc) ? -1 : 0;
+}
 
-		for (i = 0; i < subs->n; i++)
-			if (!copies[i].done) {
-				copies[i].done = 1;
-				copies[i].error = gh_strdup(reason);
-				free(copies[i].warning);
-				copies[i].warning = NULL;
-			}
+/* Submits every copy of a fanout to the subscribers subs and, in the
+ * foreground, waits for them. Fills each copy's outcome. */
+static void
+fanout_submit(fanout_t *f, const store_list_t *subs, const char *topic, const char *unique,
+              const void *payload, size_t plen, int background, fanout_copy_t *copies)
+{
+	fanout_msg_t m = {topic, unique, "", plen > 0 ? payload : NULL, plen, background};
+	char why[512];
+	size_t i, first, n;
+
+	/* A background fanout without a unique gets one random id, and each
+	 * run of FANOUT_UNIQUE_GROUP copies a unique of its own made of that
+	 * id and the run's place in the subscriber list. The copies go to
+	 * different functions, so nothing coalesces; a copy submitted again
+	 * after a lost connection is the same job to gearmand; libgearman
+	 * makes no uuid per copy. gearmand keeps the jobs of one unique in one
+	 * hash chain, which each new job of that unique walks: one unique for
+	 * all K copies cost K^2 (40,000 subscribers: 22 s with gearmand at
+	 * full CPU), one per copy a walk of a cold chain each (three times
+	 * slower at 10 subscribers), a run of 64 sharing one the walk of a
+	 * chain still in cache, linear in K. */
+	if (background && unique == NULL)
+		gh_uuid(m.id);
+	for (i = 0; i < subs->n; i++) {
+		copies[i].client_id = subs->items[i];
+		copies[i].done = 0;
+		copies[i].error = NULL;
+		copies[i].warning = NULL;
+	}
+	/* In the background, at most FANOUT_BATCH copies at a time, each batch
+	 * queued before the next is sent: libgearman walks its list of tasks
+	 * for every reply, so one batch of K costs K^2, and gearmand serves
+	 * its other clients between batches. A foreground fanout waits for
+	 * all its copies at once, within one foreground_timeout. */
+	for (first = 0; first < subs->n; first += n) {
+		n = background && subs->n - first > FANOUT_BATCH ? FANOUT_BATCH : subs->n - first;
+		if (fanout_submit_batch(f, &m, copies, first, n, why, sizeof(why)) < 0) {
+			/* Out of reach for this batch: so it is for the rest. */
+			fanout_fail_rest(copies, first + n, subs->n, why);
+			break;
+		}
 	}
 }
 
@@ -805,7 +874,8 @@ fanout_housekeeping(fanout_t *f)
 		int n = store_expire(f->store, now, err, sizeof(err));
 
 		if (n < 0)
-			log_warn("sweep: %s", err);
+			log_msg(n == STORE_MOVED ? LOG_LEVEL_ERROR : LOG_LEVEL_WARN, "sweep: %s%s",
+			        err, n == STORE_MOVED ? " (restart gearhorn-fanout)" : "");
 		else if (n > 0)
 			log_info("sweep: %d expired subscriptions removed", n);
 		f->next_sweep = now + FANOUT_SWEEP_INTERVAL;

@@ -245,6 +245,8 @@ typedef struct {
 
 /* Whether call() asks gearmand for exceptions (GEARMAN_CLIENT_EXCEPTION). */
 static int client_exceptions;
+/* How long call() waits for its job. */
+static int call_timeout_ms = 30000;
 
 static void
 result_set(result_t *r, result_kind_t kind, const void *data, size_t size)
@@ -311,7 +313,7 @@ call(const char *function, const char *workload, size_t len)
 	gearman_client_add_server(c, "127.0.0.1", (in_port_t)gearmand.port);
 	if (client_exceptions)
 		gearman_client_add_options(c, GEARMAN_CLIENT_EXCEPTION);
-	gearman_client_set_timeout(c, 30000);
+	gearman_client_set_timeout(c, call_timeout_ms);
 	gearman_client_set_complete_fn(c, on_complete);
 	gearman_client_set_exception_fn(c, on_exception);
 	gearman_client_set_warning_fn(c, on_warning);
@@ -382,6 +384,24 @@ queued(const char *function)
 			n = atoi(line + strlen(prefix));
 			break;
 		}
+	free(status);
+	return n;
+}
+
+/* Returns the sum of the queued counts of the functions whose names start
+ * with prefix in gearmand's status, or -1. */
+static long
+queued_prefix(const char *prefix)
+{
+	char *status = harness_gearmand_admin(&gearmand, "status\n"), *line;
+	long n = 0;
+
+	if (status == NULL)
+		return -1;
+	for (line = status; line && *line;
+	     line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+		if (strncmp(line, prefix, strlen(prefix)) == 0 && strchr(line, '\t') != NULL)
+			n += atol(strchr(line, '\t') + 1);
 	free(status);
 	return n;
 }
@@ -951,12 +971,181 @@ START_TEST(test_ttl)
 }
 END_TEST
 
+START_TEST(test_ambiguous_names)
+{
+	/* "a_b" + "c" and "a" + "b_c" would share the function a_b_c: the
+	 * second is refused, naming the first, and a fanout to "a" reaches
+	 * nobody. */
+	sub_t *s;
+
+	worker_start();
+	subscribe("a_b", "c");
+	ck_failure(CALL("subscribe_fanout", "{\"topic\": \"a\", \"client_id\": \"b_c\"}"),
+	           "topic_client_id a_b_c already names the function of client_id \"c\" on "
+	           "topic \"a_b\"");
+	ck_failure(CALL("register_fanout_subscriber",
+	                "{\"topic\": \"a\", \"client_id\": \"b_c\", \"ttl\": 60}"),
+	           "topic_client_id a_b_c already names the function of client_id \"c\" on "
+	           "topic \"a_b\"");
+	s = sub_start("a_b", "c", SUB_OK);
+	ck_complete(CALL("fanout", "{\"topic\": \"a\", \"payload\": \"for a\"}"), "0");
+	ck_complete(CALL("fanout", "{\"topic\": \"a_b\", \"payload\": \"for a_b\"}"), "1");
+	ck_assert_int_eq(sub_wait(s, 1), 1);
+	ck_assert_str_eq(s->data[0], "for a_b");
+	sub_stop(s);
+	/* Once the first has gone, the name is free. */
+	ck_complete(CALL("unsubscribe_fanout", "{\"topic\": \"a_b\", \"client_id\": \"c\"}"), "");
+	subscribe("a", "b_c");
+	ck_complete(CALL("fanout", "{\"topic\": \"a\", \"payload\": \"p\", \"background\": 1}"),
+	            "0");
+	ck_assert_int_eq(queued("a_b_c"), 1);
+	worker_finish();
+}
+END_TEST
+
+START_TEST(test_database_deleted)
+{
+	/* The database, its log and its index deleted under a running worker:
+	 * no subscription is acknowledged that a restart would not find. */
+	static const char *const files[] = {"", "-wal", "-shm"};
+	char db[1200], path[1300], w[200], err[512];
+	int i, acked = 0, refused = 0;
+	store_list_t l;
+	store_t *st;
+	result_t r;
+	size_t k;
+
+	worker_start();
+	subscribe("del", "before");
+	snprintf(db, sizeof(db), "%s", conf_get(conf, "fanout", "database"));
+	for (k = 0; k < sizeof(files) / sizeof(files[0]); k++) {
+		snprintf(path, sizeof(path), "%s%s", db, files[k]);
+		ck_assert_int_eq(unlink(path), 0);
+	}
+	for (i = 0; i < 20; i++) {
+		snprintf(w, sizeof(w), "{\"topic\": \"del\", \"client_id\": \"c%02d\"}", i);
+		r = CALL("subscribe_fanout", w);
+		if (r.kind == R_COMPLETE) {
+			acked++;
+			continue;
+		}
+		ck_assert_msg(r.kind == R_FAIL && strncmp(r.data, "store error: ", 13) == 0 &&
+		                  strstr(r.data, db) != NULL &&
+		                  strstr(r.data, "deleted or replaced") != NULL &&
+		                  strstr(r.data, "(restart gearhorn-fanout)") != NULL,
+		              "subscription %d: %d %s", i, r.kind, r.data);
+		refused++;
+	}
+	/* Until a restart, every change is refused; fanouts go on from the
+	 * file that is open. */
+	ck_assert_int_eq(refused, 20);
+	r = CALL("unsubscribe_fanout", "{\"topic\": \"del\", \"client_id\": \"before\"}");
+	ck_assert_msg(r.kind == R_FAIL, "unsubscribe after the deletion: %d %s", r.kind, r.data);
+	ck_complete(CALL("fanout", "{\"topic\": \"del\", \"payload\": \"p\", \"background\": 1}"),
+	            "0");
+	ck_assert_int_ge(queued("del_before"), 1);
+
+	/* After a restart: every acknowledged subscription is there. */
+	worker_finish();
+	db_serial--;
+	worker_start();
+	st = store_open(db, err, sizeof(err));
+	ck_assert_msg(st != NULL, "%s", err);
+	ck_assert_int_eq(store_subscribers(st, "del", (int64_t)time(NULL), &l, err, sizeof(err)),
+	                 0);
+	ck_assert_int_eq((int)l.n, acked);
+	store_list_free(&l);
+	store_destroy(&st);
+	subscribe("del", "after");
+	worker_finish();
+}
+END_TEST
+
+/* A background fanout to topic "big" run by a client of its own, for
+ * test_large_topic. */
+typedef struct {
+	result_t result;
+	volatile int done;
+} large_fanout_t;
+
+static void *
+large_fanout_main(void *arg)
+{
+	large_fanout_t *lf = arg;
+
+	lf->result = CALL("fanout", "{\"topic\": \"big\", \"payload\": \"p\", \"background\": 1}");
+	__atomic_store_n(&lf->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+#define LARGE_TOPIC 100000
+
+START_TEST(test_large_topic)
+{
+	/* One background fanout to 100,000 subscribers queues every copy, in
+	 * time linear in their number (copies of one fanout share no unique,
+	 * and go in batches), and a client with nothing to do with it is
+	 * answered while it runs (gearmand serves it between batches). */
+	large_fanout_t lf;
+	char err[512], id[32], handle[GEARMAN_JOB_HANDLE_SIZE];
+	gearman_client_st *other;
+	pthread_t thread;
+	uint64_t t0;
+	store_t *st;
+	int i, probes = 0, answered_during = 0;
+
+	worker_start();
+	st = store_open(conf_get(conf, "fanout", "database"), err, sizeof(err));
+	ck_assert_msg(st != NULL, "%s", err);
+	t0 = gh_now_us();
+	for (i = 0; i < LARGE_TOPIC; i++) {
+		snprintf(id, sizeof(id), "s%06d", i);
+		ck_assert_int_eq(store_subscribe(st, "big", id, 0, 0, err, sizeof(err)), 0);
+	}
+	store_destroy(&st);
+	fprintf(stderr, "check_fanout: %d subscriptions stored in %.1f s\n", LARGE_TOPIC,
+	        (double)(gh_now_us() - t0) / 1e6);
+
+	other = gearman_client_create(NULL);
+	gearman_client_add_server(other, "127.0.0.1", (in_port_t)gearmand.port);
+	gearman_client_set_timeout(other, 120000);
+	memset(&lf, 0, sizeof(lf));
+	call_timeout_ms = 120000; /* a loaded machine; only bounds a failure */
+	t0 = gh_now_us();
+	ck_assert_int_eq(pthread_create(&thread, NULL, large_fanout_main, &lf), 0);
+	/* Once the first copies are queued, the other client asks gearmand to
+	 * queue a job of its own, again and again until the fanout is done. */
+	while (!__atomic_load_n(&lf.done, __ATOMIC_ACQUIRE) && queued("big_s000000") < 1)
+		usleep(1000);
+	while (!__atomic_load_n(&lf.done, __ATOMIC_ACQUIRE)) {
+		ck_assert_int_eq(
+		    gearman_client_do_background(other, "unrelated", NULL, "x", 1, handle),
+		    GEARMAN_SUCCESS);
+		probes++;
+		answered_during += !__atomic_load_n(&lf.done, __ATOMIC_ACQUIRE);
+	}
+	pthread_join(thread, NULL);
+	call_timeout_ms = 30000;
+	fprintf(stderr,
+	        "check_fanout: background fanout to %d subscribers took %.1f s; another client "
+	        "was answered %d times meanwhile\n",
+	        LARGE_TOPIC, (double)(gh_now_us() - t0) / 1e6, answered_during);
+	gearman_client_free(other);
+	ck_complete(lf.result, "0");
+	ck_assert_int_ge(answered_during, 1);
+	ck_assert_int_eq(queued_prefix("big_s"), LARGE_TOPIC);
+	ck_assert_int_eq(queued("unrelated"), probes);
+	worker_finish();
+}
+END_TEST
+
 int
 main(void)
 {
 	Suite *s = suite_create("fanout");
 	TCase *tc = tcase_create("gearmand");
 	TCase *tct = tcase_create("timeout");
+	TCase *tcl = tcase_create("large");
 	int failed;
 
 	if (harness_gearmand_path() == NULL) {
@@ -977,7 +1166,15 @@ main(void)
 	tcase_add_test(tc, test_matchmaking);
 	tcase_add_test(tc, test_ttl);
 	tcase_add_test(tc, test_many_subscribers);
+	tcase_add_test(tc, test_ambiguous_names);
+	tcase_add_test(tc, test_database_deleted);
 	suite_add_tcase(s, tc);
+
+	/* Its own gearmand: 100,000 functions would slow every status call. */
+	tcase_add_unchecked_fixture(tcl, server_start, server_stop);
+	tcase_set_timeout(tcl, 240);
+	tcase_add_test(tcl, test_large_topic);
+	suite_add_tcase(s, tcl);
 
 	tcase_add_unchecked_fixture(tct, short_timeout, server_stop);
 	tcase_set_timeout(tct, 120);
