@@ -451,230 +451,227 @@ START_TEST(test_subscriptions_and_counts)
 	ck_assert_int_eq(total, 1);
 	store_destroy(&ro);
 	store_destroy(&rw);
+}
+END_TEST
 
-	START_TEST(test_function_names)
-	{
-		/* topic_client_id is a gearman function: two subscriptions may not
-		 * share one, whichever connection makes them. */
-		store_t *s = open_ok(), *other = open_ok();
-		char err[256];
+START_TEST(test_function_names)
+{
+	/* topic_client_id is a gearman function: two subscriptions may not
+	 * share one, whichever connection makes them. */
+	store_t *s = open_ok(), *other = open_ok();
+	char err[256];
 
-		ck_assert_int_eq(store_subscribe(s, "a_b", "c", 0, 1000, err, sizeof(err)), 0);
-		err[0] = '\0';
-		ck_assert_int_eq(store_subscribe(other, "a", "b_c", 0, 1000, err, sizeof(err)),
-		                 STORE_TAKEN);
-		ck_assert_str_eq(
-		    err, "topic_client_id a_b_c already names the function of client_id \"c\" on "
-		         "topic \"a_b\"");
-		ck_subs(s, "a", 1000, "");
-		/* The first renews as before; unrelated names are free. */
-		ck_assert_int_eq(store_subscribe(s, "a_b", "c", 60, 1000, err, sizeof(err)), 0);
-		ck_assert_int_eq(store_subscribe(s, "a", "b", 0, 1000, err, sizeof(err)), 0);
-		ck_assert_int_eq(store_subscribe(s, "a", "b_d", 0, 1000, err, sizeof(err)), 0);
-		ck_assert_int_eq(store_subscribe(other, "a_b", "d_e", 0, 1000, err, sizeof(err)),
-		                 0);
-		/* Every '_' is a possible split, empty names excluded. */
-		ck_assert_int_eq(store_subscribe(other, "a_b_d", "e", 0, 1000, err, sizeof(err)),
-		                 STORE_TAKEN);
-		ck_assert_msg(strstr(err, "client_id \"d_e\" on topic \"a_b\"") != NULL, "%s", err);
-		ck_assert_int_eq(store_subscribe(s, "x", "_y", 0, 1000, err, sizeof(err)), 0);
-		ck_assert_int_eq(store_subscribe(s, "x_", "y", 0, 1000, err, sizeof(err)),
-		                 STORE_TAKEN);
-		ck_assert_int_eq(store_subscribe(s, "_", "_", 0, 1000, err, sizeof(err)), 0);
-		ck_assert_int_eq(store_subscribe(s, "__", "q", 0, 1000, err, sizeof(err)), 0);
+	ck_assert_int_eq(store_subscribe(s, "a_b", "c", 0, 1000, err, sizeof(err)), 0);
+	err[0] = '\0';
+	ck_assert_int_eq(store_subscribe(other, "a", "b_c", 0, 1000, err, sizeof(err)),
+	                 STORE_TAKEN);
+	ck_assert_str_eq(err,
+	                 "topic_client_id a_b_c already names the function of client_id \"c\" on "
+	                 "topic \"a_b\"");
+	ck_subs(s, "a", 1000, "");
+	/* The first renews as before; unrelated names are free. */
+	ck_assert_int_eq(store_subscribe(s, "a_b", "c", 60, 1000, err, sizeof(err)), 0);
+	ck_assert_int_eq(store_subscribe(s, "a", "b", 0, 1000, err, sizeof(err)), 0);
+	ck_assert_int_eq(store_subscribe(s, "a", "b_d", 0, 1000, err, sizeof(err)), 0);
+	ck_assert_int_eq(store_subscribe(other, "a_b", "d_e", 0, 1000, err, sizeof(err)), 0);
+	/* Every '_' is a possible split, empty names excluded. */
+	ck_assert_int_eq(store_subscribe(other, "a_b_d", "e", 0, 1000, err, sizeof(err)),
+	                 STORE_TAKEN);
+	ck_assert_msg(strstr(err, "client_id \"d_e\" on topic \"a_b\"") != NULL, "%s", err);
+	ck_assert_int_eq(store_subscribe(s, "x", "_y", 0, 1000, err, sizeof(err)), 0);
+	ck_assert_int_eq(store_subscribe(s, "x_", "y", 0, 1000, err, sizeof(err)), STORE_TAKEN);
+	ck_assert_int_eq(store_subscribe(s, "_", "_", 0, 1000, err, sizeof(err)), 0);
+	ck_assert_int_eq(store_subscribe(s, "__", "q", 0, 1000, err, sizeof(err)), 0);
 
-		/* A subscription that has expired, swept or not, takes nothing; and
-		 * once the first is gone, the second may subscribe. */
-		ck_assert_int_eq(store_subscribe(s, "p_q", "r", 10, 1000, err, sizeof(err)), 0);
-		ck_assert_int_eq(store_subscribe(s, "p", "q_r", 0, 1009, err, sizeof(err)),
-		                 STORE_TAKEN);
-		ck_assert_int_eq(store_subscribe(s, "p", "q_r", 0, 1010, err, sizeof(err)), 0);
-		ck_subs(s, "p", 1010, "q_r");
-		ck_assert_int_eq(store_unsubscribe(s, "a_b", "c", err, sizeof(err)), 1);
-		ck_assert_int_eq(store_subscribe(other, "a", "b_c", 0, 1000, err, sizeof(err)), 0);
-		ck_subs(s, "a", 1000, "b,b_c,b_d");
-		store_destroy(&s);
-		store_destroy(&other);
+	/* A subscription that has expired, swept or not, takes nothing; and
+	 * once the first is gone, the second may subscribe. */
+	ck_assert_int_eq(store_subscribe(s, "p_q", "r", 10, 1000, err, sizeof(err)), 0);
+	ck_assert_int_eq(store_subscribe(s, "p", "q_r", 0, 1009, err, sizeof(err)), STORE_TAKEN);
+	ck_assert_int_eq(store_subscribe(s, "p", "q_r", 0, 1010, err, sizeof(err)), 0);
+	ck_subs(s, "p", 1010, "q_r");
+	ck_assert_int_eq(store_unsubscribe(s, "a_b", "c", err, sizeof(err)), 1);
+	ck_assert_int_eq(store_subscribe(other, "a", "b_c", 0, 1000, err, sizeof(err)), 0);
+	ck_subs(s, "a", 1000, "b,b_c,b_d");
+	store_destroy(&s);
+	store_destroy(&other);
+}
+END_TEST
+
+/* The files of a database in WAL mode: the database, its log and its
+ * shared memory index. */
+static const char *const db_files[] = {"", "-wal", "-shm"};
+
+/* Removes all three, as an operator might. */
+static void
+remove_db_files(void)
+{
+	char path[1200];
+	size_t i;
+
+	for (i = 0; i < sizeof(db_files) / sizeof(db_files[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", dbpath, db_files[i]);
+		unlink(path);
 	}
-	END_TEST
+}
 
-	/* The files of a database in WAL mode: the database, its log and its
-	 * shared memory index. */
-	static const char *const db_files[] = {"", "-wal", "-shm"};
+START_TEST(test_moved)
+{
+	/* A change is done only once it is in the file at the path. */
+	store_t *s = open_ok(), *fresh;
+	char err[512], path[1200], moved[1200];
+	size_t i;
 
-	/* Removes all three, as an operator might. */
-	static void remove_db_files(void)
-	{
-		char path[1200];
-		size_t i;
+	ck_assert_int_eq(store_subscribe(s, "t", "old", 0, 1000, err, sizeof(err)), 0);
+	remove_db_files();
+	err[0] = '\0';
+	ck_assert_int_eq(store_subscribe(s, "t", "lost", 0, 1000, err, sizeof(err)), STORE_MOVED);
+	ck_assert_msg(strstr(err, dbpath) != NULL && strstr(err, "deleted or replaced") != NULL &&
+	                  strstr(err, "this change is lost") != NULL,
+	              "err: %s", err);
+	/* Every later change is refused without writing; reads go on from
+	 * the open file. */
+	err[0] = '\0';
+	ck_assert_int_eq(store_unsubscribe(s, "t", "old", err, sizeof(err)), STORE_MOVED);
+	ck_assert_msg(strstr(err, "changes are refused until it is opened anew") != NULL, "err: %s",
+	              err);
+	ck_assert_int_eq(store_purge_client(s, "old", err, sizeof(err)), STORE_MOVED);
+	ck_assert_int_eq(store_expire(s, 5000, err, sizeof(err)), STORE_MOVED);
+	ck_assert_int_eq(store_subscribe(s, "t", "later", 0, 1000, err, sizeof(err)), STORE_MOVED);
+	ck_subs(s, "t", 1000, "lost,old");
+	/* Even once a file is back at the path. */
+	fresh = open_ok();
+	ck_assert_int_eq(store_subscribe(s, "t", "later", 0, 1000, err, sizeof(err)), STORE_MOVED);
+	ck_subs(fresh, "t", 1000, "");
+	ck_assert_int_eq(store_subscribe(fresh, "t", "new", 0, 1000, err, sizeof(err)), 0);
+	store_destroy(&s);
 
-		for (i = 0; i < sizeof(db_files) / sizeof(db_files[0]); i++) {
-			snprintf(path, sizeof(path), "%s%s", dbpath, db_files[i]);
-			unlink(path);
-		}
+	/* The write-ahead log alone deleted: what is only in it is not where
+	 * the next open looks. */
+	s = open_ok();
+	ck_assert_int_eq(store_subscribe(s, "t", "walled", 0, 1000, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s-wal", dbpath);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(store_subscribe(s, "t", "walless", 0, 1000, err, sizeof(err)),
+	                 STORE_MOVED);
+	ck_assert_int_eq(store_subscribe(fresh, "t", "x", 0, 1000, err, sizeof(err)), STORE_MOVED);
+	store_destroy(&s);
+	store_destroy(&fresh);
+
+	/* Renamed away with its log, another file in its place. */
+	remove_db_files();
+	s = open_ok();
+	for (i = 0; i < sizeof(db_files) / sizeof(db_files[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", dbpath, db_files[i]);
+		snprintf(moved, sizeof(moved), "%s.old%s", dbpath, db_files[i]);
+		ck_assert_int_eq(rename(path, moved), 0);
 	}
-
-	START_TEST(test_moved)
-	{
-		/* A change is done only once it is in the file at the path. */
-		store_t *s = open_ok(), *fresh;
-		char err[512], path[1200], moved[1200];
-		size_t i;
-
-		ck_assert_int_eq(store_subscribe(s, "t", "old", 0, 1000, err, sizeof(err)), 0);
-		remove_db_files();
-		err[0] = '\0';
-		ck_assert_int_eq(store_subscribe(s, "t", "lost", 0, 1000, err, sizeof(err)),
-		                 STORE_MOVED);
-		ck_assert_msg(strstr(err, dbpath) != NULL &&
-		                  strstr(err, "deleted or replaced") != NULL &&
-		                  strstr(err, "this change is lost") != NULL,
-		              "err: %s", err);
-		/* Every later change is refused without writing; reads go on from
-		 * the open file. */
-		err[0] = '\0';
-		ck_assert_int_eq(store_unsubscribe(s, "t", "old", err, sizeof(err)), STORE_MOVED);
-		ck_assert_msg(strstr(err, "changes are refused until it is opened anew") != NULL,
-		              "err: %s", err);
-		ck_assert_int_eq(store_purge_client(s, "old", err, sizeof(err)), STORE_MOVED);
-		ck_assert_int_eq(store_expire(s, 5000, err, sizeof(err)), STORE_MOVED);
-		ck_assert_int_eq(store_subscribe(s, "t", "later", 0, 1000, err, sizeof(err)),
-		                 STORE_MOVED);
-		ck_subs(s, "t", 1000, "lost,old");
-		/* Even once a file is back at the path. */
-		fresh = open_ok();
-		ck_assert_int_eq(store_subscribe(s, "t", "later", 0, 1000, err, sizeof(err)),
-		                 STORE_MOVED);
-		ck_subs(fresh, "t", 1000, "");
-		ck_assert_int_eq(store_subscribe(fresh, "t", "new", 0, 1000, err, sizeof(err)), 0);
-		store_destroy(&s);
-
-		/* The write-ahead log alone deleted: what is only in it is not where
-		 * the next open looks. */
-		s = open_ok();
-		ck_assert_int_eq(store_subscribe(s, "t", "walled", 0, 1000, err, sizeof(err)), 0);
-		snprintf(path, sizeof(path), "%s-wal", dbpath);
-		ck_assert_int_eq(unlink(path), 0);
-		ck_assert_int_eq(store_subscribe(s, "t", "walless", 0, 1000, err, sizeof(err)),
-		                 STORE_MOVED);
-		ck_assert_int_eq(store_subscribe(fresh, "t", "x", 0, 1000, err, sizeof(err)),
-		                 STORE_MOVED);
-		store_destroy(&s);
-		store_destroy(&fresh);
-
-		/* Renamed away with its log, another file in its place. */
-		remove_db_files();
-		s = open_ok();
-		for (i = 0; i < sizeof(db_files) / sizeof(db_files[0]); i++) {
-			snprintf(path, sizeof(path), "%s%s", dbpath, db_files[i]);
-			snprintf(moved, sizeof(moved), "%s.old%s", dbpath, db_files[i]);
-			ck_assert_int_eq(rename(path, moved), 0);
-		}
-		fresh = open_ok();
-		ck_assert_int_eq(store_subscribe(s, "t", "renamed", 0, 1000, err, sizeof(err)),
-		                 STORE_MOVED);
-		ck_assert_int_eq(store_subscribe(fresh, "t", "kept", 0, 1000, err, sizeof(err)), 0);
-		store_destroy(&s);
-		store_destroy(&fresh);
-		for (i = 0; i < sizeof(db_files) / sizeof(db_files[0]); i++) {
-			snprintf(moved, sizeof(moved), "%s.old%s", dbpath, db_files[i]);
-			unlink(moved);
-		}
+	fresh = open_ok();
+	ck_assert_int_eq(store_subscribe(s, "t", "renamed", 0, 1000, err, sizeof(err)),
+	                 STORE_MOVED);
+	ck_assert_int_eq(store_subscribe(fresh, "t", "kept", 0, 1000, err, sizeof(err)), 0);
+	store_destroy(&s);
+	store_destroy(&fresh);
+	for (i = 0; i < sizeof(db_files) / sizeof(db_files[0]); i++) {
+		snprintf(moved, sizeof(moved), "%s.old%s", dbpath, db_files[i]);
+		unlink(moved);
 	}
-	END_TEST
+}
+END_TEST
 
-	static store_list_t list_of(int64_t expiry, int n, ...)
-	{
-		store_list_t l = {calloc((size_t)n + 1, sizeof(char *)), (size_t)n, expiry};
-		va_list ap;
-		int i;
+static store_list_t
+list_of(int64_t expiry, int n, ...)
+{
+	store_list_t l = {calloc((size_t)n + 1, sizeof(char *)), (size_t)n, expiry};
+	va_list ap;
+	int i;
 
-		va_start(ap, n);
-		for (i = 0; i < n; i++)
-			l.items[i] = strdup(va_arg(ap, const char *));
-		va_end(ap);
-		return l;
-	}
+	va_start(ap, n);
+	for (i = 0; i < n; i++)
+		l.items[i] = strdup(va_arg(ap, const char *));
+	va_end(ap);
+	return l;
+}
 
-	START_TEST(test_cache)
-	{
-		cache_t *c = cache_new(10);
-		store_list_t l = list_of(0, 2, "a", "b"), got;
-		uint64_t gen;
+START_TEST(test_cache)
+{
+	cache_t *c = cache_new(10);
+	store_list_t l = list_of(0, 2, "a", "b"), got;
+	uint64_t gen;
 
-		ck_assert_int_eq(cache_get(c, "t", 100, &got), 0);
-		ck_assert_int_eq(got.n, 0);
-		gen = cache_generation(c);
-		cache_put(c, "t", &l, 100, gen);
-		store_list_free(&l);
-		ck_assert_int_eq(cache_get(c, "t", 105, &got), 1);
-		ck_assert_int_eq(got.n, 2);
-		ck_assert_str_eq(got.items[1], "b");
-		store_list_free(&got);
-		/* Aged out after max_age. */
-		ck_assert_int_eq(cache_get(c, "t", 110, &got), 0);
-		ck_assert_int_eq(cache_size(c), 0);
+	ck_assert_int_eq(cache_get(c, "t", 100, &got), 0);
+	ck_assert_int_eq(got.n, 0);
+	gen = cache_generation(c);
+	cache_put(c, "t", &l, 100, gen);
+	store_list_free(&l);
+	ck_assert_int_eq(cache_get(c, "t", 105, &got), 1);
+	ck_assert_int_eq(got.n, 2);
+	ck_assert_str_eq(got.items[1], "b");
+	store_list_free(&got);
+	/* Aged out after max_age. */
+	ck_assert_int_eq(cache_get(c, "t", 110, &got), 0);
+	ck_assert_int_eq(cache_size(c), 0);
 
-		/* An entry is not used past its earliest subscriber expiry. */
-		l = list_of(103, 1, "x");
-		cache_put(c, "t", &l, 100, cache_generation(c));
-		store_list_free(&l);
-		ck_assert_int_eq(cache_get(c, "t", 102, &got), 1);
-		store_list_free(&got);
-		ck_assert_int_eq(cache_get(c, "t", 103, &got), 0);
+	/* An entry is not used past its earliest subscriber expiry. */
+	l = list_of(103, 1, "x");
+	cache_put(c, "t", &l, 100, cache_generation(c));
+	store_list_free(&l);
+	ck_assert_int_eq(cache_get(c, "t", 102, &got), 1);
+	store_list_free(&got);
+	ck_assert_int_eq(cache_get(c, "t", 103, &got), 0);
 
-		/* Dropped by a change; an empty list is cached too. */
-		l = list_of(0, 0);
-		cache_put(c, "e", &l, 100, cache_generation(c));
-		ck_assert_int_eq(cache_get(c, "e", 100, &got), 1);
-		ck_assert_int_eq(got.n, 0);
-		store_list_free(&got);
-		cache_drop(c, "e");
-		ck_assert_int_eq(cache_get(c, "e", 100, &got), 0);
+	/* Dropped by a change; an empty list is cached too. */
+	l = list_of(0, 0);
+	cache_put(c, "e", &l, 100, cache_generation(c));
+	ck_assert_int_eq(cache_get(c, "e", 100, &got), 1);
+	ck_assert_int_eq(got.n, 0);
+	store_list_free(&got);
+	cache_drop(c, "e");
+	ck_assert_int_eq(cache_get(c, "e", 100, &got), 0);
 
-		/* A list read before a change is not cached after it. */
-		gen = cache_generation(c);
-		cache_drop(c, "other");
-		cache_put(c, "e", &l, 100, gen);
-		ck_assert_int_eq(cache_get(c, "e", 100, &got), 0);
-		cache_put(c, "e", &l, 100, cache_generation(c));
-		cache_put(c, "f", &l, 100, cache_generation(c));
-		ck_assert_int_eq(cache_size(c), 2);
-		cache_clear(c);
-		ck_assert_int_eq(cache_size(c), 0);
-		store_list_free(&l);
+	/* A list read before a change is not cached after it. */
+	gen = cache_generation(c);
+	cache_drop(c, "other");
+	cache_put(c, "e", &l, 100, gen);
+	ck_assert_int_eq(cache_get(c, "e", 100, &got), 0);
+	cache_put(c, "e", &l, 100, cache_generation(c));
+	cache_put(c, "f", &l, 100, cache_generation(c));
+	ck_assert_int_eq(cache_size(c), 2);
+	cache_clear(c);
+	ck_assert_int_eq(cache_size(c), 0);
+	store_list_free(&l);
 
-		cache_destroy(&c);
-		ck_assert_ptr_null(c);
-		cache_destroy(&c);
-	}
-	END_TEST
+	cache_destroy(&c);
+	ck_assert_ptr_null(c);
+	cache_destroy(&c);
+}
+END_TEST
 
-	int main(void)
-	{
-		Suite *s = suite_create("store");
-		TCase *tc = tcase_create("sqlite");
-		TCase *tcc = tcase_create("cache");
-		int failed;
+int
+main(void)
+{
+	Suite *s = suite_create("store");
+	TCase *tc = tcase_create("sqlite");
+	TCase *tcc = tcase_create("cache");
+	int failed;
 
-		tcase_add_checked_fixture(tc, setup, teardown);
-		tcase_set_timeout(tc, 60);
-		tcase_add_test(tc, test_open_creates_schema);
-		tcase_add_test(tc, test_open_errors);
-		tcase_add_test(tc, test_subscribe_unsubscribe);
-		tcase_add_test(tc, test_ttl_and_expire);
-		tcase_add_test(tc, test_function_names);
-		tcase_add_test(tc, test_moved);
-		tcase_add_test(tc, test_purge_and_topics);
-		tcase_add_test(tc, test_sql_metacharacters);
-		tcase_add_test(tc, test_two_connections);
-		tcase_add_test(tc, test_readonly_missing_file);
-		tcase_add_test(tc, test_readonly_refuses_writes);
-		tcase_add_test(tc, test_readonly_schema);
-		tcase_add_test(tc, test_subscriptions_and_counts);
-		tcase_add_test(tcc, test_cache);
-		suite_add_tcase(s, tc);
-		suite_add_tcase(s, tcc);
-		failed = gh_check_failed(s);
-		return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-	}
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_open_creates_schema);
+	tcase_add_test(tc, test_open_errors);
+	tcase_add_test(tc, test_subscribe_unsubscribe);
+	tcase_add_test(tc, test_ttl_and_expire);
+	tcase_add_test(tc, test_function_names);
+	tcase_add_test(tc, test_moved);
+	tcase_add_test(tc, test_purge_and_topics);
+	tcase_add_test(tc, test_sql_metacharacters);
+	tcase_add_test(tc, test_two_connections);
+	tcase_add_test(tc, test_readonly_missing_file);
+	tcase_add_test(tc, test_readonly_refuses_writes);
+	tcase_add_test(tc, test_readonly_schema);
+	tcase_add_test(tc, test_subscriptions_and_counts);
+	tcase_add_test(tcc, test_cache);
+	suite_add_tcase(s, tc);
+	suite_add_tcase(s, tcc);
+	failed = gh_check_failed(s);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
