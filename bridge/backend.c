@@ -212,31 +212,18 @@ backend_on_stop(loop_t *loop, int signo, void *arg)
 }
 
 int
-backend_open(bridge_t *b, char *err, size_t errlen)
+backend_open(bridge_t *b, gh_error_t *e)
 {
-	peer_config_t pc;
-	char **backends;
-	size_t nbackends;
+	const peer_config_t pc = {.type = "worker",
+	                          .queues = b->queues_json,
+	                          .max_message = BRIDGE_MAX_MESSAGE,
+	                          .hwm = BRIDGE_HWM,
+	                          .message = on_message,
+	                          .registered = on_registered,
+	                          .lost = on_lost,
+	                          .arg = b};
 
-	backends = conf_get_list(b->conf, BRIDGE_SECTION, "router_backend", &nbackends);
-	if (nbackends == 0) {
-		conf_list_free(backends, nbackends);
-		return gh_err(err, errlen, "[bridge] router_backend: no endpoint given");
-	}
-	memset(&pc, 0, sizeof(pc));
-	pc.type = "worker";
-	pc.queues = b->queues_json;
-	pc.endpoints = backends;
-	pc.nendpoints = nbackends;
-	pc.hb_interval_ms = conf_get_int(b->conf, BRIDGE_SECTION, "heartbeat_interval") * 1000;
-	pc.hb_timeout_ms = b->hb_timeout_s * 1000;
-	pc.max_message = BRIDGE_MAX_MESSAGE;
-	pc.hwm = BRIDGE_HWM;
-	pc.message = on_message;
-	pc.registered = on_registered;
-	pc.lost = on_lost;
-	pc.arg = b;
-	b->peer = peer_new(b->loop, b->ctx, &pc, err, errlen);
-	conf_list_free(backends, nbackends);
+	b->peer =
+	    startup_peer_new(b->loop, b->ctx, b->conf, BRIDGE_SECTION, "router_backend", &pc, e);
 	return b->peer != NULL ? 0 : -1;
 }

@@ -28,14 +28,14 @@
 #include "loop.h"
 #include "map.h"
 #include "peer.h"
+#include "startup.h"
 #include "util.h"
 
-#define BRIDGE_SECTION       "bridge"
-#define BRIDGE_SLOTS         "inproc://gearhorn-bridge-slots"
-#define BRIDGE_ID_LEN        16 /* routing ids on BRIDGE_SLOTS: "g<n>" slots, "z<n>" workers */
-#define BRIDGE_BACKOFF_MIN   100
-#define BRIDGE_BACKOFF_MAX   10000
-#define BRIDGE_MAX_OVERRIDES 2
+#define BRIDGE_SECTION     "bridge"
+#define BRIDGE_SLOTS       "inproc://gearhorn-bridge-slots"
+#define BRIDGE_ID_LEN      16 /* routing ids on BRIDGE_SLOTS: "g<n>" slots, "z<n>" workers */
+#define BRIDGE_BACKOFF_MIN 100
+#define BRIDGE_BACKOFF_MAX 10000
 
 typedef struct bridge bridge_t;
 
@@ -70,12 +70,7 @@ typedef struct {
 } gslot_t;
 
 struct bridge {
-	/* Options (main.c); the strings are borrowed from argv, except
-	 * servers_opt. */
-	const char *config_path;
-	conf_override_t overrides[BRIDGE_MAX_OVERRIDES]; /* log_level, gearman_servers */
-	size_t noverrides;
-	char *servers_opt; /* every -s, joined: the gearman_servers override */
+	startup_t *startup; /* the options, kept to load conf again on SIGHUP (main.c) */
 
 	/* Configuration. conf is replaced on SIGHUP: no other thread reads it. */
 	conf_t *conf;
@@ -143,8 +138,8 @@ backoff_next(long ms)
 
 /* Joins the router backends of [bridge] router_backend as a "worker" peer
  * for the queues of to_gearman, on b->loop and b->ctx; b->peer owns it.
- * Returns 0, or -1 with err. */
-int backend_open(bridge_t *b, char *err, size_t errlen);
+ * Returns 0, or -1 with EX_CONFIG in e. */
+int backend_open(bridge_t *b, gh_error_t *e);
 
 /* The loop handler of b->slots (arg: b): a slot's hello or answer, or a
  * worker thread's bye. */
@@ -191,8 +186,8 @@ void gslot_stop(bridge_t *b);
 
 /* Creates b->nthreads workers (b->zw), each registered for every function
  * of b->ins and with a client of [bridge] router_frontend. None started.
- * Returns 0, or -1 with err (zw_join frees what was made). */
-int zw_setup(bridge_t *b, char *err, size_t errlen);
+ * Returns 0, or -1 with EX_CONFIG in e (zw_join frees what was made). */
+int zw_setup(bridge_t *b, gh_error_t *e);
 
 /* Starts the worker threads. Each says bye on b->slots when it ends
  * (after b->zstop). Returns 0, or -1 when a thread cannot start. */

@@ -9,16 +9,15 @@
  * frontends (zworker.c). A thread of its own keeps the bridge's fanout
  * subscriptions (subscribe.c).
  *
- * This file is the start-up: options, configuration (reloaded on SIGHUP),
- * routes, and bridge_run(), which sets the parts up in order, runs the
- * event loop and tears them down. Signals go to the main loop (signalfd).
+ * This file is the start-up, through the start-up kit (startup.h):
+ * options, configuration (reloaded on SIGHUP), routes, and bridge_run(),
+ * which sets the parts up in order, runs the event loop and tears them
+ * down. Signals go to the main loop (signalfd).
  */
 #include "config.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
@@ -35,42 +34,25 @@
 #include "map.h"
 #include "peer.h"
 #include "proto.h"
+#include "startup.h"
 #include "util.h"
 
 #define SECTION BRIDGE_SECTION
 
-extern char **environ;
+static const startup_option_t bridge_options[] = {
+    {'s', "server", "H:P", "gearman_servers", 1,
+     "gearman job server; repeatable ([global] gearman_servers)"},
+};
+static const startup_program_t bridge_program = {"gearhorn-bridge", SECTION, bridge_options,
+                                                 GH_ARRAY_LEN(bridge_options)};
 
 /* ---- configuration ---- */
 
-/* A command line option: the last one for a key wins. */
-static void
-set_override(bridge_t *b, const char *key, const char *value)
-{
-	size_t i;
-
-	for (i = 0; i < b->noverrides && strcmp(b->overrides[i].key, key) != 0; i++)
-		;
-	b->overrides[i].key = key;
-	b->overrides[i].value = value;
-	if (i == b->noverrides)
-		b->noverrides++;
-}
-
-static conf_t *
-load_conf(bridge_t *b, char *err, size_t errlen)
-{
-	return conf_load_overrides(b->config_path, environ, SECTION, b->overrides, b->noverrides,
-	                           err, errlen);
-}
-
+/* The settings the threads read that a reload may change (the log level is
+ * the start-up kit's). */
 static void
 apply_conf(bridge_t *b, const conf_t *c)
 {
-	log_level_t lv = LOG_LEVEL_INFO;
-
-	log_level_parse(conf_get(c, SECTION, "log_level"), &lv);
-	log_set_level(lv);
 	__atomic_store_n(&b->timeout, conf_get_int(c, SECTION, "timeout"), __ATOMIC_RELAXED);
 	__atomic_store_n(&b->guarantee, conf_get_bool(c, SECTION, "guarantee"), __ATOMIC_RELAXED);
 	__atomic_store_n(&b->resubscribe_s, sub_period(c), __ATOMIC_RELAXED);
@@ -79,24 +61,22 @@ apply_conf(bridge_t *b, const conf_t *c)
 static int
 on_hup(loop_t *loop, int signo, void *arg)
 {
+	static const char *const restart[] = {"to_gearman",     "to_zeromq",       "subscribe",
+	                                      "subscriber",     "gearman_servers", "max_in_flight",
+	                                      "router_backend", "router_frontend", NULL};
 	bridge_t *b = arg;
-	char err[1024];
 	conf_t *c;
 
 	GH_UNUSED(loop);
 	GH_UNUSED(signo);
-	if ((c = load_conf(b, err, sizeof(err))) == NULL) {
-		log_error("SIGHUP: configuration not reloaded: %s", err);
+	if ((c = startup_reload(b->startup, b->conf, restart)) == NULL)
 		return 0;
-	}
 	conf_destroy(&b->conf);
 	b->conf = c;
 	apply_conf(b, c);
 	__atomic_store_n(&b->hb_timeout_s, conf_get_int(c, SECTION, "heartbeat_timeout"),
 	                 __ATOMIC_RELAXED);
-	if (b->peer != NULL)
-		peer_set_heartbeat(b->peer, conf_get_int(c, SECTION, "heartbeat_interval") * 1000,
-		                   conf_get_int(c, SECTION, "heartbeat_timeout") * 1000);
+	startup_peer_heartbeat(b->peer, c, SECTION);
 	log_notice("SIGHUP: reloaded log_level (%s), timeout (%ld s), guarantee and the heartbeat "
 	           "settings; routes, servers and max_in_flight need a restart",
 	           log_level_name(log_get_level()), b->timeout);
@@ -105,11 +85,13 @@ on_hup(loop_t *loop, int signo, void *arg)
 
 /* ---- routes ---- */
 
-/* Reads the routes of the configuration. Returns 0, or -1 with err. */
+/* Reads the routes of the configuration. Returns 0, or -1 with EX_CONFIG
+ * in e. */
 static int
-read_routes(bridge_t *b, char *err, size_t errlen)
+read_routes(bridge_t *b, gh_error_t *e)
 {
-	char **outs, **ins, **subs;
+	char **outs, **ins, **subs, *err = e->text;
+	size_t errlen = sizeof(e->text);
 	size_t nouts, nins, nsubs, i;
 	json_t *q;
 	int rc = -1;
@@ -165,6 +147,8 @@ read_routes(bridge_t *b, char *err, size_t errlen)
 	}
 	rc = 0;
 out:
+	if (rc != 0)
+		e->status = EX_CONFIG;
 	conf_list_free(outs, nouts);
 	conf_list_free(ins, nins);
 	conf_list_free(subs, nsubs);
@@ -189,18 +173,22 @@ free_routes(bridge_t *b)
 	free(b->subscriber);
 }
 
-/* ---- set-up ---- */
-
-/* The event loop, with the signals it handles. */
-static void
-bridge_open_loop(bridge_t *b)
+/* The configuration, with the command line on top, and its routes; then
+ * the log. Returns STARTUP_RUN, or the exit status having written why to
+ * stderr. */
+static int
+bridge_configure(bridge_t *b)
 {
-	b->loop = loop_new();
-	loop_add_signal(b->loop, SIGTERM, backend_on_stop, b);
-	loop_add_signal(b->loop, SIGINT, backend_on_stop, b);
-	loop_add_signal(b->loop, SIGHUP, on_hup, b);
-	signal(SIGPIPE, SIG_IGN);
+	gh_error_t e;
+
+	if ((b->conf = startup_conf(b->startup, &e)) == NULL || read_routes(b, &e) != 0)
+		return startup_fail(b->startup, &e);
+	startup_log_open(b->conf, SECTION, bridge_program.name);
+	apply_conf(b, b->conf);
+	return STARTUP_RUN;
 }
+
+/* ---- set-up ---- */
 
 /* The settings every thread reads: our gearman identifier, the gearman
  * servers (each must parse), the heartbeat timeout and max_in_flight.
@@ -208,25 +196,16 @@ bridge_open_loop(bridge_t *b)
 static int
 bridge_read_gearman(bridge_t *b)
 {
-	char err[1024], host[64] = "localhost";
-	size_t i;
-	int port;
+	char host[64] = "localhost";
+	gh_error_t e;
 
 	gethostname(host, sizeof(host) - 1);
 	b->identifier = gh_asprintf("gearhorn-bridge_%s_%ld", host, (long)getpid());
-	b->servers = conf_get_list(b->conf, SECTION, "gearman_servers", &b->nservers);
 	b->hb_timeout_s = conf_get_int(b->conf, SECTION, "heartbeat_timeout");
 	b->nthreads = conf_get_int(b->conf, SECTION, "max_in_flight");
-	if (b->nservers == 0) {
-		log_error("no gearman servers configured ([global] gearman_servers)");
-		return EX_CONFIG;
-	}
-	for (i = 0; i < b->nservers; i++) {
-		if (conf_parse_server(b->servers[i], host, sizeof(host), &port, err, sizeof(err)) <
-		    0) {
-			log_error("%s", err);
-			return EX_CONFIG;
-		}
+	if ((b->servers = startup_gearman_servers(b->conf, SECTION, &b->nservers, &e)) == NULL) {
+		log_error("%s", e.text);
+		return e.status;
 	}
 	return EX_OK;
 }
@@ -237,7 +216,7 @@ bridge_read_gearman(bridge_t *b)
 static int
 bridge_open(bridge_t *b)
 {
-	char err[1024];
+	gh_error_t e;
 
 	b->ctx = zmq_ctx_new();
 	b->slots = b->ctx ? zmq_socket(b->ctx, ZMQ_ROUTER) : NULL;
@@ -246,10 +225,9 @@ bridge_open(bridge_t *b)
 		return EX_OSERR;
 	}
 	loop_add_socket(b->loop, b->slots, ZMQ_POLLIN, backend_on_slots, b);
-	if ((b->nins > 0 && zw_setup(b, err, sizeof(err)) == -1) ||
-	    (b->nouts > 0 && backend_open(b, err, sizeof(err)) == -1)) {
-		log_error("%s", err);
-		return EX_CONFIG;
+	if ((b->nins > 0 && zw_setup(b, &e) == -1) || (b->nouts > 0 && backend_open(b, &e) == -1)) {
+		log_error("%s", e.text);
+		return e.status;
 	}
 	if (b->nouts > 0)
 		gslot_alloc(b);
@@ -325,7 +303,8 @@ bridge_run(bridge_t *b)
 {
 	int rc;
 
-	bridge_open_loop(b);
+	b->loop = startup_loop(backend_on_stop, on_hup, b);
+	signal(SIGPIPE, SIG_IGN);
 	if ((rc = bridge_read_gearman(b)) == EX_OK && (rc = bridge_open(b)) == EX_OK &&
 	    (rc = bridge_start(b)) == EX_OK)
 		rc = bridge_loop(b);
@@ -333,78 +312,43 @@ bridge_run(bridge_t *b)
 	return rc;
 }
 
-static void
-usage(FILE *f)
+/* A bridge with only its start-up made. Caller owns the result
+ * (bridge_destroy). */
+static bridge_t *
+bridge_new(void)
 {
-	fprintf(f,
-	        "usage: gearhorn-bridge [-hV] [-c file] [-l level] [-s host:port ...]\n"
-	        "  -c, --config FILE      configuration file (default %s)\n"
-	        "  -s, --server H:P       gearman job server; repeatable ([global] "
-	        "gearman_servers)\n"
-	        "  -l, --log-level LEVEL  error, warn, notice, info or debug\n"
-	        "  -h, --help             show this help\n"
-	        "  -V, --version          show the version\n",
-	        conf_default_path());
+	bridge_t *b = gh_calloc(1, sizeof(*b));
+
+	b->startup = startup_new(&bridge_program);
+	return b;
+}
+
+/* Frees what bridge_new, bridge_configure and read_routes made (bridge_run
+ * frees its own) and sets *self_p to NULL. Accepts NULL and a pointer to
+ * NULL. */
+static void
+bridge_destroy(bridge_t **self_p)
+{
+	bridge_t *b;
+
+	if (self_p == NULL || (b = *self_p) == NULL)
+		return;
+	free_routes(b);
+	conf_destroy(&b->conf);
+	startup_destroy(&b->startup);
+	free(b);
+	*self_p = NULL;
 }
 
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'},    {"server", required_argument, NULL, 's'},
-	    {"log-level", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0}};
-	bridge_t b;
-	char err[1024];
-	int c, rc;
+	bridge_t *b = bridge_new();
+	int rc = startup_args(b->startup, argc, argv);
 
-	memset(&b, 0, sizeof(b));
-	log_open("gearhorn-bridge", LOG_LEVEL_INFO, 0);
-	while ((c = getopt_long(argc, argv, "c:s:l:hV", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			b.config_path = optarg;
-			break;
-		case 's':
-			gh_list_append(&b.servers_opt, optarg);
-			set_override(&b, "gearman_servers", b.servers_opt);
-			break;
-		case 'l':
-			set_override(&b, "log_level", optarg);
-			break;
-		case 'h':
-			usage(stdout);
-			return EX_OK;
-		case 'V':
-			printf("gearhorn-bridge %s (protocol %s)\n", PACKAGE_VERSION,
-			       PROTO_VERSION);
-			return EX_OK;
-		default:
-			usage(stderr);
-			free(b.servers_opt);
-			return EX_USAGE;
-		}
-	}
-	if (optind < argc) {
-		usage(stderr);
-		free(b.servers_opt);
-		return EX_USAGE;
-	}
-	if ((b.conf = load_conf(&b, err, sizeof(err))) == NULL ||
-	    read_routes(&b, err, sizeof(err)) == -1) {
-		fprintf(stderr, "gearhorn-bridge: %s\n", err);
-		free_routes(&b);
-		conf_destroy(&b.conf);
-		free(b.servers_opt);
-		return EX_CONFIG;
-	}
-	log_open("gearhorn-bridge", LOG_LEVEL_INFO,
-	         strcmp(conf_get(b.conf, SECTION, "log_target"), "syslog") == 0);
-	apply_conf(&b, b.conf);
-	rc = bridge_run(&b);
-	free_routes(&b);
-	conf_destroy(&b.conf);
-	free(b.servers_opt);
+	if (rc == STARTUP_RUN && (rc = bridge_configure(b)) == STARTUP_RUN)
+		rc = bridge_run(b);
+	bridge_destroy(&b);
 	log_close();
 	return rc;
 }

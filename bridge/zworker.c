@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <time.h>
 
 #include <zmq.h>
@@ -180,7 +181,7 @@ zw_free(zworker_t *z)
 }
 
 int
-zw_setup(bridge_t *b, char *err, size_t errlen)
+zw_setup(bridge_t *b, gh_error_t *e)
 {
 	char *frontends = NULL, **fe;
 	size_t nfe, i;
@@ -196,9 +197,11 @@ zw_setup(bridge_t *b, char *err, size_t errlen)
 	b->zw = gh_calloc(b->nzw, sizeof(*b->zw));
 	for (i = 0; i < b->nzw && rc == 0; i++) {
 		b->zw[i].index = (int)i;
-		rc = zw_init(b, &b->zw[i], frontends, err, errlen);
+		rc = zw_init(b, &b->zw[i], frontends, e->text, sizeof(e->text));
 	}
 	free(frontends);
+	if (rc != 0)
+		e->status = EX_CONFIG;
 	return rc;
 }
 

@@ -2,7 +2,8 @@
  * check_startup.c: unit tests for the start-up kit (startup.h) and the
  * classed errors of util.h: the command line and the order of overrides,
  * database paths, the router connection's settings, logging settings,
- * reloads, the -V line and the error classes.
+ * reloads, the -V line, the error classes and how an error is reported
+ * before the log is open.
  */
 #include "config.h"
 
@@ -261,6 +262,30 @@ START_TEST(test_begin)
 	conf_destroy(&c);
 	ck_assert_int_eq(startup_begin(st, count(help), help, &c), EX_OK);
 	ck_assert_ptr_null(c);
+	startup_destroy(&st);
+}
+END_TEST
+
+START_TEST(test_fail)
+{
+	startup_t *st = startup_new(&test_program);
+	FILE *f = tmpfile();
+	int saved = dup(2);
+	gh_error_t e;
+	char *text;
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_ge(saved, 0);
+	gh_error_set(&e, EX_CONFIG, "nothing to %s", "do");
+	ck_assert_int_eq(dup2(fileno(f), 2), 2);
+	ck_assert_int_eq(startup_fail(st, &e), EX_CONFIG);
+	fflush(stderr);
+	ck_assert_int_eq(dup2(saved, 2), 2);
+	close(saved);
+	text = read_all(f);
+	ck_assert_str_eq(text, "gearhorn-test: nothing to do\n");
+	free(text);
+	fclose(f);
 	startup_destroy(&st);
 }
 END_TEST
@@ -587,6 +612,7 @@ startup_suite(void)
 	tcase_add_test(tc, test_bad_command_lines);
 	tcase_add_test(tc, test_bad_values_are_config_errors);
 	tcase_add_test(tc, test_begin);
+	tcase_add_test(tc, test_fail);
 	tcase_add_test(tc, test_usage_from_table);
 	tcase_add_test(tc, test_version_line);
 	tcase_add_test(tc, test_db_path);

@@ -266,6 +266,13 @@ startup_conf(const startup_t *st, gh_error_t *e)
 }
 
 int
+startup_fail(const startup_t *st, const gh_error_t *e)
+{
+	fprintf(stderr, "%s: %s\n", st->prog->name, e->text);
+	return e->status;
+}
+
+int
 startup_begin(startup_t *st, int argc, char **argv, conf_t **conf)
 {
 	gh_error_t e;
@@ -274,10 +281,8 @@ startup_begin(startup_t *st, int argc, char **argv, conf_t **conf)
 	*conf = NULL;
 	if ((rc = startup_args(st, argc, argv)) != STARTUP_RUN)
 		return rc;
-	if ((*conf = startup_conf(st, &e)) == NULL) {
-		fprintf(stderr, "%s: %s\n", st->prog->name, e.text);
-		return e.status;
-	}
+	if ((*conf = startup_conf(st, &e)) == NULL)
+		return startup_fail(st, &e);
 	startup_log_open(*conf, st->prog->section, st->prog->name);
 	return STARTUP_RUN;
 }

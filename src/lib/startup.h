@@ -91,10 +91,13 @@ void startup_usage(const startup_t *st, FILE *out);
  * EX_CONFIG and the message in e. */
 conf_t *startup_conf(const startup_t *st, gh_error_t *e);
 
-/* The first steps of a daemon: startup_args, startup_conf (an error is
- * written as "NAME: MESSAGE" to stderr and its status returned), then
- * startup_log_open. Returns STARTUP_RUN with *conf set (caller owns it),
- * or the status to exit with (*conf NULL). */
+/* Writes e as "NAME: MESSAGE" to stderr, as a program reports an error
+ * before its log is open. Returns e->status. */
+int startup_fail(const startup_t *st, const gh_error_t *e);
+
+/* The first steps of a daemon: startup_args, startup_conf (an error goes
+ * through startup_fail), then startup_log_open. Returns STARTUP_RUN with *conf set (caller owns
+ * it), or the status to exit with (*conf NULL). */
 int startup_begin(startup_t *st, int argc, char **argv, conf_t **conf);
 
 /* SIGHUP: loads the configuration as startup_conf does and applies the log
