@@ -5,10 +5,10 @@
 
 #include "conf.h"
 #include "util.h"
-#include "lib/check_run.h"
+#include "lib/check_main.h"
+#include "lib/files.h"
 
 #include <check.h>
-#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,39 +21,20 @@ static const char *const sections[] = {"global",    "router", "jobmanager",
                                        "scheduler", "fanout", "bridge"};
 
 /* Each test gets a fresh directory for its files. */
-static char *tmpdir;
+static char tmpdir[1024];
 static char err[1024];
 
 static void
 setup(void)
 {
-	const char *tmp = getenv("TMPDIR");
-
-	tmpdir = gh_asprintf("%s/check_conf.XXXXXX", tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	ck_assert_int_eq(gh_tmpdir_make(tmpdir, sizeof(tmpdir), "check_conf"), 0);
 	err[0] = '\0';
 }
 
 static void
 teardown(void)
 {
-	DIR *d = opendir(tmpdir);
-	struct dirent *de;
-
-	ck_assert_ptr_nonnull(d);
-	while ((de = readdir(d)) != NULL) {
-		char *path;
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		path = gh_asprintf("%s/%s", tmpdir, de->d_name);
-		if (unlink(path) != 0)
-			ck_assert_int_eq(rmdir(path), 0);
-		free(path);
-	}
-	closedir(d);
-	ck_assert_int_eq(rmdir(tmpdir), 0);
-	free(tmpdir);
-	tmpdir = NULL;
+	ck_assert_int_eq(gh_tmpdir_remove(tmpdir), 0);
 }
 
 /* Writes len bytes to a new file in tmpdir. Caller owns the path. */
@@ -1223,8 +1204,8 @@ START_TEST(test_load_overrides)
 }
 END_TEST
 
-static Suite *
-conf_suite(void)
+Suite *
+suite(void)
 {
 	Suite *s = suite_create("conf");
 	TCase *tc = tcase_create("core");
@@ -1258,13 +1239,4 @@ conf_suite(void)
 	tcase_add_test(tc, test_load_overrides);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int
-main(void)
-{
-	int failed;
-
-	failed = gh_check_failed(conf_suite());
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

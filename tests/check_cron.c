@@ -11,7 +11,7 @@
 #include <time.h>
 
 #include "../src/scheduler/cron.h"
-#include "lib/check_run.h"
+#include "lib/check_main.h"
 
 static time_t
 at(int y, int mo, int d, int h, int mi, int s)
@@ -152,12 +152,11 @@ START_TEST(test_invalid)
 }
 END_TEST
 
-int
-main(void)
+Suite *
+suite(void)
 {
 	Suite *s = suite_create("cron");
 	TCase *tc = tcase_create("core");
-	int failed;
 
 	setenv("TZ", "UTC", 1);
 	tzset();
@@ -168,6 +167,5 @@ main(void)
 	tcase_add_test(tc, test_day_rules);
 	tcase_add_test(tc, test_invalid);
 	suite_add_tcase(s, tc);
-	failed = gh_check_failed(s);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return s;
 }

@@ -15,7 +15,7 @@
 
 #include "proto.h"
 #include "util.h"
-#include "lib/check_run.h"
+#include "lib/check_main.h"
 
 #define F(s)                       \
 	{                          \
@@ -1717,11 +1717,26 @@ free_cases(char **list, size_t n)
 	free(list);
 }
 
-static Suite *
-proto_suite(void)
+static void
+free_data(void)
+{
+	free_cases(valid_files, nvalid);
+	free_cases(invalid_files, ninvalid);
+	free(valid_dir);
+	free(invalid_dir);
+}
+
+Suite *
+suite(void)
 {
 	Suite *s = suite_create("proto");
 	TCase *tc;
+
+	valid_dir = find_data_dir("valid");
+	invalid_dir = find_data_dir("invalid");
+	valid_files = list_cases(valid_dir, &nvalid);
+	invalid_files = list_cases(invalid_dir, &ninvalid);
+	gh_check_at_end(free_data);
 
 	tc = tcase_create("names");
 	tcase_add_test(tc, test_cmd_names);
@@ -1785,23 +1800,4 @@ proto_suite(void)
 	suite_add_tcase(s, tc);
 
 	return s;
-}
-
-int
-main(void)
-{
-	int failed;
-
-	valid_dir = find_data_dir("valid");
-	invalid_dir = find_data_dir("invalid");
-	valid_files = list_cases(valid_dir, &nvalid);
-	invalid_files = list_cases(invalid_dir, &ninvalid);
-
-	failed = gh_check_failed(proto_suite());
-
-	free_cases(valid_files, nvalid);
-	free_cases(invalid_files, ninvalid);
-	free(valid_dir);
-	free(invalid_dir);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
