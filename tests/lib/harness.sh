@@ -41,6 +41,8 @@ trap gh_cleanup EXIT
 gh_skip() { echo "SKIP: $*" >&2; exit 77; }
 gh_fail() { echo "FAIL: $*" >&2; exit 1; }
 gh_require_tool() { [ -n "${1:-}" ] && [ -x "$1" ] || gh_skip "${1:-a required tool} is not installed"; }
+# An input from the source tree: exit 77 (skip) when it is missing.
+gh_require_input() { [ -e "$1" ] || gh_skip "$1 not found (is top_srcdir right?)"; }
 
 gh_free_port() { "$top_builddir/tests/freeport"; }
 
