@@ -15,7 +15,7 @@
 #include "broker.h"
 #include "log.h"
 #include "proto.h"
-#include "lib/check_run.h"
+#include "lib/check_main.h"
 
 #define CAP_MAX    512
 #define CAP_FRAMES 16
@@ -834,10 +834,8 @@ broker_suite(void)
 	return s;
 }
 
-int
-main(void)
+Suite *
+suite(void)
 {
-	int failed;
-	failed = gh_check_failed(broker_suite());
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return broker_suite();
 }

@@ -5,10 +5,10 @@
 
 #include "conf.h"
 #include "util.h"
-#include "lib/check_run.h"
+#include "lib/check_main.h"
+#include "lib/files.h"
 
 #include <check.h>
-#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,39 +21,20 @@ static const char *const sections[] = {"global",    "router", "jobmanager",
                                        "scheduler", "fanout", "bridge"};
 
 /* Each test gets a fresh directory for its files. */
-static char *tmpdir;
+static char tmpdir[1024];
 static char err[1024];
 
 static void
 setup(void)
 {
-	const char *tmp = getenv("TMPDIR");
-
-	tmpdir = gh_asprintf("%s/check_conf.XXXXXX", tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	ck_assert_int_eq(gh_tmpdir_make(tmpdir, sizeof(tmpdir), "check_conf"), 0);
 	err[0] = '\0';
 }
 
 static void
 teardown(void)
 {
-	DIR *d = opendir(tmpdir);
-	struct dirent *de;
-
-	ck_assert_ptr_nonnull(d);
-	while ((de = readdir(d)) != NULL) {
-		char *path;
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		path = gh_asprintf("%s/%s", tmpdir, de->d_name);
-		if (unlink(path) != 0)
-			ck_assert_int_eq(rmdir(path), 0);
-		free(path);
-	}
-	closedir(d);
-	ck_assert_int_eq(rmdir(tmpdir), 0);
-	free(tmpdir);
-	tmpdir = NULL;
+	ck_assert_int_eq(gh_tmpdir_remove(tmpdir), 0);
 }
 
 /* Writes len bytes to a new file in tmpdir. Caller owns the path. */
@@ -1112,23 +1093,19 @@ START_TEST(test_failed_set_keeps_value)
 }
 END_TEST
 
-/* Reads $top_srcdir/man/gearhorn.conf.5, or returns NULL (the test is then
- * skipped) when top_srcdir is not set. Caller owns the result. */
+/* man/gearhorn.conf.5 in the source tree (found by suite()). */
+static char *man_path;
+
+/* Reads the man page. Caller owns the result. */
 static char *
 read_man_page(void)
 {
-	const char *top = getenv("top_srcdir");
-	char *path, *text;
+	char *text;
 	size_t len = 0, n;
 	FILE *f;
 
-	if (top == NULL || *top == '\0') {
-		fprintf(stderr, "check_conf: top_srcdir not set, man page checks skipped\n");
-		return NULL;
-	}
-	path = gh_asprintf("%s/man/gearhorn.conf.5", top);
-	f = fopen(path, "r");
-	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	f = fopen(man_path, "r");
+	ck_assert_msg(f != NULL, "%s: %s", man_path, strerror(errno));
 	text = gh_malloc(256 * 1024);
 	while ((n = fread(text + len, 1, 256 * 1024 - 1 - len, f)) > 0)
 		len += n;
@@ -1136,7 +1113,6 @@ read_man_page(void)
 	ck_assert_uint_lt(len, 256 * 1024 - 1);
 	text[len] = '\0';
 	fclose(f);
-	free(path);
 	return text;
 }
 
@@ -1146,8 +1122,6 @@ START_TEST(test_man_page_keys)
 	const conf_key_info_t *info;
 	size_t i;
 
-	if (text == NULL)
-		return;
 	/* Every key is an entry in the list of its section. */
 	for (i = 0; (info = conf_key_at(i)) != NULL; i++) {
 		char *ss = gh_asprintf("\n.Ss [%s]\n", info->section);
@@ -1173,8 +1147,6 @@ START_TEST(test_man_page_examples_load)
 	const char *p;
 	int blocks = 0;
 
-	if (text == NULL)
-		return;
 	/* Every literal block that is a configuration file loads. */
 	for (p = strstr(text, "\n.Bd -literal"); p != NULL; p = strstr(p + 1, "\n.Bd -literal")) {
 		const char *body = strchr(p + 1, '\n') + 1;
@@ -1223,12 +1195,21 @@ START_TEST(test_load_overrides)
 }
 END_TEST
 
-static Suite *
-conf_suite(void)
+static void
+free_man_path(void)
+{
+	free(man_path);
+}
+
+Suite *
+suite(void)
 {
 	Suite *s = suite_create("conf");
 	TCase *tc = tcase_create("core");
 
+	if ((man_path = gh_test_input("man/gearhorn.conf.5")) == NULL)
+		gh_check_skip("man/gearhorn.conf.5 not found (set top_srcdir)");
+	gh_check_at_end(free_man_path);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_schema_types);
@@ -1258,13 +1239,4 @@ conf_suite(void)
 	tcase_add_test(tc, test_load_overrides);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int
-main(void)
-{
-	int failed;
-
-	failed = gh_check_failed(conf_suite());
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -11,7 +11,7 @@
 #include <time.h>
 
 #include "cron.h"
-#include "lib/check_run.h"
+#include "lib/check_main.h"
 
 static time_t
 at(int y, int mo, int d, int h, int mi, int s)
@@ -222,12 +222,11 @@ START_TEST(test_schedule_check)
 }
 END_TEST
 
-int
-main(void)
+Suite *
+suite(void)
 {
 	Suite *s = suite_create("cron");
 	TCase *tc = tcase_create("core");
-	int failed;
 
 	setenv("TZ", "UTC", 1);
 	tzset();
@@ -239,6 +238,5 @@ main(void)
 	tcase_add_test(tc, test_invalid);
 	tcase_add_test(tc, test_schedule_check);
 	suite_add_tcase(s, tc);
-	failed = gh_check_failed(s);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return s;
 }

@@ -10,7 +10,7 @@
 
 #include "dict.h"
 #include "util.h"
-#include "lib/check_run.h"
+#include "lib/check_main.h"
 
 static int freed;
 
@@ -134,18 +134,16 @@ START_TEST(test_siphash)
 }
 END_TEST
 
-int
-main(void)
+Suite *
+suite(void)
 {
 	Suite *s = suite_create("dict");
 	TCase *tc = tcase_create("core");
-	int failed;
 
 	tcase_add_test(tc, test_set_get_replace_del);
 	tcase_add_test(tc, test_binary_keys_and_take);
 	tcase_add_test(tc, test_growth_and_iteration);
 	tcase_add_test(tc, test_siphash);
 	suite_add_tcase(s, tc);
-	failed = gh_check_failed(s);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return s;
 }

@@ -27,7 +27,8 @@
 #include "store.h"
 #include "util.h"
 #include "worker.h"
-#include "lib/check_run.h"
+#include "lib/check_main.h"
+#include "lib/files.h"
 
 /* ---- the job server (one per test case, started in the runner) ---- */
 
@@ -39,18 +40,15 @@ static void
 server_start(void)
 {
 	ck_assert_int_eq(harness_gearmand_start(&gearmand, 0), 0);
-	ck_assert_int_eq(harness_tmpdir(tmpdir, sizeof(tmpdir), "check_fanout"), 0);
+	ck_assert_int_eq(gh_tmpdir_make(tmpdir, sizeof(tmpdir), "check_fanout"), 0);
 }
 
 static void
 server_stop(void)
 {
-	char cmd[1200];
-
 	harness_gearmand_stop(&gearmand, 0);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", tmpdir);
+	if (gh_tmpdir_remove(tmpdir) != 0)
+		fprintf(stderr, "could not remove %s: %s\n", tmpdir, strerror(errno));
 }
 
 /* Short, since a subscriber without a worker waits all of it; long enough
@@ -1139,19 +1137,16 @@ START_TEST(test_large_topic)
 }
 END_TEST
 
-int
-main(void)
+Suite *
+suite(void)
 {
 	Suite *s = suite_create("fanout");
 	TCase *tc = tcase_create("gearmand");
 	TCase *tct = tcase_create("timeout");
 	TCase *tcl = tcase_create("large");
-	int failed;
 
-	if (harness_gearmand_path() == NULL) {
-		fprintf(stderr, "SKIP: gearmand not found\n");
-		return 77;
-	}
+	if (harness_gearmand_path() == NULL)
+		gh_check_skip("gearmand not found");
 	log_set_level(getenv("FANOUT_TEST_DEBUG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR);
 	tcase_add_unchecked_fixture(tc, server_start, server_stop);
 	tcase_set_timeout(tc, 120);
@@ -1181,6 +1176,5 @@ main(void)
 	tcase_add_test(tct, test_timeout);
 	suite_add_tcase(s, tct);
 
-	failed = gh_check_failed(s);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return s;
 }

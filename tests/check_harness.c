@@ -14,7 +14,7 @@
 #include <libgearman-1.0/gearman.h>
 
 #include "lib/harness.h"
-#include "lib/check_run.h"
+#include "lib/check_main.h"
 
 START_TEST(test_free_port)
 {
@@ -58,21 +58,17 @@ START_TEST(test_gearmand_round_trip)
 }
 END_TEST
 
-int
-main(void)
+Suite *
+suite(void)
 {
 	Suite *s = suite_create("harness");
 	TCase *tc = tcase_create("gearmand");
-	int failed;
 
-	if (harness_gearmand_path() == NULL) {
-		fprintf(stderr, "SKIP: gearmand not found\n");
-		return 77;
-	}
+	if (harness_gearmand_path() == NULL)
+		gh_check_skip("gearmand not found");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_free_port);
 	tcase_add_test(tc, test_gearmand_round_trip);
 	suite_add_tcase(s, tc);
-	failed = gh_check_failed(s);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return s;
 }

@@ -5,7 +5,8 @@
 
 #include "log.h"
 #include "util.h"
-#include "lib/check_run.h"
+#include "lib/check_main.h"
+#include "lib/files.h"
 
 #include <check.h>
 #include <errno.h>
@@ -370,8 +371,7 @@ writer_main(void *arg)
 
 START_TEST(test_threads_whole_lines)
 {
-	const char *tmp = getenv("TMPDIR");
-	char *dir, *path, *data, *line, *save = NULL;
+	char dir[1024], *path, *data, *line, *save = NULL;
 	unsigned char seen[THREADS][LINES_PER_THREAD];
 	struct writer w[THREADS];
 	pthread_t th[THREADS];
@@ -379,8 +379,7 @@ START_TEST(test_threads_whole_lines)
 	int fd, i;
 	ssize_t n;
 
-	dir = gh_asprintf("%s/check_log.XXXXXX", tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(gh_tmpdir_make(dir, sizeof(dir), "check_log"), 0);
 	path = gh_asprintf("%s/log", dir);
 	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_TRUNC, 0600);
 	ck_assert_int_ge(fd, 0);
@@ -408,8 +407,7 @@ START_TEST(test_threads_whole_lines)
 	ck_assert_int_eq(n, 0);
 	data[len] = '\0';
 	close(fd);
-	ck_assert_int_eq(unlink(path), 0);
-	ck_assert_int_eq(rmdir(dir), 0);
+	ck_assert_int_eq(gh_tmpdir_remove(dir), 0);
 
 	ck_assert_msg(len > 0 && data[len - 1] == '\n', "output does not end in a newline");
 	memset(seen, 0, sizeof(seen));
@@ -430,12 +428,11 @@ START_TEST(test_threads_whole_lines)
 	ck_assert_uint_eq(total, THREADS * LINES_PER_THREAD);
 	free(data);
 	free(path);
-	free(dir);
 }
 END_TEST
 
-static Suite *
-log_suite(void)
+Suite *
+suite(void)
 {
 	Suite *s = suite_create("log");
 	TCase *tc = tcase_create("core");
@@ -454,13 +451,4 @@ log_suite(void)
 	tcase_add_test(tc, test_threads_whole_lines);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int
-main(void)
-{
-	int failed;
-
-	failed = gh_check_failed(log_suite());
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

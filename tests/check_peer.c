@@ -17,7 +17,7 @@
 #include "proto.h"
 #include "util.h"
 #include "wire.h"
-#include "lib/check_run.h"
+#include "lib/check_main.h"
 
 #define MAXMSG 64
 
@@ -543,12 +543,11 @@ START_TEST(test_failed_request)
 }
 END_TEST
 
-int
-main(void)
+Suite *
+suite(void)
 {
 	Suite *s = suite_create("peer");
 	TCase *tc = tcase_create("peer");
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
@@ -563,6 +562,5 @@ main(void)
 	tcase_add_test(tc, test_offer);
 	tcase_add_test(tc, test_goodbye_drains);
 	suite_add_tcase(s, tc);
-	failed = gh_check_failed(s);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return s;
 }

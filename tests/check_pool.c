@@ -18,7 +18,8 @@
 #include "loop.h"
 #include "pool.h"
 #include "util.h"
-#include "lib/check_run.h"
+#include "lib/check_main.h"
+#include "lib/files.h"
 
 typedef struct {
 	int done;
@@ -741,27 +742,23 @@ pool_suite(void)
 	return s;
 }
 
-int
-main(void)
+static void
+remove_dirs(void)
 {
-	const char *b = getenv("top_builddir"), *tmp = getenv("TMPDIR");
-	char parent[400];
-	int failed;
+	gh_tmpdir_remove(markdir);
+	free(moddir);
+}
+
+Suite *
+suite(void)
+{
+	const char *b = getenv("top_builddir");
 
 	moddir = gh_asprintf("%s/tests/handlers/.libs", b && *b ? b : ".");
-	/* Under the build tree, like the integration tests' directories. */
-	snprintf(parent, sizeof(parent), "%s/tests/tmp", b && *b ? b : ".");
-	mkdir(parent, 0777);
-	if (access(parent, W_OK) != 0)
-		snprintf(parent, sizeof(parent), "%s", tmp && *tmp ? tmp : "/tmp");
-	snprintf(markdir, sizeof(markdir), "%s/check_pool.XXXXXX", parent);
-	if (mkdtemp(markdir) == NULL) {
-		perror(markdir);
-		return EXIT_FAILURE;
+	if (gh_tmpdir_make(markdir, sizeof(markdir), "check_pool") != 0) {
+		perror("check_pool: temporary directory");
+		exit(EXIT_FAILURE);
 	}
-	failed = gh_check_failed(pool_suite());
-	clear_marks();
-	rmdir(markdir);
-	free(moddir);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	gh_check_at_end(remove_dirs);
+	return pool_suite();
 }

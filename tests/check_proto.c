@@ -1,7 +1,7 @@
 /*
  * check_proto.c: the eMQP/1.0 codec (src/lib/proto.c), fed frames.
  * Unit tests first, then the data-driven cases under tests/data/{valid,invalid}:
- * each *.frames file is one message, one frame per line (see load_frames).
+ * each *.frames file is one message, one frame per line (see lib/frames.h).
  */
 #include "config.h"
 
@@ -15,7 +15,9 @@
 
 #include "proto.h"
 #include "util.h"
-#include "lib/check_run.h"
+#include "lib/check_main.h"
+#include "lib/files.h"
+#include "lib/frames.h"
 
 #define F(s)                       \
 	{                          \
@@ -36,46 +38,16 @@
 #define S256  S128 S128
 #define S1024 S256 S256 S256 S256
 
-#define MAX_FILE_FRAMES 64
-
 /* ---- helpers ---------------------------------------------------------- */
-
-static int
-frame_eq(gh_frame_t a, gh_frame_t b)
-{
-	if (a.data == NULL || b.data == NULL)
-		return a.data == b.data && a.size == b.size;
-	return a.size == b.size && (a.size == 0 || memcmp(a.data, b.data, a.size) == 0);
-}
-
-/* A frame for a failure message: printable, truncated, "(unset)" for NULL. */
-static const char *
-show(gh_frame_t f, char *buf, size_t buflen)
-{
-	size_t i, o = 0;
-
-	if (f.data == NULL)
-		return "(unset)";
-	for (i = 0; i < f.size && o + 5 < buflen; i++) {
-		unsigned char c = (unsigned char)f.data[i];
-
-		if (c >= 0x20 && c < 0x7f)
-			buf[o++] = (char)c;
-		else
-			o += (size_t)snprintf(buf + o, buflen - o, "\\x%02x", c);
-	}
-	buf[o] = '\0';
-	return buf;
-}
 
 static void
 assert_frame(const char *what, gh_frame_t got, gh_frame_t want)
 {
 	char b1[128], b2[128];
 
-	ck_assert_msg(frame_eq(got, want), "%s: got \"%s\" (%zu bytes), want \"%s\" (%zu bytes)",
-	              what, show(got, b1, sizeof(b1)), got.size, show(want, b2, sizeof(b2)),
-	              want.size);
+	ck_assert_msg(frames_eq(got, want), "%s: got \"%s\" (%zu bytes), want \"%s\" (%zu bytes)",
+	              what, frames_show(got, b1, sizeof(b1)), got.size,
+	              frames_show(want, b2, sizeof(b2)), want.size);
 }
 
 static gh_frame_t
@@ -1377,10 +1349,10 @@ START_TEST(test_valid_name)
 
 	for (i = 0; i < GH_ARRAY_LEN(good); i++)
 		ck_assert_msg(proto_valid_name(good[i].data, good[i].size) == 1, "good %zu \"%s\"",
-		              i, show(good[i], b, sizeof(b)));
+		              i, frames_show(good[i], b, sizeof(b)));
 	for (i = 0; i < GH_ARRAY_LEN(bad); i++)
 		ck_assert_msg(proto_valid_name(bad[i].data, bad[i].size) == 0, "bad %zu \"%s\"", i,
-		              show(bad[i], b, sizeof(b)));
+		              frames_show(bad[i], b, sizeof(b)));
 	ck_assert_int_eq(proto_valid_name(NULL, 3), 0);
 }
 END_TEST
@@ -1408,241 +1380,36 @@ static char **valid_files, **invalid_files;
 static size_t nvalid, ninvalid;
 static char *valid_dir, *invalid_dir;
 
-struct frames_file {
-	char *bytes; /* every frame's bytes back to back; frames point in here */
-	gh_frame_t f[MAX_FILE_FRAMES];
-	size_t n;
-	char expect[64];
-};
-
-static int
-hexval(char c)
+/* Checks the case at path (see frames.h); a valid one must expect a
+ * command, an invalid one an error token. */
+static void
+check_case(const char *path, int valid)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+	frames_t fc;
+	char why[512];
 
-/* Reads one case: one frame per line, an empty line is an empty frame,
- * C escapes \\ \n \r \t \0 \xHH, '#' starts a comment line and
- * "# expect: WORD" names the expected command or error token.
- * Returns 0, or -1 with why filled. */
-static int
-load_frames(const char *path, struct frames_file *ff, char *why, size_t whylen)
-{
-	FILE *fp;
-	char *text = NULL;
-	size_t len = 0, cap = 0, pos = 0, o = 0, line = 0, got;
-	int rc = -1;
-
-	memset(ff, 0, sizeof(*ff));
-	fp = fopen(path, "rb");
-	if (fp == NULL)
-		return gh_err(why, whylen, "cannot open: %s", strerror(errno));
-	do {
-		if (cap - len < 4096) {
-			cap = cap ? cap * 2 : 8192;
-			text = gh_realloc(text, cap);
-		}
-		got = fread(text + len, 1, cap - len, fp);
-		len += got;
-	} while (got > 0);
-	fclose(fp);
-	ff->bytes = gh_malloc(len + 1);
-
-	for (; pos < len; pos++) {
-		char *nl = memchr(text + pos, '\n', len - pos);
-		size_t end = nl ? (size_t)(nl - text) : len, start = o;
-
-		line++;
-		if (text[pos] == '#') {
-			static const char tag[] = "# expect:";
-			size_t a = pos + sizeof(tag) - 1, b = end;
-
-			pos = end;
-			if (b <= a ||
-			    memcmp(text + a - (sizeof(tag) - 1), tag, sizeof(tag) - 1) != 0)
-				continue;
-			while (a < b && text[a] == ' ')
-				a++;
-			while (b > a && text[b - 1] == ' ')
-				b--;
-			if (ff->expect[0] != '\0' || b == a || b - a >= sizeof(ff->expect)) {
-				gh_err(why, whylen, "line %zu: bad or second expect", line);
-				goto out;
-			}
-			memcpy(ff->expect, text + a, b - a);
-			ff->expect[b - a] = '\0';
-			continue;
-		}
-		if (ff->n == MAX_FILE_FRAMES) {
-			gh_err(why, whylen, "more than %d frames", MAX_FILE_FRAMES);
-			goto out;
-		}
-		for (; pos < end; pos++) {
-			int h1, h2;
-
-			if (text[pos] != '\\') {
-				ff->bytes[o++] = text[pos];
-				continue;
-			}
-			if (++pos == end) {
-				gh_err(why, whylen, "line %zu: lone backslash", line);
-				goto out;
-			}
-			switch (text[pos]) {
-			case '\\':
-				ff->bytes[o++] = '\\';
-				break;
-			case 'n':
-				ff->bytes[o++] = '\n';
-				break;
-			case 'r':
-				ff->bytes[o++] = '\r';
-				break;
-			case 't':
-				ff->bytes[o++] = '\t';
-				break;
-			case '0':
-				ff->bytes[o++] = '\0';
-				break;
-			case 'x':
-				if (end - pos < 3 || (h1 = hexval(text[pos + 1])) < 0 ||
-				    (h2 = hexval(text[pos + 2])) < 0) {
-					gh_err(why, whylen, "line %zu: bad \\x escape", line);
-					goto out;
-				}
-				ff->bytes[o++] = (char)(h1 * 16 + h2);
-				pos += 2;
-				break;
-			default:
-				gh_err(why, whylen, "line %zu: unknown escape \\%c", line,
-				       text[pos]);
-				goto out;
-			}
-		}
-		ff->f[ff->n].data = ff->bytes + start;
-		ff->f[ff->n].size = o - start;
-		ff->n++;
-	}
-	if (ff->expect[0] == '\0')
-		gh_err(why, whylen, "no \"# expect:\" line");
-	else
-		rc = 0;
-out:
-	free(text);
-	return rc;
-}
-
-/* Checks one valid case; returns "" or what went wrong (in fail). */
-static const char *
-check_valid_case(const char *path, char *fail, size_t faillen)
-{
-	struct frames_file ff;
-	gh_frame_t out[4 + PROTO_MAX_ARGS];
-	proto_msg_t m;
-	proto_err_t err;
-	proto_cmd_t want;
-	char why[256], b1[128], b2[128];
-	size_t i;
-	int n;
-
-	fail[0] = '\0';
-	if (load_frames(path, &ff, why, sizeof(why)) < 0) {
-		gh_err(fail, faillen, "%s", why);
-		goto out;
-	}
-	want = proto_cmd_lookup(ff.expect, strlen(ff.expect));
-	if (want == PROTO_NONE) {
-		gh_err(fail, faillen, "\"%s\" is not a command", ff.expect);
-		goto out;
-	}
-	if (proto_decode(ff.f, ff.n, &m, &err) < 0) {
-		gh_err(fail, faillen, "rejected: %s: %s", proto_error_name(err.code), err.text);
-		goto out;
-	}
-	if (m.cmd != want) {
-		gh_err(fail, faillen, "decoded as %s, want %s", proto_cmd_name(m.cmd), ff.expect);
-		goto out;
-	}
-	n = proto_encode(&m, out, GH_ARRAY_LEN(out), &err);
-	if (n != (int)ff.n) {
-		gh_err(fail, faillen, "re-encoded to %d frames, want %zu (%s)", n, ff.n,
-		       n < 0 ? err.text : "");
-		goto out;
-	}
-	for (i = 0; i < ff.n; i++) {
-		if (!frame_eq(out[i], ff.f[i])) {
-			gh_err(fail, faillen, "re-encoded frame %zu is \"%s\", want \"%s\"", i,
-			       show(out[i], b1, sizeof(b1)), show(ff.f[i], b2, sizeof(b2)));
-			goto out;
-		}
-	}
-out:
-	free(ff.bytes);
-	return fail;
-}
-
-/* Checks one invalid case; returns "" or what went wrong (in fail). */
-static const char *
-check_invalid_case(const char *path, char *fail, size_t faillen)
-{
-	struct frames_file ff;
-	proto_msg_t m;
-	proto_err_t err;
-	proto_error_t want = PROTO_OK;
-	char why[256];
-
-	fail[0] = '\0';
-	if (load_frames(path, &ff, why, sizeof(why)) < 0) {
-		gh_err(fail, faillen, "%s", why);
-		goto out;
-	}
-	if (proto_error_lookup(ff.expect, strlen(ff.expect), &want) < 0 || want == PROTO_OK) {
-		gh_err(fail, faillen, "\"%s\" is not an error token", ff.expect);
-		goto out;
-	}
-	if (proto_decode(ff.f, ff.n, &m, &err) == 0) {
-		gh_err(fail, faillen, "accepted as %s", proto_cmd_name(m.cmd));
-		goto out;
-	}
-	if (err.code != want) {
-		gh_err(fail, faillen, "got %s (%s), want %s", proto_error_name(err.code), err.text,
-		       proto_error_name(want));
-		goto out;
-	}
-	assert_printable_text(&err);
-out:
-	free(ff.bytes);
-	return fail;
+	ck_assert_msg(frames_load(path, &fc, why, sizeof(why)) == 0, "%s: %s", path, why);
+	ck_assert_msg((proto_cmd_lookup(fc.expect, strlen(fc.expect)) != PROTO_NONE) == valid,
+	              "%s: \"# expect: %s\" is not %s", path, fc.expect,
+	              valid ? "a command" : "an error token");
+	ck_assert_msg(frames_check_case(&fc, why, sizeof(why)) == 0, "%s: %s", path, why);
+	frames_free(&fc);
 }
 
 START_TEST(test_valid_case)
 {
-	char fail[512];
-
-	check_valid_case(valid_files[_i], fail, sizeof(fail));
-	ck_assert_msg(fail[0] == '\0', "%s: %s", valid_files[_i], fail);
+	check_case(valid_files[_i], 1);
 }
 END_TEST
 
 START_TEST(test_invalid_case)
 {
-	char fail[512];
-
-	check_invalid_case(invalid_files[_i], fail, sizeof(fail));
-	ck_assert_msg(fail[0] == '\0', "%s: %s", invalid_files[_i], fail);
+	check_case(invalid_files[_i], 0);
 }
 END_TEST
 
 START_TEST(test_data_dirs_nonempty)
 {
-	ck_assert_msg(valid_dir != NULL, "no tests/data/valid (set top_srcdir)");
-	ck_assert_msg(invalid_dir != NULL, "no tests/data/invalid (set top_srcdir)");
 	ck_assert_msg(nvalid > 0, "%s has no *.frames cases", valid_dir);
 	ck_assert_msg(ninvalid > 0, "%s has no *.frames cases", invalid_dir);
 }
@@ -1654,34 +1421,6 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The first of $top_srcdir, ".", ".." holding tests/data/<sub>; NULL if none.
- * Caller owns the result. */
-static char *
-find_data_dir(const char *sub)
-{
-	const char *cands[3];
-	size_t i;
-
-	cands[0] = getenv("top_srcdir");
-	cands[1] = ".";
-	cands[2] = "..";
-	for (i = 0; i < GH_ARRAY_LEN(cands); i++) {
-		char *path;
-		DIR *d;
-
-		if (cands[i] == NULL || cands[i][0] == '\0')
-			continue;
-		path = gh_asprintf("%s/tests/data/%s", cands[i], sub);
-		d = opendir(path);
-		if (d != NULL) {
-			closedir(d);
-			return path;
-		}
-		free(path);
-	}
-	return NULL;
-}
-
 /* The sorted paths of dir's *.frames files. Caller owns the list and paths. */
 static char **
 list_cases(const char *dir, size_t *n)
@@ -1691,7 +1430,7 @@ list_cases(const char *dir, size_t *n)
 	DIR *d;
 
 	*n = 0;
-	if (dir == NULL || (d = opendir(dir)) == NULL)
+	if ((d = opendir(dir)) == NULL)
 		return NULL;
 	while ((de = readdir(d)) != NULL) {
 		size_t len = strlen(de->d_name);
@@ -1717,11 +1456,28 @@ free_cases(char **list, size_t n)
 	free(list);
 }
 
-static Suite *
-proto_suite(void)
+static void
+free_data(void)
+{
+	free_cases(valid_files, nvalid);
+	free_cases(invalid_files, ninvalid);
+	free(valid_dir);
+	free(invalid_dir);
+}
+
+Suite *
+suite(void)
 {
 	Suite *s = suite_create("proto");
 	TCase *tc;
+
+	valid_dir = gh_test_input("tests/data/valid");
+	invalid_dir = gh_test_input("tests/data/invalid");
+	if (valid_dir == NULL || invalid_dir == NULL)
+		gh_check_skip("tests/data not found (set top_srcdir)");
+	valid_files = list_cases(valid_dir, &nvalid);
+	invalid_files = list_cases(invalid_dir, &ninvalid);
+	gh_check_at_end(free_data);
 
 	tc = tcase_create("names");
 	tcase_add_test(tc, test_cmd_names);
@@ -1785,23 +1541,4 @@ proto_suite(void)
 	suite_add_tcase(s, tc);
 
 	return s;
-}
-
-int
-main(void)
-{
-	int failed;
-
-	valid_dir = find_data_dir("valid");
-	invalid_dir = find_data_dir("invalid");
-	valid_files = list_cases(valid_dir, &nvalid);
-	invalid_files = list_cases(invalid_dir, &ninvalid);
-
-	failed = gh_check_failed(proto_suite());
-
-	free_cases(valid_files, nvalid);
-	free_cases(invalid_files, ninvalid);
-	free(valid_dir);
-	free(invalid_dir);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -11,13 +11,14 @@
 #include <unistd.h>
 
 #include "../src/scheduler/schedule.h"
-#include "lib/check_run.h"
+#include "lib/check_main.h"
+#include "lib/files.h"
 
 #define JOB(arg)                                                                      \
 	"[\"run\", {\"callable\": \"echo\", \"path\": \"builtin\", \"args\": [\"" arg \
 	"\"], \"kwargs\": {}, \"class_args\": [], \"class_kwargs\": {}}]"
 
-static char dir[64], path[128];
+static char dir[1024], path[1100];
 
 typedef struct {
 	int n;
@@ -54,22 +55,14 @@ add(sched_t *s, const char *queue, const char *headers, long interval, const cha
 static void
 setup(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/gh-sched-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(gh_tmpdir_make(dir, sizeof(dir), "check_sched"), 0);
 	snprintf(path, sizeof(path), "%s/scheduler.db", dir);
 }
 
 static void
 teardown(void)
 {
-	char p[160];
-
-	unlink(path);
-	snprintf(p, sizeof(p), "%s-wal", path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", path);
-	unlink(p);
-	rmdir(dir);
+	gh_tmpdir_remove(dir);
 }
 
 static sched_t *
@@ -229,12 +222,11 @@ START_TEST(test_bad_input)
 }
 END_TEST
 
-int
-main(void)
+Suite *
+suite(void)
 {
 	Suite *su = suite_create("sched");
 	TCase *tc = tcase_create("core");
-	int failed;
 
 	setenv("TZ", "UTC", 1);
 	tcase_add_checked_fixture(tc, setup, teardown);
@@ -245,6 +237,5 @@ main(void)
 	tcase_add_test(tc, test_same_call_replaces_and_unschedule);
 	tcase_add_test(tc, test_bad_input);
 	suite_add_tcase(su, tc);
-	failed = gh_check_failed(su);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return su;
 }

@@ -8,7 +8,6 @@
 #include "config.h"
 
 #include <check.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,11 +19,11 @@
 #include <zmq.h>
 
 #include "conf.h"
-#include "lib/harness.h"
 #include "log.h"
 #include "startup.h"
 #include "util.h"
-#include "lib/check_run.h"
+#include "lib/check_main.h"
+#include "lib/files.h"
 
 static const startup_option_t test_options[] = {
     {'r', "router", "ENDPOINT", "router", 0, "router frontends"},
@@ -37,26 +36,17 @@ static const startup_program_t test_program = {"gearhorn-test", "scheduler", tes
 
 static char tmpdir[1024];
 
-static int
-remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	GH_UNUSED(sb);
-	GH_UNUSED(flag);
-	GH_UNUSED(ftw);
-	return remove(path);
-}
-
 static void
 setup(void)
 {
-	ck_assert_int_eq(harness_tmpdir(tmpdir, sizeof(tmpdir), "check_startup"), 0);
+	ck_assert_int_eq(gh_tmpdir_make(tmpdir, sizeof(tmpdir), "check_startup"), 0);
 	unsetenv("GEARHORN_CONFIG");
 }
 
 static void
 teardown(void)
 {
-	nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	gh_tmpdir_remove(tmpdir);
 }
 
 /* Writes text to NAME in tmpdir. Caller owns the path. */
@@ -598,8 +588,8 @@ START_TEST(test_reload)
 }
 END_TEST
 
-static Suite *
-startup_suite(void)
+Suite *
+suite(void)
 {
 	Suite *s = suite_create("startup");
 	TCase *tc = tcase_create("core");
@@ -625,13 +615,4 @@ startup_suite(void)
 	tcase_add_test(tc, test_reload);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int
-main(void)
-{
-	int failed;
-
-	failed = gh_check_failed(startup_suite());
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

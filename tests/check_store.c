@@ -16,9 +16,9 @@
 #include <sqlite3.h>
 
 #include "cache.h"
-#include "lib/harness.h"
 #include "store.h"
-#include "lib/check_run.h"
+#include "lib/check_main.h"
+#include "lib/files.h"
 
 static char tmpdir[1024];
 static char dbpath[1100];
@@ -26,22 +26,14 @@ static char dbpath[1100];
 static void
 setup(void)
 {
-	ck_assert_int_eq(harness_tmpdir(tmpdir, sizeof(tmpdir), "check_store"), 0);
+	ck_assert_int_eq(gh_tmpdir_make(tmpdir, sizeof(tmpdir), "check_store"), 0);
 	snprintf(dbpath, sizeof(dbpath), "%s/fanout.db", tmpdir);
 }
 
 static void
 teardown(void)
 {
-	static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
-	char path[1200];
-	size_t i;
-
-	for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-		snprintf(path, sizeof(path), "%s%s", dbpath, suffixes[i]);
-		unlink(path);
-	}
-	rmdir(tmpdir);
+	gh_tmpdir_remove(tmpdir);
 }
 
 static store_t *
@@ -646,13 +638,12 @@ START_TEST(test_cache)
 }
 END_TEST
 
-int
-main(void)
+Suite *
+suite(void)
 {
 	Suite *s = suite_create("store");
 	TCase *tc = tcase_create("sqlite");
 	TCase *tcc = tcase_create("cache");
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
@@ -672,6 +663,5 @@ main(void)
 	tcase_add_test(tcc, test_cache);
 	suite_add_tcase(s, tc);
 	suite_add_tcase(s, tcc);
-	failed = gh_check_failed(s);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return s;
 }

@@ -12,7 +12,7 @@
 
 #include "dict.h"
 #include "util.h"
-#include "lib/check_run.h"
+#include "lib/check_main.h"
 
 static int
 is_uuid4(const char *s)
@@ -124,18 +124,16 @@ START_TEST(test_list_append)
 }
 END_TEST
 
-int
-main(void)
+Suite *
+suite(void)
 {
 	Suite *s = suite_create("util");
 	TCase *tc = tcase_create("uuid");
-	int failed;
 
 	tcase_add_test(tc, test_uuid_format_and_uniqueness);
 	tcase_add_test(tc, test_uuid_after_fork);
 	tcase_add_test(tc, test_uuid_threads);
 	tcase_add_test(tc, test_list_append);
 	suite_add_tcase(s, tc);
-	failed = gh_check_failed(s);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return s;
 }

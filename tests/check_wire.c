@@ -14,7 +14,7 @@
 
 #include "util.h"
 #include "wire.h"
-#include "lib/check_run.h"
+#include "lib/check_main.h"
 
 #define HWM 100
 
@@ -593,12 +593,11 @@ START_TEST(test_socket_errors)
 }
 END_TEST
 
-int
-main(void)
+Suite *
+suite(void)
 {
 	Suite *s = suite_create("wire");
 	TCase *tc = tcase_create("wire");
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
@@ -615,6 +614,5 @@ main(void)
 	tcase_add_test(tc, test_late_failure_ends_message);
 	tcase_add_test(tc, test_socket_errors);
 	suite_add_tcase(s, tc);
-	failed = gh_check_failed(s);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return s;
 }

@@ -1,54 +1,37 @@
 /*
  * fuzz_proto: libFuzzer target for every parser of the codec.
  *
- * The input is split into frames at each 0xfe 0xfd pair. A message that
- * decodes must encode back to the same frames; a rejected one must carry a
- * printable error text. The same bytes also go through the header and the
- * INFORM queue-list parsers.
+ * The input is a protocol case as in tests/data (one frame per line, with
+ * escapes; see tests/lib/frames.h), so the cases seed the fuzzer and the
+ * replay reads them as they are. A message that decodes must encode back to
+ * the same frames and decode to the same message; a rejected one must carry
+ * an error code and a printable text. The same bytes also go through the
+ * header and the INFORM queue-list parsers.
  */
 #include "config.h"
 
 #include <stdint.h>
-#include <string.h>
+#include <stdio.h>
+#include <stdlib.h>
 
+#include "../lib/frames.h"
+#include "fuzz.h"
 #include "proto.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+const char *const fuzz_replay_inputs[] = {"tests/data/valid", "tests/data/invalid", NULL};
 
 static void
 check_message(const uint8_t *data, size_t size)
 {
-	gh_frame_t in[32], out[32];
-	size_t n = 0, start = 0, i;
-	proto_msg_t msg;
-	proto_err_t err;
-	int k;
+	frames_t fc;
+	char fail[512];
 
-	for (i = 0; i + 1 < size && n < 31; i++) {
-		if (data[i] == 0xfe && data[i + 1] == 0xfd) {
-			in[n].data = (const char *)data + start;
-			in[n++].size = i - start;
-			start = i + 2;
-			i++;
-		}
+	if (frames_parse((const char *)data, size, &fc, fail, sizeof(fail)) == 0 &&
+	    frames_check_codec(fc.f, fc.n, fail, sizeof(fail)) != 0) {
+		fprintf(stderr, "fuzz_proto: %s\n", fail);
+		abort();
 	}
-	in[n].data = (const char *)data + start;
-	in[n++].size = size - start;
-
-	if (proto_decode(in, n, &msg, &err) != 0) {
-		if (strlen(err.text) == 0 || err.code == PROTO_OK)
-			__builtin_trap();
-		return;
-	}
-	if (msg.cmd == PROTO_HELLO) /* HELLO keeps only its first arguments */
-		return;
-	k = proto_encode(&msg, out, GH_ARRAY_LEN(out), &err);
-	if (k < 0 || (size_t)k != n)
-		__builtin_trap();
-	for (i = 0; i < n; i++)
-		if (out[i].size != in[i].size ||
-		    (in[i].size > 0 && memcmp(out[i].data, in[i].data, in[i].size) != 0))
-			__builtin_trap();
+	frames_free(&fc);
 }
 
 static void
@@ -62,10 +45,10 @@ check_headers(const uint8_t *data, size_t size)
 		return;
 	len = proto_headers_format(&h, buf, sizeof(buf));
 	if (len >= sizeof(buf) || proto_headers_parse(buf, len, &h2, NULL) != 0)
-		__builtin_trap();
+		abort();
 	if (h.flags != h2.flags || h.retry_count != h2.retry_count || h.timeout != h2.timeout ||
 	    h.ttl != h2.ttl || h.run_count != h2.run_count)
-		__builtin_trap();
+		abort();
 }
 
 int
@@ -79,4 +62,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_headers(data, size);
 	proto_parse_queues(f, queues, GH_ARRAY_LEN(queues), &nq, NULL);
 	return 0;
+}
+
+int
+fuzz_replay_check(const uint8_t *data, size_t size, char *fail, size_t faillen)
+{
+	frames_t fc;
+	int rc;
+
+	rc = frames_parse((const char *)data, size, &fc, fail, faillen);
+	if (rc == 0)
+		rc = frames_check_case(&fc, fail, faillen);
+	frames_free(&fc);
+	return rc;
 }

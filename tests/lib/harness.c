@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "harness.h"
+#include "files.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -20,24 +21,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-int
-harness_tmpdir(char *dir, size_t size, const char *name)
-{
-	const char *build = getenv("top_builddir"), *base = getenv("TMPDIR");
-	char parent[512];
-
-	if (build != NULL && *build != '\0') {
-		snprintf(parent, sizeof(parent), "%s/tests/tmp", build);
-		mkdir(parent, 0777);
-		if (access(parent, W_OK) == 0) {
-			snprintf(dir, size, "%s/%s.XXXXXX", parent, name);
-			return mkdtemp(dir) != NULL ? 0 : -1;
-		}
-	}
-	snprintf(dir, size, "%s/%s.XXXXXX", base != NULL && *base != '\0' ? base : "/tmp", name);
-	return mkdtemp(dir) != NULL ? 0 : -1;
-}
 
 int
 harness_free_port(void)
@@ -191,7 +174,7 @@ pid_listens(pid_t pid, int port)
 static int
 start_once(harness_gearmand_t *g, const char *bin, int port)
 {
-	char portarg[32], logarg[300], pidarg[300];
+	char portarg[32], logarg[sizeof(g->dir) + 32], pidarg[sizeof(g->dir) + 32];
 	int i;
 
 	g->port = port;
@@ -244,7 +227,7 @@ harness_gearmand_start(harness_gearmand_t *g, int port)
 		fprintf(stderr, "harness: gearmand not found (set GEARMAND)\n");
 		return -1;
 	}
-	if (harness_tmpdir(g->dir, sizeof(g->dir), "gearmand") != 0) {
+	if (gh_tmpdir_make(g->dir, sizeof(g->dir), "gearmand") != 0) {
 		fprintf(stderr, "harness: mkdtemp: %s\n", strerror(errno));
 		return -1;
 	}
@@ -281,13 +264,7 @@ harness_gearmand_stop(harness_gearmand_t *g, int keep_dir)
 		g->pid = 0;
 	}
 	if (!keep_dir && g->dir[0] != '\0') {
-		char path[320];
-
-		snprintf(path, sizeof(path), "%s/gearmand.log", g->dir);
-		unlink(path);
-		snprintf(path, sizeof(path), "%s/gearmand.pid", g->dir);
-		unlink(path);
-		rmdir(g->dir);
+		gh_tmpdir_remove(g->dir);
 		g->dir[0] = '\0';
 	}
 }

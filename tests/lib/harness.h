@@ -8,27 +8,21 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* Makes a private directory NAME.XXXXXX for a test under
- * $top_builddir/tests/tmp (make clean removes it, and nothing cleans up
- * behind a running test there), else under $TMPDIR or /tmp, and writes its
- * path into dir. Returns 0, or -1 with errno. */
-int harness_tmpdir(char *dir, size_t size, const char *name);
-
 /* Returns a TCP port on 127.0.0.1 that was free when asked, or -1. */
 int harness_free_port(void);
 
 typedef struct {
-	pid_t pid;     /* 0 when not running */
-	int port;      /* the loopback port it listens on */
-	char dir[256]; /* private directory for its log and pid files */
-	char addr[64]; /* "127.0.0.1:PORT" */
+	pid_t pid;      /* 0 when not running */
+	int port;       /* the loopback port it listens on */
+	char dir[1024]; /* private directory for its log and pid files (files.h) */
+	char addr[64];  /* "127.0.0.1:PORT" */
 } harness_gearmand_t;
 
 /* Path of gearmand: $GEARMAND, else /usr/sbin/gearmand; NULL if not executable. Borrowed. */
 const char *harness_gearmand_path(void);
 
 /* Starts gearmand on a free loopback port (port 0) or the given one, in a
- * fresh directory under $TMPDIR, and waits until it answers the admin
+ * fresh directory (gh_tmpdir_make), and waits until it answers the admin
  * protocol. Returns 0, or -1 with a message on stderr. */
 int harness_gearmand_start(harness_gearmand_t *g, int port);
 

@@ -11,14 +11,15 @@ set -u
 : "${top_builddir:=$top_srcdir}"
 : "${GEARMAND:=/usr/sbin/gearmand}"
 
-# Private directories live under the build tree (make clean removes them),
-# where nothing else cleans up behind a running test.
-mkdir -p "$top_builddir/tests/tmp" 2>/dev/null
-if [ -w "$top_builddir/tests/tmp" ]; then
-	GH_TMP=$(mktemp -d "$top_builddir/tests/tmp/gh-XXXXXX")
+# The private directory: under $TMPDIR, else under the build tree (make
+# clean removes it), as tests/lib/files.h does for the C suites.
+if [ -n "${TMPDIR:-}" ]; then
+	GH_TMP=$(mktemp -d "$TMPDIR/gh-XXXXXX")
 else
-	GH_TMP=$(mktemp -d "${TMPDIR:-/tmp}/gh-test-XXXXXX")
+	mkdir -p "$top_builddir/tests/tmp"
+	GH_TMP=$(mktemp -d "$top_builddir/tests/tmp/gh-XXXXXX")
 fi
+[ -n "$GH_TMP" ] || { echo "FAIL: no private directory" >&2; exit 99; }
 GH_PIDS=()
 
 gh_cleanup() {
@@ -40,6 +41,8 @@ trap gh_cleanup EXIT
 gh_skip() { echo "SKIP: $*" >&2; exit 77; }
 gh_fail() { echo "FAIL: $*" >&2; exit 1; }
 gh_require_tool() { [ -n "${1:-}" ] && [ -x "$1" ] || gh_skip "${1:-a required tool} is not installed"; }
+# An input from the source tree: exit 77 (skip) when it is missing.
+gh_require_input() { [ -e "$1" ] || gh_skip "$1 not found (is top_srcdir right?)"; }
 
 gh_free_port() { "$top_builddir/tests/freeport"; }
 
