@@ -179,6 +179,11 @@ scheduler_open_store(scheduler_t *s)
 		return EX_CANTCREAT;
 	}
 	log_info("%zu schedules restored from %s", sched_count(s->sched), path);
+	if (sched_skipped(s->sched) > 0)
+		log_warn("%zu rows of %s are not readable schedules and were skipped (see "
+		         "above); they stay in the file until the same call is scheduled or "
+		         "unscheduled again",
+		         sched_skipped(s->sched), path);
 	free(path);
 	return 0;
 }

@@ -27,8 +27,10 @@ typedef struct {
 
 typedef void(sched_fire_fn)(const sched_job_t *job, void *arg);
 
-/* Opens or creates the database at path and loads its schedules. Returns
- * NULL with a message in err. Caller owns the result. */
+/* Opens or creates the database at path and loads its schedules; a row
+ * that is not a schedule is skipped (sched_skipped). Returns NULL with a
+ * message in err if the database cannot be opened or read. Caller owns the
+ * result. */
 sched_t *sched_open(const char *path, char *err, size_t errlen);
 /* Accepts NULL and clears *self_p. */
 void sched_destroy(sched_t **self_p);
@@ -49,6 +51,13 @@ int sched_unschedule(sched_t *s, gh_frame_t body, char *err, size_t errlen);
  * when its run count is spent) and saves that. Returns how many fired. */
 size_t sched_run_due(sched_t *s, time_t now, sched_fire_fn *fire, void *arg);
 
+/* The schedules held. */
 size_t sched_count(const sched_t *s);
+
+/* The rows of the database that sched_open could not read as schedules (a
+ * NULL or a value of the wrong type or range in a column, as a damaged file
+ * may hold): each was logged with its key and row and skipped, and stays in
+ * the file. */
+size_t sched_skipped(const sched_t *s);
 
 #endif
