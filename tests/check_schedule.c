@@ -5,11 +5,14 @@
 #include "config.h"
 
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include "../src/scheduler/schedule.h"
@@ -67,6 +70,7 @@ teardown(void)
 {
 	char p[160];
 
+	umount2(dir, MNT_DETACH); /* test_full_disk's, if it is there */
 	unlink(path);
 	snprintf(p, sizeof(p), "%s-wal", path);
 	unlink(p);
@@ -379,6 +383,84 @@ START_TEST(test_damaged_row_replaced_or_removed)
 }
 END_TEST
 
+/* Mounts a tmpfs of the given size ("size=256k") on dir, in a mount
+ * namespace of the test's own (Check runs each test in a child process).
+ * Returns 0, or -1 where that is not allowed (not root, no namespaces). */
+static int
+mount_small_disk(const char *size)
+{
+	if (unshare(CLONE_NEWNS) != 0 ||
+	    mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0 ||
+	    mount("tmpfs", dir, "tmpfs", 0, size) != 0) {
+		fprintf(stderr, "test_full_disk: no tmpfs here (%s); not run\n", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Writes zeros to the file at p until the disk is full. */
+static void
+fill_disk(const char *p)
+{
+	static const char zeros[4096];
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	ck_assert_int_ge(fd, 0);
+	while (write(fd, zeros, sizeof(zeros)) > 0)
+		;
+	ck_assert_int_eq(errno, ENOSPC);
+	close(fd);
+}
+
+START_TEST(test_full_disk)
+{
+	char err[256], body[256], fill[160], arg[32];
+	int stored = 0, refused = 0, rc;
+	fired_t f = {0};
+	sched_t *s;
+
+	if (mount_small_disk("size=256k") != 0)
+		return;
+	s = open_db();
+	ck_assert_int_eq(add(s, "q", "", 10, "", JOB("before"), 1000, err), 0);
+	snprintf(fill, sizeof(fill), "%s/fill", dir);
+	fill_disk(fill);
+	/* Every SCHEDULE is either stored or refused as not stored. */
+	for (int i = 0; i < 200; i++) {
+		snprintf(arg, sizeof(arg), "n%d", i);
+		snprintf(body, sizeof(body), JOB("%s"), arg);
+		rc = add(s, "q", "nohaste", 10, "", body, 1000, err);
+		ck_assert_msg(rc == 0 || rc == SCHED_ESTORE, "SCHEDULE %d: %d %s", i, rc, err);
+		if (rc == 0) {
+			stored++;
+			continue;
+		}
+		refused++;
+		ck_assert_msg(strstr(err, "full") != NULL, "%s", err);
+		ck_assert_int_eq(sched_writable(s), 0);
+	}
+	ck_assert_int_gt(refused, 0);
+	ck_assert_uint_eq(sched_count(s), (size_t)stored + 1);
+	/* An UNSCHEDULE that cannot be stored keeps the schedule running. */
+	rc = sched_unschedule(s, fr(JOB("before")), err, sizeof(err));
+	ck_assert_msg(rc == SCHED_ESTORE, "UNSCHEDULE on a full disk: %d", rc);
+	ck_assert_uint_eq(sched_count(s), (size_t)stored + 1);
+	/* What is held goes on running. */
+	ck_assert_uint_ge(sched_run_due(s, 1000, record, &f), 1);
+	ck_assert_str_eq(f.body, JOB("before"));
+	/* With room again, writes go on. */
+	ck_assert_int_eq(unlink(fill), 0);
+	ck_assert_int_eq(add(s, "q", "", 10, "", JOB("after"), 1000, err), 0);
+	ck_assert_int_eq(sched_writable(s), 1);
+	sched_destroy(&s);
+	/* Every schedule acknowledged is in the database. */
+	s = open_db();
+	ck_assert_uint_eq(sched_count(s), (size_t)stored + 2);
+	ck_assert_uint_eq(sched_skipped(s), 0);
+	sched_destroy(&s);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -396,6 +478,7 @@ main(void)
 	tcase_add_test(tc, test_bad_input);
 	tcase_add_test(tc, test_damaged_rows_are_skipped);
 	tcase_add_test(tc, test_damaged_row_replaced_or_removed);
+	tcase_add_test(tc, test_full_disk);
 	suite_add_tcase(su, tc);
 	failed = gh_check_failed(su);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

@@ -28,6 +28,7 @@ struct sched {
 	sqlite3_stmt *put, *del;
 	dict_t *entries; /* key -> entry_t */
 	size_t skipped;  /* rows load() could not read */
+	int unwritable;  /* the last write failed */
 };
 
 /* From schema/scheduler-*.sql, compiled in by the build (schema-sql.c). */
@@ -53,8 +54,36 @@ first_after(const entry_t *e, time_t now)
 	return cron_schedule_next(e->interval, &e->cr, now);
 }
 
+/* Notes how a write (what: "save", "delete") went. The first failure is
+ * logged as an error, saying what goes on; the first success after it as a
+ * notice. Returns 0 if ok, else -1 with err (may be NULL) filled. */
 static int
-save(sched_t *s, const entry_t *e)
+wrote(sched_t *s, int ok, const char *what, char *err, size_t errlen)
+{
+	const char *why = sqlite3_errmsg(s->db);
+
+	if (ok) {
+		if (s->unwritable)
+			log_notice("scheduler: the schedule database can be written again; "
+			           "SCHEDULE and UNSCHEDULE are stored again");
+		s->unwritable = 0;
+		return 0;
+	}
+	if (!s->unwritable)
+		log_error("scheduler: cannot %s a schedule: %s; until the database can be written, "
+		          "SCHEDULE and UNSCHEDULE are refused (not-stored), and the %zu schedules "
+		          "held go on running",
+		          what, why, dict_size(s->entries));
+	else
+		log_debug("scheduler: cannot %s a schedule: %s", what, why);
+	s->unwritable = 1;
+	return gh_err(err, errlen, "the schedule database cannot be written: %s", why);
+}
+
+/* Writes e to the database. Returns 0, or -1 with err (may be NULL)
+ * filled. */
+static int
+save(sched_t *s, const entry_t *e, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = s->put;
 	int rc;
@@ -67,27 +96,22 @@ save(sched_t *s, const entry_t *e)
 	sqlite3_bind_text(st, 6, e->body, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 7, e->runs_left);
 	sqlite3_bind_int64(st, 8, (sqlite3_int64)e->next);
-	rc = sqlite3_step(st);
+	rc = wrote(s, sqlite3_step(st) == SQLITE_DONE, "save", err, errlen);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
-	if (rc != SQLITE_DONE) {
-		log_error("scheduler: cannot save schedule: %s", sqlite3_errmsg(s->db));
-		return -1;
-	}
-	return 0;
+	return rc;
 }
 
 /* Deletes the row of key. Returns the number of rows deleted (0 or 1), or
- * -1 if the database could not be written. */
+ * -1 with err (may be NULL) filled if the database could not be written. */
 static int
-forget(sched_t *s, const char *key)
+forget(sched_t *s, const char *key, char *err, size_t errlen)
 {
 	int rc;
 
 	sqlite3_bind_text(s->del, 1, key, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s->del) == SQLITE_DONE ? sqlite3_changes(s->db) : -1;
-	if (rc < 0)
-		log_error("scheduler: cannot delete schedule: %s", sqlite3_errmsg(s->db));
+	rc = sqlite3_step(s->del) == SQLITE_DONE;
+	rc = wrote(s, rc, "delete", err, errlen) == 0 ? sqlite3_changes(s->db) : -1;
 	sqlite3_reset(s->del);
 	sqlite3_clear_bindings(s->del);
 	return rc;
@@ -322,7 +346,7 @@ sched_schedule(sched_t *s, gh_frame_t queue, gh_frame_t headers, long interval, 
 	entry_t *e;
 
 	if ((e = make_entry(queue, headers, interval, cron, body, now, &h, err, errlen)) == NULL)
-		return -1;
+		return SCHED_EINVAL;
 	if (!(h.flags & PROTO_H_NOHASTE))
 		e->next = now;
 	/* The REQUESTs it sends ask for the result, so failures reach the log;
@@ -331,9 +355,9 @@ sched_schedule(sched_t *s, gh_frame_t queue, gh_frame_t headers, long interval, 
 	h.run_count = -1;
 	proto_headers_format(&h, hbuf, sizeof(hbuf));
 	e->headers = gh_strdup(hbuf);
-	if (save(s, e) != 0) {
+	if (save(s, e, err, errlen) != 0) {
 		entry_free(e);
-		return gh_err(err, errlen, "cannot save the schedule");
+		return SCHED_ESTORE;
 	}
 	dict_set(s->entries, e->key, strlen(e->key), e);
 	return 0;
@@ -343,15 +367,15 @@ int
 sched_unschedule(sched_t *s, gh_frame_t body, char *err, size_t errlen)
 {
 	char *key = cron_call_key(body, err, errlen);
-	int found;
+	int rc;
 
 	if (key == NULL)
-		return -1;
+		return SCHED_EINVAL;
 	/* The row goes too when it was not loaded (sched_skipped). */
-	found = forget(s, key) > 0;
-	found |= dict_del(s->entries, key, strlen(key));
+	if ((rc = forget(s, key, err, errlen)) >= 0)
+		rc = dict_del(s->entries, key, strlen(key)) || rc > 0;
 	free(key);
-	return found;
+	return rc >= 0 ? rc : SCHED_ESTORE;
 }
 
 size_t
@@ -374,8 +398,10 @@ sched_run_due(sched_t *s, time_t now, sched_fire_fn *fire, void *arg)
 		                    e->interval, e->cron,  e->runs_left};
 		fire(&job, arg);
 		fired++;
+		/* A write that fails leaves the database behind (wrote() has
+		 * said so); the schedule goes on from memory. */
 		if (e->runs_left == 0) {
-			forget(s, e->key);
+			forget(s, e->key, NULL, 0);
 			dict_iter_del(&it);
 			continue;
 		}
@@ -384,11 +410,11 @@ sched_run_due(sched_t *s, time_t now, sched_fire_fn *fire, void *arg)
 		e->next =
 		    first_after(e, e->interval >= 0 && e->next + e->interval > now ? e->next : now);
 		if (e->next == (time_t)-1) {
-			forget(s, e->key);
+			forget(s, e->key, NULL, 0);
 			dict_iter_del(&it);
 			continue;
 		}
-		save(s, e);
+		save(s, e, NULL, 0);
 	}
 	return fired;
 }
@@ -397,6 +423,12 @@ size_t
 sched_count(const sched_t *s)
 {
 	return dict_size(s->entries);
+}
+
+int
+sched_writable(const sched_t *s)
+{
+	return !s->unwritable;
 }
 
 size_t
