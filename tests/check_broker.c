@@ -698,9 +698,35 @@ START_TEST(test_schedule)
 	ck_assert_uint_eq(m->n, 9);
 	ck_assert_str_eq(m->f[3], "s2");
 	ck_assert_str_eq(m->f[8], "* * * * *");
+	/* The client is acknowledged once the scheduler has stored it, not
+	 * before; the msgid is not reused meanwhile. */
+	ck_assert_ptr_null(cap_find("c", "REPLY"));
+	FEED(BROKER_FRONTEND, "c2", "SCHEDULE", "s2", "default", "", "5", job, "");
+	m = cap_find("c2", "ERROR");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_str_eq(m->f[5], "duplicate-msgid");
+	FEED(BROKER_FRONTEND, "c", "REPLY", "r0", "s2");
+	ck_assert_str_eq(cap_find("c", "ERROR")->f[5], "denied");
+	ck_assert_ptr_null(cap_find("c", "REPLY"));
+	FEED(BROKER_FRONTEND, "sch", "REPLY", "r1", "s2");
 	m = cap_find("c", "REPLY");
 	ck_assert_ptr_nonnull(m);
 	ck_assert_str_eq(m->f[4], "s2");
+	/* One it could not store is refused to the client, with its reason. */
+	cap_clear();
+	FEED(BROKER_FRONTEND, "c", "SCHEDULE", "s4", "default", "", "5", job, "");
+	FEED(BROKER_FRONTEND, "sch", "ERROR", "e1", "s4", "not-stored",
+	     "SCHEDULE: database or disk is full");
+	ck_assert_ptr_null(cap_find("c", "REPLY"));
+	m = cap_find("c", "ERROR");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_str_eq(m->f[4], "s4");
+	ck_assert_str_eq(m->f[5], "not-stored");
+	ck_assert_str_eq(m->f[6], "SCHEDULE: database or disk is full");
+	/* A late answer is ignored. */
+	cap_clear();
+	FEED(BROKER_FRONTEND, "sch", "REPLY", "r2", "s4");
+	ck_assert_uint_eq(ncap, 0);
 	/* A schedule the scheduler would refuse is refused here, to the client,
 	 * and no scheduler sees it. */
 	for (size_t i = 0; i < GH_ARRAY_LEN(bad); i++) {
@@ -718,10 +744,26 @@ START_TEST(test_schedule)
 	cap_clear();
 	FEED(BROKER_FRONTEND, "c", "UNSCHEDULE", "s3", "", "", "-1", "x", "");
 	ck_assert_ptr_nonnull(cap_find("sch", "UNSCHEDULE"));
+	ck_assert_ptr_null(cap_find("c", "REPLY"));
+	FEED(BROKER_FRONTEND, "sch", "REPLY", "r3", "s3");
 	ck_assert_ptr_nonnull(cap_find("c", "REPLY"));
-	/* A scheduler dropped for silence is told to inform again. */
+	/* No answer within the heartbeat timeout is no acknowledgement. */
+	cap_clear();
+	FEED(BROKER_FRONTEND, "c", "SCHEDULE", "s5", "default", "", "5", job, "");
 	now += 6000;
 	broker_tick(b, now, wall);
+	ck_assert_ptr_null(cap_find("c", "REPLY"));
+	m = cap_find("c", "ERROR");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_str_eq(m->f[4], "s5");
+	ck_assert_str_eq(m->f[5], "no-scheduler");
+	/* The scheduler was dropped for silence too: an UNSCHEDULE has no one
+	 * to remove it. */
+	cap_clear();
+	FEED(BROKER_FRONTEND, "c", "UNSCHEDULE", "s6", "", "", "-1", "x", "");
+	ck_assert_str_eq(cap_find("c", "ERROR")->f[5], "no-scheduler");
+	ck_assert_ptr_null(cap_find("c", "REPLY"));
+	/* A scheduler dropped for silence is told to inform again. */
 	cap_clear();
 	FEED(BROKER_FRONTEND, "sch", "HEARTBEAT", "h", "1.5");
 	m = cap_find("sch", "ERROR");

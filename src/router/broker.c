@@ -768,6 +768,100 @@ on_worker_error(broker_t *b, bworker_t *w, const proto_msg_t *m)
 	queue_dispatch(b, q);
 }
 
+/* A SCHEDULE or UNSCHEDULE sent on to schedulers, until they answer: its
+ * client is acknowledged (REPLY) once every one of them has stored it, and
+ * refused with the first ERROR, or with no-scheduler when they do not
+ * answer within the heartbeat timeout. Owned by b->sched_waits, keyed by
+ * the client's msgid. */
+typedef struct {
+	char *client;
+	size_t clen;
+	proto_cmd_t cmd;
+	size_t awaiting; /* answers still to come */
+	uint64_t sent_ms;
+} bsched_wait_t;
+
+static void
+sched_wait_free(void *p)
+{
+	bsched_wait_t *w = p;
+
+	free(w->client);
+	free(w);
+}
+
+/* Holds the client's acknowledgement of m until n schedulers answer. */
+static void
+sched_wait(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m, size_t n)
+{
+	bsched_wait_t *w = gh_calloc(1, sizeof(*w));
+
+	w->client = gh_malloc(idlen ? idlen : 1);
+	memcpy(w->client, id, idlen);
+	w->clen = idlen;
+	w->cmd = m->cmd;
+	w->awaiting = n;
+	w->sent_ms = b->now_ms;
+	dict_set(b->sched_waits, m->msgid.data, m->msgid.size, w);
+}
+
+/* A scheduler's REPLY [ref] (stored) or ERROR [ref, code, text] (not) for
+ * the SCHEDULE or UNSCHEDULE whose msgid is ref, passed on to its client. */
+static void
+on_scheduler_answer(broker_t *b, const bsched_t *s, const proto_msg_t *m)
+{
+	bsched_wait_t *w = dict_get(b->sched_waits, m->ref.data, m->ref.size);
+	char buf[ID_TEXT], rb[ID_TEXT];
+
+	if (w == NULL) {
+		log_info("%s from scheduler %s for unknown %s ignored", proto_cmd_name(m->cmd),
+		         idtext(s->id, s->idlen, buf), idtext(m->ref.data, m->ref.size, rb));
+		return;
+	}
+	if (m->cmd == PROTO_ERROR) {
+		char *code = gh_strndup(m->code.data, m->code.size);
+		char *text = gh_strndup(m->text.data, m->text.size);
+
+		log_info("%s %s refused by scheduler %s: %s", proto_cmd_name(w->cmd),
+		         idtext(m->ref.data, m->ref.size, rb), idtext(s->id, s->idlen, buf), code);
+		send_error(b, BROKER_FRONTEND, w->client, w->clen, m->ref.data, m->ref.size, code,
+		           text);
+		free(code);
+		free(text);
+	} else if (--w->awaiting > 0) {
+		return;
+	} else if (send_ref(b, BROKER_FRONTEND, w->client, w->clen, PROTO_REPLY, m->ref) != 0) {
+		send_failed(b, w->client, w->clen, "REPLY");
+	}
+	dict_del(b->sched_waits, m->ref.data, m->ref.size);
+}
+
+/* Refuses the SCHEDULEs and UNSCHEDULEs whose schedulers have not answered
+ * within the heartbeat timeout. */
+static void
+sched_waits_expire(broker_t *b)
+{
+	dict_iter_t it;
+	const void *k;
+	size_t kl;
+	void *v;
+
+	dict_iter_init(b->sched_waits, &it);
+	while (dict_iter_next(&it, &k, &kl, &v)) {
+		bsched_wait_t *w = v;
+		char text[160];
+
+		if (b->now_ms - w->sent_ms <= b->conf.hb_timeout_ms)
+			continue;
+		snprintf(text, sizeof(text),
+		         "%s: no answer from the scheduler in %llu ms; it may have been stored, "
+		         "and may be sent again",
+		         proto_cmd_name(w->cmd), (unsigned long long)b->conf.hb_timeout_ms);
+		send_error(b, BROKER_FRONTEND, w->client, w->clen, k, kl, "no-scheduler", text);
+		dict_iter_del(&it);
+	}
+}
+
 static void
 on_schedule(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m)
 {
@@ -788,6 +882,15 @@ on_schedule(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m)
 			           "bad-schedule", err);
 			return;
 		}
+	}
+	if (dict_get(b->sched_waits, m->msgid.data, m->msgid.size)) {
+		char text[128];
+
+		snprintf(text, sizeof(text), "%s: one with this msgid awaits its scheduler",
+		         proto_cmd_name(m->cmd));
+		send_error(b, BROKER_FRONTEND, id, idlen, m->msgid.data, m->msgid.size,
+		           "duplicate-msgid", text);
+		return;
 	}
 	/* Forwarded as the client sent it, msgid and version included. */
 	n = encode(m, frames);
@@ -828,12 +931,19 @@ on_schedule(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m)
 		dict_iter_init(b->schedulers, &it);
 		while (dict_iter_next(&it, &k, &kl, &v)) {
 			bsched_t *s = v;
-			if (b->send(b->ctx, BROKER_FRONTEND, s->id, s->idlen, frames, n) != 0)
+			if (b->send(b->ctx, BROKER_FRONTEND, s->id, s->idlen, frames, n) == 0)
+				sent++;
+			else
 				send_failed(b, s->id, s->idlen, "UNSCHEDULE");
 		}
+		if (!sent) {
+			send_error(b, BROKER_FRONTEND, id, idlen, m->msgid.data, m->msgid.size,
+			           "no-scheduler", "UNSCHEDULE: no scheduler is connected");
+			return;
+		}
 	}
-	if (send_ref(b, BROKER_FRONTEND, id, idlen, PROTO_REPLY, m->msgid) != 0)
-		send_failed(b, id, idlen, "REPLY");
+	/* The client is acknowledged when the schedulers have stored it. */
+	sched_wait(b, id, idlen, m, (size_t)sent);
 }
 
 /* ---- admin ---- */
@@ -935,8 +1045,14 @@ handle_frontend(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m)
 			send_error(b, BROKER_FRONTEND, id, idlen, m->msgid.data, m->msgid.size,
 			           "unknown-peer", "send INFORM first");
 		break;
-	case PROTO_HELLO:
+	case PROTO_REPLY:
 	case PROTO_ERROR:
+		if (s)
+			on_scheduler_answer(b, s, m);
+		else if (m->cmd == PROTO_REPLY)
+			denied(b, BROKER_FRONTEND, id, idlen, m);
+		break;
+	case PROTO_HELLO:
 		break;
 	default:
 		denied(b, BROKER_FRONTEND, id, idlen, m);
@@ -1137,6 +1253,7 @@ check_peers(broker_t *b)
 			dict_iter_del(&it);
 		}
 	}
+	sched_waits_expire(b);
 }
 
 static void
@@ -1241,6 +1358,7 @@ broker_new(const broker_conf_t *conf, broker_send_fn *send, void *ctx, uint64_t 
 	b->schedulers = dict_new(sched_free);
 	b->queues = dict_new(queue_free);
 	b->jobs = dict_new(job_free);
+	b->sched_waits = dict_new(sched_wait_free);
 	b->started_ms = b->now_ms = now_ms;
 	b->next_hb_ms = now_ms;
 	b->next_sweep_ms = now_ms + SWEEP_MS;
@@ -1257,6 +1375,7 @@ broker_destroy(broker_t **self_p)
 		return;
 	b = *self_p;
 	dict_destroy(&b->jobs);
+	dict_destroy(&b->sched_waits);
 	dict_destroy(&b->workers);
 	dict_destroy(&b->schedulers);
 	dict_destroy(&b->queues);

@@ -102,6 +102,9 @@ struct broker {
 	broker_journal_del_fn *jdel;
 	void *jctx;
 	int stopping;
+	/* client msgid -> bsched_wait_t: SCHEDULEs and UNSCHEDULEs awaiting
+	 * their schedulers' answers (broker.c) */
+	dict_t *sched_waits;
 };
 
 #endif

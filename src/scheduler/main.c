@@ -66,8 +66,58 @@ on_registered(peer_t *p, void *arg)
 {
 	scheduler_t *s = arg;
 
-	log_notice("registered with router %s; %zu schedules", peer_endpoint(p),
-	           sched_count(s->sched));
+	log_notice("registered with router %s; %zu schedules%s", peer_endpoint(p),
+	           sched_count(s->sched),
+	           sched_writable(s->sched) ? "" : " (the database cannot be written)");
+}
+
+/* Answers a SCHEDULE or UNSCHEDULE whose msgid is ref: REPLY [ref] once it
+ * is stored, ERROR [ref, code, "COMMAND: text"] when it is not. The router
+ * acknowledges the client only with this answer. */
+static void
+answer(scheduler_t *s, proto_cmd_t cmd, gh_frame_t ref, const char *code, const char *text)
+{
+	char id[GH_UUID_LEN + 1], rbuf[PROTO_MAX_MSGID + 1], tbuf[640];
+	proto_msg_t msg;
+
+	if (code != NULL) {
+		memcpy(rbuf, ref.data, ref.size);
+		rbuf[ref.size] = '\0';
+		snprintf(tbuf, sizeof(tbuf), "%s: %s", proto_cmd_name(cmd), text);
+		peer_send_error(s->peer, rbuf, code, tbuf, strlen(tbuf));
+		return;
+	}
+	gh_uuid(id);
+	proto_msg_init(&msg, PROTO_REPLY, id);
+	msg.ref = ref;
+	peer_send(s->peer, &msg);
+}
+
+static void
+on_schedule(scheduler_t *s, const proto_msg_t *msg)
+{
+	char err[512], esc[256], qesc[256];
+	int rc;
+
+	log_escape(msg->msgid.data, msg->msgid.size, esc, sizeof(esc));
+	if (msg->cmd == PROTO_SCHEDULE) {
+		rc = sched_schedule(s->sched, msg->queue, msg->headers, msg->interval_secs,
+		                    msg->cron, msg->body, time(NULL), err, sizeof(err));
+		if (rc == 0)
+			log_info("SCHEDULE %s on queue %s: %s", esc,
+			         log_escape(msg->queue.data, msg->queue.size, qesc, sizeof(qesc)),
+			         msg->interval_secs >= 0 ? "interval" : "cron");
+	} else {
+		rc = sched_unschedule(s->sched, msg->body, err, sizeof(err));
+		if (rc >= 0)
+			log_info("UNSCHEDULE %s: %s", esc, rc ? "removed" : "no such schedule");
+	}
+	if (rc >= 0) {
+		answer(s, msg->cmd, msg->msgid, NULL, NULL);
+		return;
+	}
+	log_warn("%s %s refused: %s", proto_cmd_name(msg->cmd), esc, err);
+	answer(s, msg->cmd, msg->msgid, rc == SCHED_ESTORE ? "not-stored" : "bad-schedule", err);
 }
 
 static void
@@ -75,7 +125,7 @@ on_message(peer_t *p, const proto_msg_t *msg, const wire_msg_t *raw, const proto
            void *arg)
 {
 	scheduler_t *s = arg;
-	char err[512], esc[256];
+	char esc[256];
 
 	GH_UNUSED(p);
 	if (msg == NULL) {
@@ -88,26 +138,9 @@ on_message(peer_t *p, const proto_msg_t *msg, const wire_msg_t *raw, const proto
 	}
 	switch (msg->cmd) {
 	case PROTO_SCHEDULE:
-		if (sched_schedule(s->sched, msg->queue, msg->headers, msg->interval_secs,
-		                   msg->cron, msg->body, time(NULL), err, sizeof(err)) != 0)
-			log_warn("SCHEDULE %s refused: %s",
-			         log_escape(msg->msgid.data, msg->msgid.size, esc, sizeof(esc)),
-			         err);
-		else
-			log_info("SCHEDULE %s on queue %s: %s",
-			         log_escape(msg->msgid.data, msg->msgid.size, esc, sizeof(esc)),
-			         log_escape(msg->queue.data, msg->queue.size, err, 256),
-			         msg->interval_secs >= 0 ? "interval" : "cron");
+	case PROTO_UNSCHEDULE:
+		on_schedule(s, msg);
 		break;
-	case PROTO_UNSCHEDULE: {
-		int rc = sched_unschedule(s->sched, msg->body, err, sizeof(err));
-
-		if (rc < 0)
-			log_warn("UNSCHEDULE refused: %s", err);
-		else
-			log_info("UNSCHEDULE: %s", rc ? "removed" : "no such schedule");
-		break;
-	}
 	case PROTO_ERROR:
 		/* A fired job failed, or the router refused something of ours. */
 		log_warn("router error %.*s for %s: %.*s", (int)msg->code.size, msg->code.data,
@@ -179,6 +212,11 @@ scheduler_open_store(scheduler_t *s)
 		return EX_CANTCREAT;
 	}
 	log_info("%zu schedules restored from %s", sched_count(s->sched), path);
+	if (sched_skipped(s->sched) > 0)
+		log_warn("%zu rows of %s are not readable schedules and were skipped (see "
+		         "above); they stay in the file until the same call is scheduled or "
+		         "unscheduled again",
+		         sched_skipped(s->sched), path);
 	free(path);
 	return 0;
 }
