@@ -689,7 +689,19 @@ START_TEST(test_schedule)
 	m = cap_find("c", "ERROR");
 	ck_assert_ptr_nonnull(m);
 	ck_assert_str_eq(m->f[5], "no-scheduler");
-	FEED(BROKER_FRONTEND, "sch", "INFORM", "i", "", "scheduler");
+	/* EventMQ's scheduler (INFORM queues "") answers nothing: its client
+	 * is acknowledged once the SCHEDULE is forwarded, as EventMQ does. */
+	FEED(BROKER_FRONTEND, "emq", "INFORM", "i0", "", "scheduler");
+	cap_clear();
+	FEED(BROKER_FRONTEND, "c", "SCHEDULE", "s0", "default", "", "5", job, "");
+	ck_assert_ptr_nonnull(cap_find("emq", "SCHEDULE"));
+	m = cap_find("c", "REPLY");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_str_eq(m->f[4], "s0");
+	cap_clear();
+	FEED(BROKER_FRONTEND, "emq", "KBYE", "k0");
+	/* gearhorn-scheduler (INFORM queues "[]") answers once it has stored. */
+	FEED(BROKER_FRONTEND, "sch", "INFORM", "i", "[]", "scheduler");
 	cap_clear();
 	FEED(BROKER_FRONTEND, "c", "SCHEDULE", "s2", "default", "guarantee", "-1", job,
 	     "* * * * *");

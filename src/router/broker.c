@@ -605,8 +605,10 @@ on_inform_scheduler(broker_t *b, const void *id, size_t idlen, const proto_msg_t
 	memcpy(s->id, id, idlen);
 	s->idlen = idlen;
 	s->last_seen = b->now_ms;
+	s->answers = m->queues.size > 0;
 	dict_set(b->schedulers, id, idlen, s);
-	log_info("scheduler %s connected", idtext(id, idlen, buf));
+	log_info("scheduler %s connected%s", idtext(id, idlen, buf),
+	         s->answers ? "" : " (answers nothing: acknowledged when forwarded)");
 	if (send_ref(b, BROKER_FRONTEND, id, idlen, PROTO_ACK, m->msgid) != 0) {
 		dict_del(b->schedulers, id, idlen);
 		return;
@@ -865,7 +867,7 @@ sched_waits_expire(broker_t *b)
 static void
 on_schedule(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m)
 {
-	size_t ns = dict_size(b->schedulers), n;
+	size_t ns = dict_size(b->schedulers), n, answering = 0;
 	gh_frame_t frames[4 + PROTO_MAX_ARGS];
 	int sent = 0;
 
@@ -911,9 +913,10 @@ on_schedule(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m)
 					s = v;
 					break;
 				}
-			if (b->send(b->ctx, BROKER_FRONTEND, s->id, s->idlen, frames, n) == 0)
+			if (b->send(b->ctx, BROKER_FRONTEND, s->id, s->idlen, frames, n) == 0) {
 				sent = 1;
-			else if (errno == EHOSTUNREACH)
+				answering += s->answers != 0;
+			} else if (errno == EHOSTUNREACH)
 				dict_del(b->schedulers, s->id, s->idlen);
 			else
 				send_failed(b, s->id, s->idlen, "SCHEDULE");
@@ -931,10 +934,12 @@ on_schedule(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m)
 		dict_iter_init(b->schedulers, &it);
 		while (dict_iter_next(&it, &k, &kl, &v)) {
 			bsched_t *s = v;
-			if (b->send(b->ctx, BROKER_FRONTEND, s->id, s->idlen, frames, n) == 0)
+			if (b->send(b->ctx, BROKER_FRONTEND, s->id, s->idlen, frames, n) == 0) {
 				sent++;
-			else
+				answering += s->answers != 0;
+			} else {
 				send_failed(b, s->id, s->idlen, "UNSCHEDULE");
+			}
 		}
 		if (!sent) {
 			send_error(b, BROKER_FRONTEND, id, idlen, m->msgid.data, m->msgid.size,
@@ -942,8 +947,13 @@ on_schedule(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m)
 			return;
 		}
 	}
-	/* The client is acknowledged when the schedulers have stored it. */
-	sched_wait(b, id, idlen, m, (size_t)sent);
+	/* The client is acknowledged when the schedulers that answer have
+	 * stored it; with none of those (EventMQ's schedulers), once it is
+	 * forwarded, as EventMQ's router does. */
+	if (answering > 0)
+		sched_wait(b, id, idlen, m, answering);
+	else if (send_ref(b, BROKER_FRONTEND, id, idlen, PROTO_REPLY, m->msgid) != 0)
+		send_failed(b, id, idlen, "REPLY");
 }
 
 /* ---- admin ---- */

@@ -80,6 +80,10 @@ typedef struct {
 	char *id;
 	size_t idlen;
 	uint64_t last_seen;
+	/* Answers each SCHEDULE and UNSCHEDULE (REPLY once stored, or ERROR):
+	 * it sent "[]" as its INFORM queues, as gearhorn-scheduler does.
+	 * EventMQ's scheduler sends "" and never answers. */
+	int answers;
 } bsched_t;
 
 struct broker {

@@ -231,7 +231,9 @@ scheduler_connect(scheduler_t *s)
 
 	memset(&pc, 0, sizeof(pc));
 	pc.type = "scheduler";
-	pc.queues = "";
+	/* "[]", not EventMQ's "": this scheduler answers each SCHEDULE and
+	 * UNSCHEDULE once stored, so the router waits for that answer. */
+	pc.queues = "[]";
 	pc.max_message = 1u << 20;
 	pc.hwm = 10000;
 	pc.message = on_message;
