@@ -1,6 +1,6 @@
 /*
- * admin.c: the configuration and the router's admin endpoint (config,
- * status, workers, queues, metrics, shutdown). The router's commands send
+ * admin.c: the configuration, CURVE keys and the router's admin endpoint
+ * (config, keygen, status, workers, queues, metrics, shutdown). The router's commands send
  * one admin request each and print its JSON reply as a table, as JSON or
  * in Prometheus text format.
  */
@@ -12,10 +12,12 @@
 #include <sysexits.h>
 
 #include "cli.h"
+#include "curve.h"
 #include "gearhorn.h"
 #include "util.h"
 
 static int cmd_config(cli_t *cli, const cli_args_t *args);
+static int cmd_keygen(cli_t *cli, const cli_args_t *args);
 static int cmd_status(cli_t *cli, const cli_args_t *args);
 static int cmd_workers(cli_t *cli, const cli_args_t *args);
 static int cmd_queues(cli_t *cli, const cli_args_t *args);
@@ -33,6 +35,15 @@ const cli_cmd_t cli_cmd_config = {
     .opts = config_opts,
     .help = "Check the configuration and print the effective values with their origins.",
     .exec = cmd_config,
+};
+
+const cli_cmd_t cli_cmd_keygen = {
+    .name = "keygen",
+    .args = "PATH",
+    .min_args = 1,
+    .max_args = 1,
+    .help = "Write a new CURVE key pair: the public key to PATH, the pair to PATH_secret.",
+    .exec = cmd_keygen,
 };
 
 static const cli_opt_t opt_admin = {'a', "admin", "ENDPOINT",
@@ -112,6 +123,24 @@ cmd_config(cli_t *cli, const cli_args_t *args)
 		return EX_CONFIG;
 	conf_dump(conf, section, stdout);
 	conf_destroy(&conf);
+	return EX_OK;
+}
+
+static int
+cmd_keygen(cli_t *cli, const cli_args_t *args)
+{
+	char err[1024], pub[CURVE_KEY_LEN + 1];
+
+	GH_UNUSED(cli);
+	if (!curve_available()) {
+		cli_error("keygen: this libzmq has no CURVE (it was built without libsodium)");
+		return EX_UNAVAILABLE;
+	}
+	if (curve_keygen(args->argv[0], pub, err, sizeof(err)) != 0) {
+		cli_error("keygen: %s", err);
+		return EX_CANTCREAT;
+	}
+	printf("%s\n", pub);
 	return EX_OK;
 }
 

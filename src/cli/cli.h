@@ -6,8 +6,8 @@
  * row into its getopt string, its parsed options and its usage and help
  * text. Each family of commands has a file that defines its rows and their
  * handlers: jobs.c for the router's frontend (submit, schedule, unschedule),
- * admin.c for the configuration and the router's admin endpoint (config,
- * status, workers, queues, metrics, shutdown), fanout.c for
+ * admin.c for the configuration, CURVE keys and the router's admin endpoint
+ * (config, keygen, status, workers, queues, metrics, shutdown), fanout.c for
  * gearhorn-fanout(8) through gearmand and its subscriber store.
  *
  * A command is written once, in its row (tmux's cmd_entry): its name, its
@@ -81,9 +81,9 @@ struct cli_args {
 
 /* The rows of the command families; gearhorn.c puts them in its table. */
 extern const cli_cmd_t cli_cmd_submit, cli_cmd_schedule, cli_cmd_unschedule; /* jobs.c */
-extern const cli_cmd_t cli_cmd_config, cli_cmd_status, cli_cmd_workers, cli_cmd_queues,
-    cli_cmd_metrics, cli_cmd_shutdown; /* admin.c */
-extern const cli_cmd_t cli_cmd_fanout; /* fanout.c */
+extern const cli_cmd_t cli_cmd_config, cli_cmd_keygen, cli_cmd_status, cli_cmd_workers,
+    cli_cmd_queues, cli_cmd_metrics, cli_cmd_shutdown; /* admin.c */
+extern const cli_cmd_t cli_cmd_fanout;                 /* fanout.c */
 
 /* ---- args.c: rows to options, usage and help ---- */
 

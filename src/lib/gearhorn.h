@@ -39,6 +39,26 @@ typedef enum {
 
 #include <stddef.h>
 
+/* CURVE (ZeroMQ's CurveZMQ): a connection that is encrypted and on which
+ * each side proves its key. The router knows the public key of every
+ * client it lets in; the client knows the router's public key. Keys are 40
+ * characters of Z85, ZeroMQ's text form of 32 bytes. */
+#define GEARHORN_KEY_LEN 40
+
+typedef struct {
+	char public_key[GEARHORN_KEY_LEN + 1]; /* ours */
+	char secret_key[GEARHORN_KEY_LEN + 1]; /* ours */
+	char server_key[GEARHORN_KEY_LEN + 1]; /* the router's public key */
+} gearhorn_curve_t;
+
+/* Fills keys from two key files (as `gearhorn keygen` writes them, CZMQ's
+ * certificate format): our key pair from secret_key_file, which group and
+ * others may not access (mode 0600), and the router's public key from
+ * server_key_file. Returns 0, or GEARHORN_ERR with a message naming the
+ * file in err. */
+int gearhorn_curve_load(gearhorn_curve_t *keys, const char *secret_key_file,
+                        const char *server_key_file, char *err, size_t errlen);
+
 typedef struct gearhorn_client gearhorn_client_t;
 
 /* Connects to the frontend of one or more routers: a comma-separated list of
