@@ -1,6 +1,7 @@
 /*
- * check_curve: key files (keygen, modes, the format), sets of authorized
- * keys, and the ZAP handler between real CURVE sockets over ipc.
+ * check_curve: key files (keygen, modes, the format), the keys of a
+ * program's section (startup_curve), sets of authorized keys, and the ZAP
+ * handler between real CURVE sockets over ipc.
  */
 #include "config.h"
 
@@ -11,11 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include <zmq.h>
 
+#include "conf.h"
 #include "curve.h"
+#include "startup.h"
 #include "util.h"
 #include "wire.h"
 #include "lib/check_run.h"
@@ -229,6 +233,51 @@ START_TEST(test_client_load)
 	ck_assert_int_eq(gearhorn_curve_load(&keys, s, v, err, sizeof(err)), GEARHORN_ERR);
 	ck_assert_msg(strstr(err, "mode 0644") != NULL, "%s", err);
 	ck_assert_int_eq(curve_client_on(&keys), 0);
+	free(s);
+	free(v);
+}
+END_TEST
+
+START_TEST(test_startup_curve)
+{
+	char pub[CURVE_KEY_LEN + 1], srv[CURVE_KEY_LEN + 1], err[512];
+	char *s = path_of("jm_secret"), *v = path_of("router");
+	conf_t *c = conf_new();
+	gearhorn_curve_t keys;
+	peer_config_t pc;
+	gh_error_t e;
+
+	keygen("jm", pub);
+	keygen("router", srv);
+	/* Neither key: no CURVE. */
+	memset(&keys, 'x', sizeof(keys));
+	ck_assert_int_eq(startup_curve(c, "jobmanager", &keys, &e), 0);
+	ck_assert_int_eq(curve_client_on(&keys), 0);
+	/* One alone is an error. */
+	ck_assert_int_eq(conf_set(c, "jobmanager", "curve_secret_key", s, NULL, err, sizeof(err)),
+	                 0);
+	ck_assert_int_eq(startup_curve(c, "jobmanager", &keys, &e), -1);
+	ck_assert_int_eq(e.status, EX_CONFIG);
+	ck_assert_msg(strstr(e.text, "[jobmanager] curve_server_key: needed with") != NULL, "%s",
+	              e.text);
+	/* Both: through startup_peer_config into the peer's settings. */
+	ck_assert_int_eq(conf_set(c, "jobmanager", "curve_server_key", v, NULL, err, sizeof(err)),
+	                 0);
+	memset(&pc, 0, sizeof(pc));
+	ck_assert_msg(startup_peer_config(c, "jobmanager", "router", &pc, &e) == 0, "%s", e.text);
+	ck_assert_str_eq(pc.curve.public_key, pub);
+	ck_assert_str_eq(pc.curve.server_key, srv);
+	startup_peer_config_free(&pc);
+	ck_assert_int_eq(curve_client_on(&pc.curve), 0);
+	/* Another section has none. */
+	ck_assert_int_eq(startup_curve(c, "scheduler", &keys, &e), 0);
+	ck_assert_int_eq(curve_client_on(&keys), 0);
+	/* A secret key file others may read. */
+	ck_assert_int_eq(chmod(s, 0640), 0);
+	ck_assert_int_eq(startup_peer_config(c, "jobmanager", "router", &pc, &e), -1);
+	ck_assert_int_eq(e.status, EX_CONFIG);
+	ck_assert_msg(strstr(e.text, "mode 0640") != NULL, "%s", e.text);
+	conf_destroy(&c);
 	free(s);
 	free(v);
 }
@@ -467,6 +516,7 @@ main(void)
 	tcase_add_test(tc, test_secret_mode_refused);
 	tcase_add_test(tc, test_format);
 	tcase_add_test(tc, test_client_load);
+	tcase_add_test(tc, test_startup_curve);
 	tcase_add_test(tc, test_keyring);
 	tcase_add_test(tc, test_zap);
 	tcase_add_test(tc, test_zap_bad_requests);

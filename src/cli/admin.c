@@ -144,7 +144,8 @@ cmd_keygen(cli_t *cli, const cli_args_t *args)
 	return EX_OK;
 }
 
-/* Sends one admin command to -a, else [router] admin. On success *json is
+/* Sends one admin command to -a, else [router] admin, with the CURVE keys
+ * of [cli]. On success *json is
  * the parsed reply (if json is not NULL) and *text the reply as it came
  * (if text is not NULL), either NULL for a command without a reply; the
  * caller owns both. Returns an exit status, after a message if not 0. */
@@ -152,14 +153,17 @@ static int
 admin_call(cli_t *cli, const cli_args_t *args, const char *command, json_t **json, char **text)
 {
 	char err[512], *ep, *reply = NULL;
+	gearhorn_curve_t keys;
 	json_error_t jerr;
 	int rc;
 
 	if (json != NULL)
 		*json = NULL;
-	if ((ep = cli_router_endpoint(cli, cli_arg(args, "admin"), "admin")) == NULL)
+	if (cli_curve(cli, &keys) != 0 ||
+	    (ep = cli_router_endpoint(cli, cli_arg(args, "admin"), "admin")) == NULL)
 		return EX_CONFIG;
-	rc = gearhorn_admin(ep, command, 0, &reply, err, sizeof(err));
+	rc = gearhorn_admin_curve(ep, &keys, command, 0, &reply, err, sizeof(err));
+	explicit_bzero(&keys, sizeof(keys));
 	free(ep);
 	if (rc != 0) {
 		cli_error("%s: %s", command, err);

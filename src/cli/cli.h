@@ -29,6 +29,7 @@
 #include <jansson.h>
 
 #include "conf.h"
+#include "gearhorn.h"
 
 /* What every handler gets besides its arguments. */
 typedef struct {
@@ -137,6 +138,12 @@ conf_t *cli_conf(cli_t *cli);
  * in the configuration, with a bound "*" turned into loopback. Caller owns
  * the result; NULL after a message if the configuration is bad. */
 char *cli_router_endpoint(cli_t *cli, const char *flag, const char *key);
+
+/* The CURVE keys of [cli] curve_secret_key and curve_server_key into keys
+ * (cleared when neither is set: no CURVE). Returns 0, or -1 after a
+ * message (a key file that cannot be read, a secret key file that group
+ * or others may read). */
+int cli_curve(cli_t *cli, gearhorn_curve_t *keys);
 
 /* Decodes text, the argument called what, as any JSON value. Caller owns
  * the result; NULL after "WHAT is not JSON: REASON (column N)". */

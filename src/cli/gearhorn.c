@@ -112,6 +112,21 @@ cli_router_endpoint(cli_t *cli, const char *flag, const char *key)
 	return ep;
 }
 
+int
+cli_curve(cli_t *cli, gearhorn_curve_t *keys)
+{
+	conf_t *conf;
+	gh_error_t e;
+	int rc;
+
+	if ((conf = cli_conf(cli)) == NULL)
+		return -1;
+	if ((rc = startup_curve(conf, "cli", keys, &e)) != 0)
+		cli_error("%s", e.text);
+	conf_destroy(&conf);
+	return rc;
+}
+
 json_t *
 cli_json_arg(const char *what, const char *text)
 {

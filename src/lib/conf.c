@@ -51,8 +51,8 @@ typedef struct {
 } conf_schema_t;
 
 /* Index 0 is [global]; the others are program sections. */
-static const char *const conf_sections[] = {"global",    "router", "jobmanager",
-                                            "scheduler", "fanout", "bridge"};
+static const char *const conf_sections[] = {"global", "router", "jobmanager", "scheduler",
+                                            "fanout", "bridge", "cli"};
 #define CONF_GLOBAL    0
 #define CONF_NSECTIONS GH_ARRAY_LEN(conf_sections)
 
@@ -151,10 +151,18 @@ static const conf_schema_t conf_schema[] = {
     K_LIST("jobmanager", "handler_dirs", "", "directories searched for handler modules"),
     K_LIST("jobmanager", "programs", "", "programs that jobs may run, by name"),
 
+    K_STRING("jobmanager", "curve_secret_key", "",
+             "the job manager's secret key file for CURVE; empty: no CURVE"),
+    K_STRING("jobmanager", "curve_server_key", "",
+             "the router's public key file, with curve_secret_key"),
     K_ENDPOINTS("scheduler", "router", "tcp://127.0.0.1:47291",
                 "router frontend endpoints to connect to"),
     K_STRING("scheduler", "database", "", "schedule database; empty: a file in state_dir"),
 
+    K_STRING("scheduler", "curve_secret_key", "",
+             "the scheduler's secret key file for CURVE; empty: no CURVE"),
+    K_STRING("scheduler", "curve_server_key", "",
+             "the router's public key file, with curve_secret_key"),
     K_STRING("fanout", "database", "", "subscriber database; empty: a file in state_dir"),
     K_INT("fanout", "threads", "8", 1, 256, "worker threads, each with its own connections"),
     K_INT("fanout", "foreground_timeout", "30", 1, 86400,
@@ -180,6 +188,13 @@ static const conf_schema_t conf_schema[] = {
            "fanout topics whose copies the bridge passes to ZeroMQ queues"),
     K_STRING("bridge", "subscriber", "gearhorn-bridge",
              "the bridge's subscriber name (client_id) for subscribe"),
+    K_STRING("bridge", "curve_secret_key", "",
+             "the bridge's secret key file for CURVE; empty: no CURVE"),
+    K_STRING("bridge", "curve_server_key", "",
+             "the router's public key file, with curve_secret_key"),
+    K_STRING("cli", "curve_secret_key", "",
+             "gearhorn(1)'s secret key file for CURVE; empty: no CURVE"),
+    K_STRING("cli", "curve_server_key", "", "the router's public key file, with curve_secret_key"),
 };
 #define CONF_NKEYS GH_ARRAY_LEN(conf_schema)
 

@@ -66,6 +66,12 @@ typedef struct gearhorn_client gearhorn_client_t;
  * them. Returns NULL with a message in err. Caller owns the result. */
 gearhorn_client_t *gearhorn_client_new(const char *endpoints, char *err, size_t errlen);
 
+/* gearhorn_client_new over CURVE with keys (borrowed for the call; NULL:
+ * as gearhorn_client_new). A router that does not take our key never
+ * completes the connection, so requests time out (GEARHORN_ERR_TIMEOUT). */
+gearhorn_client_t *gearhorn_client_new_curve(const char *endpoints, const gearhorn_curve_t *keys,
+                                             char *err, size_t errlen);
+
 /* Closes the connection. Accepts NULL and clears *self_p. */
 void gearhorn_client_destroy(gearhorn_client_t **self_p);
 
@@ -129,6 +135,12 @@ int gearhorn_unschedule(gearhorn_client_t *c, const char *body, size_t body_len,
  * time, GEARHORN_ERR otherwise. */
 int gearhorn_admin(const char *endpoint, const char *command, long wait_ms, char **reply, char *err,
                    size_t errlen);
+
+/* gearhorn_admin over CURVE with keys (borrowed for the call; NULL: as
+ * gearhorn_admin). The router takes only the keys of its admin set on
+ * this endpoint; any other key gets no answer (GEARHORN_ERR_TIMEOUT). */
+int gearhorn_admin_curve(const char *endpoint, const gearhorn_curve_t *keys, const char *command,
+                         long wait_ms, char **reply, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }
