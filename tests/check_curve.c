@@ -457,46 +457,57 @@ START_TEST(test_zap)
 }
 END_TEST
 
-START_TEST(test_zap_bad_requests)
+/* Sends ask[0..n) as a ZAP request on req, lets the handler answer, and
+ * checks the answer's request id, status code and user id. */
+static void
+zap_ask(zap_fixture_t *z, void *req, const gh_frame_t *ask, size_t n, const char *id,
+        const char *code, const char *user)
 {
-	zap_fixture_t z;
 	gh_frame_t f[8];
 	wire_msg_t m;
-	void *req;
 
-	zap_open(&z);
-	/* What a broken or foreign ZAP client might send gets an answer, so
-	 * that the handler takes the next request. */
-	req = zmq_socket(z.ctx, ZMQ_REQ);
-	ck_assert_int_eq(zmq_connect(req, CURVE_ZAP_ENDPOINT), 0);
-	ck_assert_int_eq(zmq_send(req, "2.0", 3, 0), 3);
-	while (curve_zap_serve(z.auth, z.zap) != 0)
+	ck_assert_int_eq(wire_send(req, NULL, 0, ask, n, 0), 0);
+	while (curve_zap_serve(z->auth, z->zap) != 0)
 		zmq_poll(NULL, 0, 10);
 	ck_assert_int_eq(wire_recv(req, &m, 0, 0), 0);
 	ck_assert_uint_eq(wire_frames(&m, 0, f, 8), 6);
 	ck_assert(gh_frame_is(f[0], "1.0"));
-	ck_assert(gh_frame_is(f[1], ""));
-	ck_assert(gh_frame_is(f[2], "500"));
-	ck_assert(gh_frame_is(f[4], ""));
+	ck_assert(gh_frame_is(f[1], id));
+	ck_assert(gh_frame_is(f[2], code));
+	ck_assert(gh_frame_is(f[4], user));
 	wire_msg_close(&m);
+}
 
+START_TEST(test_zap_requests)
+{
+	char pub[CURVE_KEY_LEN + 1], sec[CURVE_KEY_LEN + 1];
+	uint8_t bin[32];
+	gh_frame_t ask[7] = {gh_frame_str("1.0"),       gh_frame_str("7"), gh_frame_str("front"),
+	                     gh_frame_str("127.0.0.1"), gh_frame_str(""),  gh_frame_str("PLAIN"),
+	                     gh_frame_str("admin")};
+	zap_fixture_t z;
+	void *req;
+
+	zap_open(&z);
+	ck_assert_int_eq(zmq_curve_keypair(pub, sec), 0);
+	ck_assert_ptr_nonnull(zmq_z85_decode(bin, pub));
+	ck_assert_int_eq(curve_keyring_add(z.ring, pub, "k"), 0);
+	/* What a broken or foreign ZAP client might send gets an answer too,
+	 * so that the handler takes the next request. */
+	req = zmq_socket(z.ctx, ZMQ_REQ);
+	ck_assert_int_eq(zmq_connect(req, CURVE_ZAP_ENDPOINT), 0);
+	zap_ask(&z, req, (gh_frame_t[]){gh_frame_str("2.0")}, 1, "", "500", "");
 	/* Another mechanism than CURVE. */
-	ck_assert_int_eq(zmq_send(req, "1.0", 3, ZMQ_SNDMORE), 3);
-	ck_assert_int_eq(zmq_send(req, "7", 1, ZMQ_SNDMORE), 1);
-	ck_assert_int_eq(zmq_send(req, "front", 5, ZMQ_SNDMORE), 5);
-	ck_assert_int_eq(zmq_send(req, "127.0.0.1", 9, ZMQ_SNDMORE), 9);
-	ck_assert_int_eq(zmq_send(req, "", 0, ZMQ_SNDMORE), 0);
-	ck_assert_int_eq(zmq_send(req, "PLAIN", 5, ZMQ_SNDMORE), 5);
-	ck_assert_int_eq(zmq_send(req, "admin", 5, ZMQ_SNDMORE), 5);
-	ck_assert_int_eq(zmq_send(req, "secret", 6, 0), 6);
-	while (curve_zap_serve(z.auth, z.zap) != 0)
-		zmq_poll(NULL, 0, 10);
-	ck_assert_int_eq(wire_recv(req, &m, 0, 0), 0);
-	ck_assert_uint_eq(wire_frames(&m, 0, f, 8), 6);
-	ck_assert(gh_frame_is(f[1], "7"));
-	ck_assert(gh_frame_is(f[2], "400"));
-	ck_assert(gh_frame_is(f[4], ""));
-	wire_msg_close(&m);
+	zap_ask(&z, req, ask, 7, "7", "400", "");
+	/* CURVE with a key of the wrong size, an unknown key, the known key in
+	 * another domain, and in its own. */
+	ask[5] = gh_frame_str("CURVE");
+	zap_ask(&z, req, ask, 7, "7", "400", "");
+	ask[6] = (gh_frame_t){(const char *)bin, sizeof(bin)};
+	ask[2] = gh_frame_str("back");
+	zap_ask(&z, req, ask, 7, "7", "400", "");
+	ask[2] = gh_frame_str("front");
+	zap_ask(&z, req, ask, 7, "7", "200", pub);
 	zmq_close(req);
 	zap_close(&z);
 }
@@ -519,7 +530,7 @@ main(void)
 	tcase_add_test(tc, test_startup_curve);
 	tcase_add_test(tc, test_keyring);
 	tcase_add_test(tc, test_zap);
-	tcase_add_test(tc, test_zap_bad_requests);
+	tcase_add_test(tc, test_zap_requests);
 	suite_add_tcase(s, tc);
 	failed = gh_check_failed(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

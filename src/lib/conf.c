@@ -89,6 +89,13 @@ static const char *const conf_sections[] = {"global", "router", "jobmanager", "s
 		{sec, key, "server list", def, help}, CONF_SERVERS, 0, 0, NULL \
 	}
 
+/* The CURVE keys of a program that connects to a router (startup_curve):
+ * two rows. */
+#define K_CURVE_CLIENT(sec)                                                                      \
+	K_STRING(sec, "curve_secret_key", "", "our secret key file for CURVE; empty: no CURVE"), \
+	    K_STRING(sec, "curve_server_key", "",                                                \
+	             "the router's public key file, with curve_secret_key")
+
 /*
  * Every key. To add one, add a row (gearhorn.conf(5) documents each row);
  * conf_new() asserts that every default passes its own check. A key in a
@@ -150,19 +157,13 @@ static const conf_schema_t conf_schema[] = {
           "seconds between SIGTERM and SIGKILL for a worker that must stop"),
     K_LIST("jobmanager", "handler_dirs", "", "directories searched for handler modules"),
     K_LIST("jobmanager", "programs", "", "programs that jobs may run, by name"),
+    K_CURVE_CLIENT("jobmanager"),
 
-    K_STRING("jobmanager", "curve_secret_key", "",
-             "the job manager's secret key file for CURVE; empty: no CURVE"),
-    K_STRING("jobmanager", "curve_server_key", "",
-             "the router's public key file, with curve_secret_key"),
     K_ENDPOINTS("scheduler", "router", "tcp://127.0.0.1:47291",
                 "router frontend endpoints to connect to"),
     K_STRING("scheduler", "database", "", "schedule database; empty: a file in state_dir"),
+    K_CURVE_CLIENT("scheduler"),
 
-    K_STRING("scheduler", "curve_secret_key", "",
-             "the scheduler's secret key file for CURVE; empty: no CURVE"),
-    K_STRING("scheduler", "curve_server_key", "",
-             "the router's public key file, with curve_secret_key"),
     K_STRING("fanout", "database", "", "subscriber database; empty: a file in state_dir"),
     K_INT("fanout", "threads", "8", 1, 256, "worker threads, each with its own connections"),
     K_INT("fanout", "foreground_timeout", "30", 1, 86400,
@@ -188,13 +189,9 @@ static const conf_schema_t conf_schema[] = {
            "fanout topics whose copies the bridge passes to ZeroMQ queues"),
     K_STRING("bridge", "subscriber", "gearhorn-bridge",
              "the bridge's subscriber name (client_id) for subscribe"),
-    K_STRING("bridge", "curve_secret_key", "",
-             "the bridge's secret key file for CURVE; empty: no CURVE"),
-    K_STRING("bridge", "curve_server_key", "",
-             "the router's public key file, with curve_secret_key"),
-    K_STRING("cli", "curve_secret_key", "",
-             "gearhorn(1)'s secret key file for CURVE; empty: no CURVE"),
-    K_STRING("cli", "curve_server_key", "", "the router's public key file, with curve_secret_key"),
+    K_CURVE_CLIENT("bridge"),
+
+    K_CURVE_CLIENT("cli"),
 };
 #define CONF_NKEYS GH_ARRAY_LEN(conf_schema)
 
