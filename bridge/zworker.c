@@ -18,6 +18,7 @@
 #include "bridge_int.h"
 #include "client_int.h"
 #include "log.h"
+#include "startup.h"
 
 #define BRIDGE_POLL_MS 1000 /* gearman_worker_work returns to look at the stop flag */
 
@@ -139,7 +140,8 @@ zw_main(void *arg)
 }
 
 static int
-zw_init(bridge_t *b, zworker_t *z, const char *frontends, char *err, size_t errlen)
+zw_init(bridge_t *b, zworker_t *z, const char *frontends, const gearhorn_curve_t *keys, char *err,
+        size_t errlen)
 {
 	char host[256];
 	size_t i;
@@ -166,7 +168,7 @@ zw_init(bridge_t *b, zworker_t *z, const char *frontends, char *err, size_t errl
 			return gh_err(err, errlen, "cannot register %s: %s", b->ins[i].function,
 			              gearman_worker_error(z->worker));
 	}
-	if ((z->client = client_new_in(b->ctx, frontends, err, errlen)) == NULL)
+	if ((z->client = client_new_in(b->ctx, frontends, keys, err, errlen)) == NULL)
 		return -1;
 	return 0;
 }
@@ -184,9 +186,12 @@ int
 zw_setup(bridge_t *b, gh_error_t *e)
 {
 	char *frontends = NULL, **fe;
+	gearhorn_curve_t keys;
 	size_t nfe, i;
 	int rc = 0;
 
+	if (startup_curve(b->conf, BRIDGE_SECTION, &keys, e) != 0)
+		return -1;
 	fe = conf_get_list(b->conf, BRIDGE_SECTION, "router_frontend", &nfe);
 	for (i = 0; i < nfe; i++)
 		gh_list_append(&frontends, fe[i]);
@@ -197,8 +202,9 @@ zw_setup(bridge_t *b, gh_error_t *e)
 	b->zw = gh_calloc(b->nzw, sizeof(*b->zw));
 	for (i = 0; i < b->nzw && rc == 0; i++) {
 		b->zw[i].index = (int)i;
-		rc = zw_init(b, &b->zw[i], frontends, e->text, sizeof(e->text));
+		rc = zw_init(b, &b->zw[i], frontends, &keys, e->text, sizeof(e->text));
 	}
+	explicit_bzero(&keys, sizeof(keys));
 	free(frontends);
 	if (rc != 0)
 		e->status = EX_CONFIG;

@@ -6,15 +6,24 @@ uuid4 identity, ['', 'eMQP/1.0', CMD, uuid4, ...]).
 usage: emqp_peer.py FRONTEND BACKEND ADMIN SCENARIO [ARG]
 scenarios: job, admin, bad, disconnect, journal-submit (prints the msgid of a
 guarantee job left waiting on queue "jq"), journal-serve MSGID (a job manager
-of "jq" must receive that job)
+of "jq" must receive that job); for CURVE (tests/curve.test): submit QUEUE (a
+job is acknowledged), refused front|back|admin (a request there gets no
+answer in 3 s: the handshake never completed), scheduler (INFORM as a
+scheduler is acknowledged), scheduler-denied (it is refused: ERROR denied),
+exclusive-denied QUEUE (INFORM for that queue is refused), inform QUEUE (a
+job manager of that queue is acknowledged)
+With EMQP_CURVE_KEY (a secret key file) and EMQP_CURVE_SERVER (the router's
+public key file) in the environment, every socket is a CURVE client.
 Exit 0 on success, 1 on failure, 77 if pyzmq is missing. Timeouts only bound
 waiting (30 s, for a loaded machine); they are not assertions about speed."""
+import os
 import json
 import sys
 import uuid
 
 try:
     import zmq
+    import zmq.auth
 except ImportError:
     sys.exit(77)
 
@@ -32,6 +41,10 @@ def fail(msg):
 def dealer(endpoint):
     s = CTX.socket(zmq.DEALER)
     s.setsockopt(zmq.LINGER, 0)
+    if os.environ.get("EMQP_CURVE_KEY"):
+        s.curve_publickey, s.curve_secretkey = zmq.auth.load_certificate(
+            os.environ["EMQP_CURVE_KEY"])
+        s.curve_serverkey = zmq.auth.load_certificate(os.environ["EMQP_CURVE_SERVER"])[0]
     s.setsockopt_string(zmq.IDENTITY, str(uuid.uuid4()))
     s.connect(endpoint)
     return s
@@ -138,6 +151,20 @@ def bad_input(frontend, backend):
     jm.close()
 
 
+def refused(endpoint, kind):
+    """A request on endpoint gets no answer: the handshake never completed."""
+    s = dealer(endpoint)
+    if kind == "front":
+        send(s, "REQUEST", "default", "", BODY)
+    elif kind == "back":
+        send(s, "INFORM", '[[10, "default"]]', "worker")
+    else:
+        send(s, "STATUS", msgid="admin:" + str(uuid.uuid4()))
+    if s.poll(3000):
+        fail("the %s answered: %r" % (kind, s.recv_multipart()))
+    s.close()
+
+
 def main():
     if len(sys.argv) not in (5, 6):
         print(__doc__, file=sys.stderr)
@@ -191,6 +218,33 @@ def main():
             fail("journaled job not restored: %r" % fwd)
         send(jm, "REPLY", json.dumps({"value": "hi"}), fwd[1])
         send(jm, "KBYE")
+    elif scenario == "submit":
+        client = dealer(frontend)
+        req = send(client, "REQUEST", sys.argv[5], "", BODY)
+        if recv(client, "REPLY")[2] != req:
+            fail("job not acknowledged")
+    elif scenario == "refused":
+        refused({"front": frontend, "back": backend, "admin": admin}[sys.argv[5]], sys.argv[5])
+    elif scenario in ("scheduler", "scheduler-denied"):
+        s = dealer(frontend)
+        inform = send(s, "INFORM", "", "scheduler")
+        if scenario == "scheduler":
+            if recv(s, "ACK")[2] != inform:
+                fail("ACK does not refer to the INFORM")
+            send(s, "KBYE")
+        else:
+            err = recv(s, "ERROR")
+            if err[2] != inform or err[3] != "denied":
+                fail("INFORM as a scheduler answered %r" % err)
+    elif scenario == "inform":
+        jm = job_manager(backend, json.dumps([[10, sys.argv[5]]]))
+        send(jm, "KBYE")
+    elif scenario == "exclusive-denied":
+        jm = dealer(backend)
+        inform = send(jm, "INFORM", json.dumps([[10, sys.argv[5]]]), "worker")
+        err = recv(jm, "ERROR")
+        if err[2] != inform or err[3] != "denied":
+            fail("INFORM for an exclusive queue answered %r" % err)
     else:
         fail("unknown scenario " + scenario)
     CTX.destroy(linger=0)

@@ -1,6 +1,6 @@
 /*
- * admin.c: the configuration and the router's admin endpoint (config,
- * status, workers, queues, metrics, shutdown). The router's commands send
+ * admin.c: the configuration, CURVE keys and the router's admin endpoint
+ * (config, keygen, status, workers, queues, metrics, shutdown). The router's commands send
  * one admin request each and print its JSON reply as a table, as JSON or
  * in Prometheus text format.
  */
@@ -12,10 +12,12 @@
 #include <sysexits.h>
 
 #include "cli.h"
+#include "curve.h"
 #include "gearhorn.h"
 #include "util.h"
 
 static int cmd_config(cli_t *cli, const cli_args_t *args);
+static int cmd_keygen(cli_t *cli, const cli_args_t *args);
 static int cmd_status(cli_t *cli, const cli_args_t *args);
 static int cmd_workers(cli_t *cli, const cli_args_t *args);
 static int cmd_queues(cli_t *cli, const cli_args_t *args);
@@ -33,6 +35,15 @@ const cli_cmd_t cli_cmd_config = {
     .opts = config_opts,
     .help = "Check the configuration and print the effective values with their origins.",
     .exec = cmd_config,
+};
+
+const cli_cmd_t cli_cmd_keygen = {
+    .name = "keygen",
+    .args = "PATH",
+    .min_args = 1,
+    .max_args = 1,
+    .help = "Write a new CURVE key pair: the public key to PATH, the pair to PATH_secret.",
+    .exec = cmd_keygen,
 };
 
 static const cli_opt_t opt_admin = {'a', "admin", "ENDPOINT",
@@ -115,7 +126,26 @@ cmd_config(cli_t *cli, const cli_args_t *args)
 	return EX_OK;
 }
 
-/* Sends one admin command to -a, else [router] admin. On success *json is
+static int
+cmd_keygen(cli_t *cli, const cli_args_t *args)
+{
+	char err[1024], pub[CURVE_KEY_LEN + 1];
+
+	GH_UNUSED(cli);
+	if (!curve_available()) {
+		cli_error("keygen: this libzmq has no CURVE (it was built without libsodium)");
+		return EX_UNAVAILABLE;
+	}
+	if (curve_keygen(args->argv[0], pub, err, sizeof(err)) != 0) {
+		cli_error("keygen: %s", err);
+		return EX_CANTCREAT;
+	}
+	printf("%s\n", pub);
+	return EX_OK;
+}
+
+/* Sends one admin command to -a, else [router] admin, with the CURVE keys
+ * of [cli]. On success *json is
  * the parsed reply (if json is not NULL) and *text the reply as it came
  * (if text is not NULL), either NULL for a command without a reply; the
  * caller owns both. Returns an exit status, after a message if not 0. */
@@ -123,14 +153,17 @@ static int
 admin_call(cli_t *cli, const cli_args_t *args, const char *command, json_t **json, char **text)
 {
 	char err[512], *ep, *reply = NULL;
+	gearhorn_curve_t keys;
 	json_error_t jerr;
 	int rc;
 
 	if (json != NULL)
 		*json = NULL;
-	if ((ep = cli_router_endpoint(cli, cli_arg(args, "admin"), "admin")) == NULL)
+	if (cli_curve(cli, &keys) != 0 ||
+	    (ep = cli_router_endpoint(cli, cli_arg(args, "admin"), "admin")) == NULL)
 		return EX_CONFIG;
-	rc = gearhorn_admin(ep, command, 0, &reply, err, sizeof(err));
+	rc = gearhorn_admin_curve(ep, &keys, command, 0, &reply, err, sizeof(err));
+	explicit_bzero(&keys, sizeof(keys));
 	free(ep);
 	if (rc != 0) {
 		cli_error("%s: %s", command, err);

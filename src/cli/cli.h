@@ -6,8 +6,8 @@
  * row into its getopt string, its parsed options and its usage and help
  * text. Each family of commands has a file that defines its rows and their
  * handlers: jobs.c for the router's frontend (submit, schedule, unschedule),
- * admin.c for the configuration and the router's admin endpoint (config,
- * status, workers, queues, metrics, shutdown), fanout.c for
+ * admin.c for the configuration, CURVE keys and the router's admin endpoint
+ * (config, keygen, status, workers, queues, metrics, shutdown), fanout.c for
  * gearhorn-fanout(8) through gearmand and its subscriber store.
  *
  * A command is written once, in its row (tmux's cmd_entry): its name, its
@@ -29,6 +29,7 @@
 #include <jansson.h>
 
 #include "conf.h"
+#include "gearhorn.h"
 
 /* What every handler gets besides its arguments. */
 typedef struct {
@@ -81,9 +82,9 @@ struct cli_args {
 
 /* The rows of the command families; gearhorn.c puts them in its table. */
 extern const cli_cmd_t cli_cmd_submit, cli_cmd_schedule, cli_cmd_unschedule; /* jobs.c */
-extern const cli_cmd_t cli_cmd_config, cli_cmd_status, cli_cmd_workers, cli_cmd_queues,
-    cli_cmd_metrics, cli_cmd_shutdown; /* admin.c */
-extern const cli_cmd_t cli_cmd_fanout; /* fanout.c */
+extern const cli_cmd_t cli_cmd_config, cli_cmd_keygen, cli_cmd_status, cli_cmd_workers,
+    cli_cmd_queues, cli_cmd_metrics, cli_cmd_shutdown; /* admin.c */
+extern const cli_cmd_t cli_cmd_fanout;                 /* fanout.c */
 
 /* ---- args.c: rows to options, usage and help ---- */
 
@@ -137,6 +138,12 @@ conf_t *cli_conf(cli_t *cli);
  * in the configuration, with a bound "*" turned into loopback. Caller owns
  * the result; NULL after a message if the configuration is bad. */
 char *cli_router_endpoint(cli_t *cli, const char *flag, const char *key);
+
+/* The CURVE keys of [cli] curve_secret_key and curve_server_key into keys
+ * (cleared when neither is set: no CURVE). Returns 0, or -1 after a
+ * message (a key file that cannot be read, a secret key file that group
+ * or others may read). */
+int cli_curve(cli_t *cli, gearhorn_curve_t *keys);
 
 /* Decodes text, the argument called what, as any JSON value. Caller owns
  * the result; NULL after "WHAT is not JSON: REASON (column N)". */

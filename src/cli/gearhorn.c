@@ -38,19 +38,13 @@ static const cli_cmd_t version_cmd = {
 
 /* The command table; man/gearhorn.1 lists the commands in this order. */
 static const cli_cmd_t *const commands[] = {
-    &help_cmd,
-    &version_cmd,
-    &cli_cmd_config,
-    &cli_cmd_submit,
-    &cli_cmd_schedule,
-    &cli_cmd_unschedule,
-    &cli_cmd_status,
-    &cli_cmd_workers,
-    &cli_cmd_queues,
-    &cli_cmd_metrics,
-    &cli_cmd_shutdown,
-    &cli_cmd_fanout,
-    NULL,
+    &help_cmd,           &version_cmd,
+    &cli_cmd_config,     &cli_cmd_keygen,
+    &cli_cmd_submit,     &cli_cmd_schedule,
+    &cli_cmd_unschedule, &cli_cmd_status,
+    &cli_cmd_workers,    &cli_cmd_queues,
+    &cli_cmd_metrics,    &cli_cmd_shutdown,
+    &cli_cmd_fanout,     NULL,
 };
 
 static const cli_opt_t opt_config = {'c', "config", "FILE",
@@ -116,6 +110,21 @@ cli_router_endpoint(cli_t *cli, const char *flag, const char *key)
 	ep = connect_endpoint(conf_get(conf, "router", key));
 	conf_destroy(&conf);
 	return ep;
+}
+
+int
+cli_curve(cli_t *cli, gearhorn_curve_t *keys)
+{
+	conf_t *conf;
+	gh_error_t e;
+	int rc;
+
+	if ((conf = cli_conf(cli)) == NULL)
+		return -1;
+	if ((rc = startup_curve(conf, "cli", keys, &e)) != 0)
+		cli_error("%s", e.text);
+	conf_destroy(&conf);
+	return rc;
 }
 
 json_t *

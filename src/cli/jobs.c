@@ -105,17 +105,21 @@ check_queue_and_job(const char *queue, const char *job)
 	return job_is_json(job) ? 0 : EX_DATAERR;
 }
 
-/* A client of the router at -r, else [router] frontend; NULL after a
- * message. Caller owns the result. */
+/* A client of the router at -r, else [router] frontend, with the CURVE
+ * keys of [cli]; NULL after a message. Caller owns the result. */
 static gearhorn_client_t *
 connect_client(cli_t *cli, const cli_args_t *args)
 {
 	gearhorn_client_t *client;
+	gearhorn_curve_t keys;
 	char err[512], *ep;
 
+	if (cli_curve(cli, &keys) != 0)
+		return NULL;
 	if ((ep = cli_router_endpoint(cli, cli_arg(args, "router"), "frontend")) == NULL)
 		return NULL;
-	client = gearhorn_client_new(ep, err, sizeof(err));
+	client = gearhorn_client_new_curve(ep, &keys, err, sizeof(err));
+	explicit_bzero(&keys, sizeof(keys));
 	free(ep);
 	if (client == NULL)
 		cli_error("%s", err);

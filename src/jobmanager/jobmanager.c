@@ -25,6 +25,7 @@
 #include "peer.h"
 #include "pool.h"
 #include "proto.h"
+#include "startup.h"
 #include "util.h"
 #include "wire.h"
 
@@ -502,6 +503,7 @@ jobmanager(jm_t *jm)
 	size_t ndirs, nprograms, nrouters;
 	pool_config_t pc;
 	peer_config_t rc_peer;
+	gh_error_t cerr;
 	int rc = EX_OK;
 
 	routers = conf_get_list(jm->conf, SECTION, "router", &nrouters);
@@ -575,7 +577,14 @@ jobmanager(jm_t *jm)
 	rc_peer.registered = on_registered;
 	rc_peer.lost = on_lost;
 	rc_peer.arg = jm;
-	if ((jm->peer = peer_new(jm->loop, jm->ctx, &rc_peer, err, sizeof(err))) == NULL) {
+	if (startup_curve(jm->conf, SECTION, &rc_peer.curve, &cerr) != 0) {
+		log_error("%s", cerr.text);
+		rc = cerr.status;
+		goto out;
+	}
+	jm->peer = peer_new(jm->loop, jm->ctx, &rc_peer, err, sizeof(err));
+	explicit_bzero(&rc_peer.curve, sizeof(rc_peer.curve));
+	if (jm->peer == NULL) {
 		log_error("%s", err);
 		rc = EX_CONFIG;
 		goto out;

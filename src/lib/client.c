@@ -6,6 +6,10 @@
  * result comes as REPLY [msgid, result, our msgid]; a refusal or failure as
  * ERROR [msgid, our msgid, code, text].
  *
+ * With CURVE keys (gearhorn_client_new_curve, gearhorn_admin_curve) the
+ * socket is a CURVE client before it connects (curve.h); a router that
+ * refuses the key never completes the handshake, so a request times out.
+ *
  * A failure returns its class (gearhorn_err_t in gearhorn.h) beside the
  * message, so that no caller has to read the message to tell a timeout
  * from a refusal. gh_err's -1 is GEARHORN_ERR, the class of the rest.
@@ -19,6 +23,7 @@
 #include <zmq.h>
 
 #include "client_int.h"
+#include "curve.h"
 #include "gearhorn.h"
 #include "proto.h"
 #include "util.h"
@@ -31,24 +36,46 @@ struct gearhorn_client {
 	void *ctx;
 	void *sock;
 	int own_ctx;
+	int curve; /* a CURVE client: a refused key looks like a silent router */
 };
 
+/* A DEALER socket connected to endpoints, a CURVE client with keys when
+ * they are on. Returns it (caller owns it) or NULL with err. */
+static void *
+client_socket(void *ctx, const char *endpoints, const gearhorn_curve_t *keys, int hwm, char *err,
+              size_t errlen)
+{
+	void *sock = wire_socket_new(ctx, ZMQ_DEALER, hwm, err, errlen);
+
+	if (sock == NULL)
+		return NULL;
+	if (curve_client_apply(sock, keys, err, errlen) != 0 ||
+	    wire_attach(sock, endpoints, 0, err, errlen) != 0) {
+		zmq_close(sock);
+		return NULL;
+	}
+	return sock;
+}
+
 gearhorn_client_t *
-client_new_in(void *ctx, const char *endpoints, char *err, size_t errlen)
+client_new_in(void *ctx, const char *endpoints, const gearhorn_curve_t *keys, char *err,
+              size_t errlen)
 {
 	gearhorn_client_t *c = gh_calloc(1, sizeof(*c));
 
 	c->ctx = ctx;
-	c->sock = wire_socket(c->ctx, ZMQ_DEALER, endpoints, 0, 10000, err, errlen);
+	c->sock = client_socket(c->ctx, endpoints, keys, 10000, err, errlen);
 	if (c->sock == NULL) {
 		free(c);
 		return NULL;
 	}
+	c->curve = curve_client_on(keys);
 	return c;
 }
 
 gearhorn_client_t *
-gearhorn_client_new(const char *endpoints, char *err, size_t errlen)
+gearhorn_client_new_curve(const char *endpoints, const gearhorn_curve_t *keys, char *err,
+                          size_t errlen)
 {
 	gearhorn_client_t *c;
 	void *ctx = zmq_ctx_new();
@@ -57,12 +84,18 @@ gearhorn_client_new(const char *endpoints, char *err, size_t errlen)
 		gh_err(err, errlen, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
 		return NULL;
 	}
-	if ((c = client_new_in(ctx, endpoints, err, errlen)) == NULL) {
+	if ((c = client_new_in(ctx, endpoints, keys, err, errlen)) == NULL) {
 		zmq_ctx_term(ctx);
 		return NULL;
 	}
 	c->own_ctx = 1;
 	return c;
+}
+
+gearhorn_client_t *
+gearhorn_client_new(const char *endpoints, char *err, size_t errlen)
+{
+	return gearhorn_client_new_curve(endpoints, NULL, err, errlen);
 }
 
 void
@@ -132,13 +165,15 @@ error_reply(const proto_msg_t *msg, char *err, size_t errlen)
 }
 
 /* Writes why no answer came for what ("acknowledgement", "result") after
- * await returned got (0 or -1), and returns its class. */
+ * await returned got (0 or -1), and returns its class. curve: we spoke
+ * CURVE, and a router that does not take our key never answers. */
 static int
-no_answer(int got, const char *what, char *err, size_t errlen)
+no_answer(int got, const char *what, int curve, char *err, size_t errlen)
 {
 	if (got < 0)
 		return gh_err(err, errlen, "receive: %s", zmq_strerror(zmq_errno()));
-	gh_err(err, errlen, "timeout: no %s from the router in time", what);
+	gh_err(err, errlen, "timeout: no %s from the router in time%s", what,
+	       curve ? " (CURVE: does the router take our key?)" : "");
 	return GEARHORN_ERR_TIMEOUT;
 }
 
@@ -173,7 +208,7 @@ send_and_ack(gearhorn_client_t *c, proto_msg_t *msg, uint64_t deadline, char *er
 	memcpy(msgid, msg->msgid.data, msg->msgid.size);
 	msgid[msg->msgid.size] = '\0';
 	if ((rc = await(c->sock, msgid, deadline, &m, &in)) <= 0)
-		return no_answer(rc, "acknowledgement", err, errlen);
+		return no_answer(rc, "acknowledgement", c->curve, err, errlen);
 	rc = in.cmd == PROTO_ERROR ? error_reply(&in, err, errlen) : 0;
 	wire_msg_close(&m);
 	return rc;
@@ -282,7 +317,7 @@ gearhorn_submit(gearhorn_client_t *c, const char *queue, const char *body, size_
 		return 0;
 	for (;;) {
 		if ((rc = await(c->sock, msgid, deadline, &m, &in)) <= 0)
-			return no_answer(rc, "result", err, errlen);
+			return no_answer(rc, "result", 0, err, errlen);
 		if (in.cmd == PROTO_ERROR) {
 			rc = error_reply(&in, err, errlen);
 			wire_msg_close(&m);
@@ -304,6 +339,13 @@ int
 gearhorn_admin(const char *endpoint, const char *command, long wait_ms, char **reply, char *err,
                size_t errlen)
 {
+	return gearhorn_admin_curve(endpoint, NULL, command, wait_ms, reply, err, errlen);
+}
+
+int
+gearhorn_admin_curve(const char *endpoint, const gearhorn_curve_t *keys, const char *command,
+                     long wait_ms, char **reply, char *err, size_t errlen)
+{
 	char msgid[GH_UUID_LEN + 7] = "admin:";
 	proto_msg_t out, in;
 	proto_cmd_t cmd;
@@ -320,7 +362,7 @@ gearhorn_admin(const char *endpoint, const char *command, long wait_ms, char **r
 	gh_uuid(msgid + 6);
 	proto_msg_init(&out, cmd, msgid);
 	ctx = zmq_ctx_new();
-	sock = wire_socket(ctx, ZMQ_DEALER, endpoint, 0, 1000, err, errlen);
+	sock = client_socket(ctx, endpoint, keys, 1000, err, errlen);
 	if (sock == NULL) {
 		zmq_ctx_term(ctx);
 		return GEARHORN_ERR;
@@ -330,7 +372,8 @@ gearhorn_admin(const char *endpoint, const char *command, long wait_ms, char **r
 	got = await(sock, NULL, gh_now_ms() + (uint64_t)(wait_ms > 0 ? wait_ms : CLIENT_WAIT_MS),
 	            &m, &in);
 	if (got <= 0) {
-		gh_err(err, errlen, "no answer from %s", endpoint);
+		gh_err(err, errlen, "no answer from %s%s", endpoint,
+		       curve_client_on(keys) ? " (CURVE: does the router take our key?)" : "");
 		rc = got == 0 ? GEARHORN_ERR_TIMEOUT : GEARHORN_ERR;
 		goto out;
 	}

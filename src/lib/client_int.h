@@ -9,9 +9,11 @@
 
 #include "gearhorn.h"
 
-/* gearhorn_client_new() with a ZeroMQ context of the caller's, so that many
- * clients of one process (one per thread) share its I/O thread. ctx is
- * borrowed and must outlive the client. */
-gearhorn_client_t *client_new_in(void *ctx, const char *endpoints, char *err, size_t errlen);
+/* gearhorn_client_new_curve() with a ZeroMQ context of the caller's, so
+ * that many clients of one process (one per thread) share its I/O thread.
+ * ctx is borrowed and must outlive the client; keys (NULL: no CURVE) is
+ * borrowed for the call. */
+gearhorn_client_t *client_new_in(void *ctx, const char *endpoints, const gearhorn_curve_t *keys,
+                                 char *err, size_t errlen);
 
 #endif

@@ -51,8 +51,8 @@ typedef struct {
 } conf_schema_t;
 
 /* Index 0 is [global]; the others are program sections. */
-static const char *const conf_sections[] = {"global",    "router", "jobmanager",
-                                            "scheduler", "fanout", "bridge"};
+static const char *const conf_sections[] = {"global", "router", "jobmanager", "scheduler",
+                                            "fanout", "bridge", "cli"};
 #define CONF_GLOBAL    0
 #define CONF_NSECTIONS GH_ARRAY_LEN(conf_sections)
 
@@ -89,6 +89,13 @@ static const char *const conf_sections[] = {"global",    "router", "jobmanager",
 		{sec, key, "server list", def, help}, CONF_SERVERS, 0, 0, NULL \
 	}
 
+/* The CURVE keys of a program that connects to a router (startup_curve):
+ * two rows. */
+#define K_CURVE_CLIENT(sec)                                                                      \
+	K_STRING(sec, "curve_secret_key", "", "our secret key file for CURVE; empty: no CURVE"), \
+	    K_STRING(sec, "curve_server_key", "",                                                \
+	             "the router's public key file, with curve_secret_key")
+
 /*
  * Every key. To add one, add a row (gearhorn.conf(5) documents each row);
  * conf_new() asserts that every default passes its own check. A key in a
@@ -121,6 +128,19 @@ static const conf_schema_t conf_schema[] = {
     K_STRING("router", "journal_path", "",
              "journal database; empty means <state_dir>/router-journal.db"),
     K_STRING("router", "default_queue", "default", "queue used where a peer names none"),
+    K_STRING("router", "curve_secret_key", "",
+             "the router's secret key file; set, every endpoint takes only CURVE"),
+    K_LIST("router", "curve_clients", "",
+           "public key files or directories of the clients allowed on the frontend"),
+    K_LIST("router", "curve_schedulers", "",
+           "public keys of the schedulers (frontend, and INFORM as a scheduler)"),
+    K_LIST("router", "curve_jobmanagers", "",
+           "public keys of the job managers allowed on the backend"),
+    K_LIST("router", "curve_admins", "", "public keys allowed on the admin endpoint"),
+    K_LIST("router", "curve_exclusive", "",
+           "job manager keys that may serve exclusive (!) queues; empty: any of them"),
+    K_STRING("router", "admin_group", "",
+             "group of an ipc:// admin socket, then mode 0660; empty: mode 0600"),
 
     K_ENDPOINTS("jobmanager", "router", "tcp://127.0.0.1:47290",
                 "router backend endpoints to connect to"),
@@ -137,10 +157,12 @@ static const conf_schema_t conf_schema[] = {
           "seconds between SIGTERM and SIGKILL for a worker that must stop"),
     K_LIST("jobmanager", "handler_dirs", "", "directories searched for handler modules"),
     K_LIST("jobmanager", "programs", "", "programs that jobs may run, by name"),
+    K_CURVE_CLIENT("jobmanager"),
 
     K_ENDPOINTS("scheduler", "router", "tcp://127.0.0.1:47291",
                 "router frontend endpoints to connect to"),
     K_STRING("scheduler", "database", "", "schedule database; empty: a file in state_dir"),
+    K_CURVE_CLIENT("scheduler"),
 
     K_STRING("fanout", "database", "", "subscriber database; empty: a file in state_dir"),
     K_INT("fanout", "threads", "8", 1, 256, "worker threads, each with its own connections"),
@@ -167,6 +189,9 @@ static const conf_schema_t conf_schema[] = {
            "fanout topics whose copies the bridge passes to ZeroMQ queues"),
     K_STRING("bridge", "subscriber", "gearhorn-bridge",
              "the bridge's subscriber name (client_id) for subscribe"),
+    K_CURVE_CLIENT("bridge"),
+
+    K_CURVE_CLIENT("cli"),
 };
 #define CONF_NKEYS GH_ARRAY_LEN(conf_schema)
 

@@ -2,7 +2,7 @@
  * conf.h: the gearhorn configuration, shared by every program.
  *
  * One INI file with the sections [global] [router] [jobmanager] [scheduler]
- * [fanout] [bridge]. Every key is declared in a built-in schema (see
+ * [fanout] [bridge] [cli] (gearhorn(1)). Every key is declared in a built-in schema (see
  * conf_key_at) with a type, a default, limits and a help line. Values are
  * layered by load order: defaults < file < environment < command line, each
  * layer replacing what the previous one set for the same [section] key.

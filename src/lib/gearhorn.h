@@ -39,12 +39,38 @@ typedef enum {
 
 #include <stddef.h>
 
+/* CURVE (ZeroMQ's CurveZMQ): a connection that is encrypted and on which
+ * each side proves its key. The router knows the public key of every
+ * client it lets in; the client knows the router's public key. Keys are 40
+ * characters of Z85, ZeroMQ's text form of 32 bytes. */
+#define GEARHORN_KEY_LEN 40
+
+typedef struct {
+	char public_key[GEARHORN_KEY_LEN + 1]; /* ours */
+	char secret_key[GEARHORN_KEY_LEN + 1]; /* ours */
+	char server_key[GEARHORN_KEY_LEN + 1]; /* the router's public key */
+} gearhorn_curve_t;
+
+/* Fills keys from two key files (as `gearhorn keygen` writes them, CZMQ's
+ * certificate format): our key pair from secret_key_file, which group and
+ * others may not access (mode 0600), and the router's public key from
+ * server_key_file. Returns 0, or GEARHORN_ERR with a message naming the
+ * file in err. */
+int gearhorn_curve_load(gearhorn_curve_t *keys, const char *secret_key_file,
+                        const char *server_key_file, char *err, size_t errlen);
+
 typedef struct gearhorn_client gearhorn_client_t;
 
 /* Connects to the frontend of one or more routers: a comma-separated list of
  * ZeroMQ endpoints (tcp://HOST:PORT). With several, requests are spread over
  * them. Returns NULL with a message in err. Caller owns the result. */
 gearhorn_client_t *gearhorn_client_new(const char *endpoints, char *err, size_t errlen);
+
+/* gearhorn_client_new over CURVE with keys (borrowed for the call; NULL:
+ * as gearhorn_client_new). A router that does not take our key never
+ * completes the connection, so requests time out (GEARHORN_ERR_TIMEOUT). */
+gearhorn_client_t *gearhorn_client_new_curve(const char *endpoints, const gearhorn_curve_t *keys,
+                                             char *err, size_t errlen);
 
 /* Closes the connection. Accepts NULL and clears *self_p. */
 void gearhorn_client_destroy(gearhorn_client_t **self_p);
@@ -109,6 +135,12 @@ int gearhorn_unschedule(gearhorn_client_t *c, const char *body, size_t body_len,
  * time, GEARHORN_ERR otherwise. */
 int gearhorn_admin(const char *endpoint, const char *command, long wait_ms, char **reply, char *err,
                    size_t errlen);
+
+/* gearhorn_admin over CURVE with keys (borrowed for the call; NULL: as
+ * gearhorn_admin). The router takes only the keys of its admin set on
+ * this endpoint; any other key gets no answer (GEARHORN_ERR_TIMEOUT). */
+int gearhorn_admin_curve(const char *endpoint, const gearhorn_curve_t *keys, const char *command,
+                         long wait_ms, char **reply, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

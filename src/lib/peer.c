@@ -10,6 +10,7 @@
 
 #include <zmq.h>
 
+#include "curve.h"
 #include "log.h"
 #include "peer.h"
 #include "util.h"
@@ -113,6 +114,7 @@ static int
 connect_current(peer_t *p)
 {
 	const char *ep = p->endpoints[p->cur];
+	char err[256];
 	int zero = 0;
 
 	disconnect(p);
@@ -125,6 +127,12 @@ connect_current(peer_t *p)
 	zmq_setsockopt(p->sock, ZMQ_SNDHWM, &p->cfg.hwm, sizeof(p->cfg.hwm));
 	zmq_setsockopt(p->sock, ZMQ_RCVHWM, &p->cfg.hwm, sizeof(p->cfg.hwm));
 	zmq_setsockopt(p->sock, ZMQ_ROUTING_ID, p->identity, GH_UUID_LEN);
+	if (curve_client_apply(p->sock, &p->cfg.curve, err, sizeof(err)) != 0) {
+		log_error("%s: %s", ep, err);
+		zmq_close(p->sock);
+		p->sock = NULL;
+		return -1;
+	}
 	if (zmq_connect(p->sock, ep) == -1) {
 		log_error("cannot connect to %s: %s", ep, zmq_strerror(errno));
 		zmq_close(p->sock);
@@ -133,7 +141,8 @@ connect_current(peer_t *p)
 	}
 	loop_add_socket(p->loop, p->sock, ZMQ_POLLIN, on_socket, p);
 	p->last_rx = loop_now(p->loop);
-	log_info("connected to %s as %s", ep, p->identity);
+	log_info("connected to %s as %s%s", ep, p->identity,
+	         curve_client_on(&p->cfg.curve) ? " (CURVE)" : "");
 	send_inform(p);
 	return 0;
 }
@@ -329,6 +338,7 @@ peer_destroy(peer_t **self_p, int linger_ms)
 	free(p->endpoints);
 	free(p->type);
 	free(p->queues);
+	explicit_bzero(&p->cfg.curve, sizeof(p->cfg.curve));
 	free(p);
 	*self_p = NULL;
 }

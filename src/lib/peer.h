@@ -9,12 +9,16 @@
  * and the next endpoint of the list tried (the list is a ring). ERROR
  * unknown-peer is answered with INFORM on the same connection; KBYE moves to
  * the next endpoint. Everything else the router sends goes to the caller.
+ * With CURVE keys in the configuration, every connection is a CURVE client
+ * (curve.h); a router that refuses the key never answers, which counts as
+ * no answer to INFORM.
  */
 #ifndef GEARHORN_PEER_H
 #define GEARHORN_PEER_H
 
 #include <stddef.h>
 
+#include "gearhorn.h"
 #include "loop.h"
 #include "proto.h"
 #include "wire.h"
@@ -46,6 +50,7 @@ typedef struct {
 	peer_registered_fn *registered; /* may be NULL */
 	peer_lost_fn *lost;             /* may be NULL */
 	void *arg;                      /* passed to the callbacks, borrowed */
+	gearhorn_curve_t curve;         /* CURVE keys (curve.h); all empty: plain (copied) */
 } peer_config_t;
 
 /* Creates the peer and connects to the first endpoint that takes a

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sysexits.h>
 
+#include "curve.h"
 #include "proto.h"
 
 extern char **environ;
@@ -377,14 +378,43 @@ startup_db_dir(const conf_t *c, const char *section, const char *key, gh_error_t
 /* ---- peers and servers ---- */
 
 int
+startup_curve(const conf_t *c, const char *section, gearhorn_curve_t *keys, gh_error_t *e)
+{
+	const char *secret = conf_get(c, section, "curve_secret_key");
+	const char *server = conf_get(c, section, "curve_server_key");
+	char err[900];
+
+	memset(keys, 0, sizeof(*keys));
+	if (secret[0] == '\0' && server[0] == '\0')
+		return 0;
+	if (secret[0] == '\0' || server[0] == '\0')
+		return gh_error_set(e, EX_CONFIG, "[%s] %s: needed with %s", section,
+		                    secret[0] == '\0' ? "curve_secret_key" : "curve_server_key",
+		                    secret[0] == '\0' ? "curve_server_key" : "curve_secret_key");
+	if (!curve_available())
+		return gh_error_set(
+		    e, EX_CONFIG,
+		    "[%s] curve_secret_key: this libzmq has no CURVE (built without "
+		    "libsodium)",
+		    section);
+	if (curve_client_load(keys, secret, server, err, sizeof(err)) != 0)
+		return gh_error_set(e, EX_CONFIG, "[%s] CURVE keys: %s", section, err);
+	return 0;
+}
+
+int
 startup_peer_config(const conf_t *c, const char *section, const char *key, peer_config_t *pc,
                     gh_error_t *e)
 {
 	size_t n;
-	char **list = conf_get_list(c, section, key, &n);
+	char **list;
 
+	if (startup_curve(c, section, &pc->curve, e) != 0)
+		return -1;
+	list = conf_get_list(c, section, key, &n);
 	if (n == 0) {
 		conf_list_free(list, n);
+		explicit_bzero(&pc->curve, sizeof(pc->curve));
 		return gh_error_set(e, EX_CONFIG, "[%s] %s: no endpoint given", section, key);
 	}
 	pc->endpoints = list;
@@ -401,6 +431,7 @@ startup_peer_config_free(peer_config_t *pc)
 	conf_list_free((char **)pc->endpoints, pc->nendpoints);
 	pc->endpoints = NULL;
 	pc->nendpoints = 0;
+	explicit_bzero(&pc->curve, sizeof(pc->curve));
 }
 
 peer_t *

@@ -10,7 +10,8 @@
  *   - logging from log_level and log_target;
  *   - database paths: a key of the program's section, else a file in
  *     state_dir;
- *   - the router connection's settings (peer.h) and the gearman servers;
+ *   - the router connection's settings (peer.h), with the CURVE keys
+ *     (curve.h), and the gearman servers;
  *   - the -V line, the same in every program;
  *   - the event loop with the signals every daemon takes.
  *
@@ -130,15 +131,25 @@ char *startup_db_path(const conf_t *c, const char *section, const char *key, con
  * exists. Returns 0, or -1 with EX_CANTCREAT "cannot create DIR: REASON". */
 int startup_db_dir(const conf_t *c, const char *section, const char *key, gh_error_t *e);
 
+/* Reads the CURVE keys of a program that connects to a router from
+ * [section] curve_secret_key (our key pair) and curve_server_key (the
+ * router's public key) into keys (curve.h): both empty, keys is cleared
+ * (plain ZeroMQ); both set, the files are read; one alone is an error.
+ * Returns 0, or -1 with EX_CONFIG "[section] KEY: ..." in e (a file that
+ * cannot be read, a secret key file that group or others may access). */
+int startup_curve(const conf_t *c, const char *section, gearhorn_curve_t *keys, gh_error_t *e);
+
 /* Fills the router connection's part of pc from [section]: endpoints from
  * the list key, hb_interval_ms and hb_timeout_ms from heartbeat_interval
- * and heartbeat_timeout (seconds). Other fields are left as they are.
- * Returns 0 (free the endpoints with startup_peer_config_free), or -1 with
- * EX_CONFIG "[section] key: no endpoint given" and nothing to free. */
+ * and heartbeat_timeout (seconds), the CURVE keys (startup_curve). Other
+ * fields are left as they are. Returns 0 (free the endpoints with
+ * startup_peer_config_free), or -1 with EX_CONFIG "[section] key: no
+ * endpoint given" or startup_curve's error, and nothing to free. */
 int startup_peer_config(const conf_t *c, const char *section, const char *key, peer_config_t *pc,
                         gh_error_t *e);
 
-/* Frees the endpoints startup_peer_config put in pc and clears them. */
+/* Frees the endpoints startup_peer_config put in pc and clears them and
+ * the keys. */
 void startup_peer_config_free(peer_config_t *pc);
 
 /* startup_peer_config on *pc (whose other fields the caller set), then

@@ -74,6 +74,22 @@ wire_msg_close(wire_msg_t *m)
 	m->n = 0;
 }
 
+const char *
+wire_user_id(const wire_msg_t *m)
+{
+	/* The frames that came over the connection carry its metadata; the
+	 * identity frame a ROUTER socket makes may not (libzmq 4.3 leaves it
+	 * out when zmq_poll had looked at the message first). zmq_msg_gets()
+	 * takes a non-const message but does not change it. */
+	for (size_t i = 0; i < m->n; i++) {
+		const char *id = zmq_msg_gets((zmq_msg_t *)&m->part[i], "User-Id");
+
+		if (id != NULL)
+			return id[0] != '\0' ? id : NULL;
+	}
+	return NULL;
+}
+
 size_t
 wire_frames(const wire_msg_t *m, size_t from, gh_frame_t *out, size_t cap)
 {
@@ -220,18 +236,11 @@ set_int(void *sock, int option, int value)
 }
 
 void *
-wire_socket(void *ctx, int type, const char *endpoints, int bind, int hwm, char *err, size_t errlen)
+wire_socket_new(void *ctx, int type, int hwm, char *err, size_t errlen)
 {
-	const char *p, *verb = bind ? "bind" : "connect";
-	void *sock;
+	void *sock = zmq_socket(ctx, type);
 	int e;
 
-	if (endpoints == NULL || endpoints[strspn(endpoints, " ,")] == '\0') {
-		errno = EINVAL;
-		gh_err(err, errlen, "%s: no endpoint given", verb);
-		return NULL;
-	}
-	sock = zmq_socket(ctx, type);
 	if (sock == NULL) {
 		e = errno;
 		gh_err(err, errlen, "zmq_socket: %s", zmq_strerror(e));
@@ -243,7 +252,21 @@ wire_socket(void *ctx, int type, const char *endpoints, int bind, int hwm, char 
 	    (type == ZMQ_ROUTER && set_int(sock, ZMQ_ROUTER_MANDATORY, 1) < 0)) {
 		e = errno;
 		gh_err(err, errlen, "zmq_setsockopt: %s", zmq_strerror(e));
-		goto fail;
+		zmq_close(sock);
+		errno = e;
+		return NULL;
+	}
+	return sock;
+}
+
+int
+wire_attach(void *sock, const char *endpoints, int bind, char *err, size_t errlen)
+{
+	const char *p, *verb = bind ? "bind" : "connect";
+
+	if (endpoints == NULL || endpoints[strspn(endpoints, " ,")] == '\0') {
+		errno = EINVAL;
+		return gh_err(err, errlen, "%s: no endpoint given", verb);
 	}
 	for (p = endpoints; *p != '\0';) {
 		char *endpoint;
@@ -259,17 +282,37 @@ wire_socket(void *ctx, int type, const char *endpoints, int bind, int hwm, char 
 		endpoint = gh_strndup(p, len);
 		rc = bind ? zmq_bind(sock, endpoint) : zmq_connect(sock, endpoint);
 		if (rc < 0) {
-			e = errno;
+			int e = errno;
+
 			gh_err(err, errlen, "%s %s: %s", verb, endpoint, zmq_strerror(e));
 			free(endpoint);
-			goto fail;
+			errno = e;
+			return -1;
 		}
 		free(endpoint);
 		p += len;
 	}
+	return 0;
+}
+
+void *
+wire_socket(void *ctx, int type, const char *endpoints, int bind, int hwm, char *err, size_t errlen)
+{
+	void *sock;
+	int e;
+
+	if (endpoints == NULL || endpoints[strspn(endpoints, " ,")] == '\0') {
+		errno = EINVAL;
+		gh_err(err, errlen, "%s: no endpoint given", bind ? "bind" : "connect");
+		return NULL;
+	}
+	if ((sock = wire_socket_new(ctx, type, hwm, err, errlen)) == NULL)
+		return NULL;
+	if (wire_attach(sock, endpoints, bind, err, errlen) != 0) {
+		e = errno;
+		zmq_close(sock);
+		errno = e;
+		return NULL;
+	}
 	return sock;
-fail:
-	zmq_close(sock);
-	errno = e;
-	return NULL;
 }

@@ -58,6 +58,12 @@ int wire_recv(void *sock, wire_msg_t *m, size_t max_bytes, int flags);
  * no-op. m must have been filled by wire_recv. */
 void wire_msg_close(wire_msg_t *m);
 
+/* The user id that the ZAP handler gave the connection m came in on (the
+ * client's public key in Z85 with CURVE, see curve.h), read from the
+ * message's metadata; NULL when it has none (a plain connection). m must
+ * hold frames. Borrowed, valid until wire_msg_close(m). */
+const char *wire_user_id(const wire_msg_t *m);
+
 /* Writes borrowed views of frames [from, m->n) into out, at most cap of
  * them; returns how many were written (0 if from >= m->n). Borrowed, valid
  * until wire_msg_close(m) or until wire_forward moves those frames. */
@@ -101,5 +107,14 @@ int wire_forward(void *sock, const void *identity, size_t idlen, const gh_frame_
  * and zmq_strerror. */
 void *wire_socket(void *ctx, int type, const char *endpoints, int bind, int hwm, char *err,
                   size_t errlen);
+
+/* The two halves of wire_socket, for options that must be set in between
+ * (CURVE keys, curve.h). wire_socket_new creates the socket with the options
+ * above; returns it (caller owns it) or NULL with errno and err.
+ * wire_attach binds or connects sock to every endpoint of the list; returns
+ * 0, or -1 with errno and err naming the endpoint (sock stays the
+ * caller's, bound or connected to the endpoints before it). */
+void *wire_socket_new(void *ctx, int type, int hwm, char *err, size_t errlen);
+int wire_attach(void *sock, const char *endpoints, int bind, char *err, size_t errlen);
 
 #endif

@@ -1,19 +1,26 @@
 /*
  * main.c: gearhorn-router(8), the eMQP/1.0 broker daemon. Options and
- * configuration, three ROUTER sockets, one loop with one periodic timer;
- * every decision is the broker's (broker.c).
+ * configuration, three ROUTER sockets (CURVE servers when access.h says
+ * so, with the ZAP handler on the same loop), one loop with one periodic
+ * timer; every decision is the broker's (broker.c), but for who may INFORM
+ * as what (access.c).
  */
 #include "config.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include <zmq.h>
 
+#include "access.h"
 #include "broker.h"
 #include "conf.h"
+#include "curve.h"
 #include "journal.h"
 #include "log.h"
 #include "loop.h"
@@ -43,6 +50,8 @@ typedef struct {
 	void *ctx;
 	void *sock[BROKER_ENDPOINTS];
 	char *endpoint[BROKER_ENDPOINTS];
+	access_t *access; /* CURVE keys; off without [router] curve_secret_key */
+	void *zap;        /* the ZAP handler's REP socket when CURVE is on */
 	loop_t *loop;
 	broker_t *broker;
 	journal_t *journal;
@@ -76,6 +85,33 @@ router_send(void *ctx, int endpoint, const void *identity, size_t idlen, const g
 	return wire_send(r->sock[endpoint], identity, idlen, frames, n, ZMQ_DONTWAIT);
 }
 
+/* With CURVE on, an INFORM says what a peer will be, and its key must be
+ * allowed to be that (access_inform): if not, answers ERROR denied and
+ * returns 1, and the broker never sees the message. m and f (the frames of
+ * m, n of them: identity, then the DEALER view) are borrowed. */
+static int
+router_denies(router_t *r, int ep, const wire_msg_t *m, const gh_frame_t *f, size_t n)
+{
+	char mid[GH_UUID_LEN + 1], text[512];
+	const char *why;
+	proto_msg_t pm, err;
+	proto_err_t perr;
+
+	/* The frames the broker would decode: what it would act on. */
+	if (!access_on(r->access) || n < 4 || !gh_frame_is(f[3], "INFORM") ||
+	    proto_decode(f + 1, n - 1, &pm, &perr) != 0 ||
+	    (why = access_inform(r->access, ep, wire_user_id(m), &pm, text, sizeof(text))) == NULL)
+		return 0;
+	gh_uuid(mid);
+	proto_msg_init(&err, PROTO_ERROR, mid);
+	err.ref = pm.msgid;
+	err.code = gh_frame_str("denied");
+	err.text = gh_frame_str(why);
+	if (wire_send_msg(r->sock[ep], f[0].data, f[0].size, &err, ZMQ_DONTWAIT, NULL) != 0)
+		log_info("%s: cannot send ERROR denied: %s", ep_keys[ep], zmq_strerror(errno));
+	return 1;
+}
+
 static int
 on_socket(loop_t *loop, void *sock, int fd, short revents, void *arg)
 {
@@ -101,7 +137,7 @@ on_socket(loop_t *loop, void *sock, int fd, short revents, void *arg)
 			break;
 		}
 		n = wire_frames(&m, 0, f, GH_ARRAY_LEN(f));
-		if (n >= 1)
+		if (n >= 1 && !router_denies(r, ep, &m, f, n))
 			broker_handle(r->broker, ep, f[0].data, f[0].size, f + 1, n - 1,
 			              m.oversized, loop_now(loop), wall);
 		wire_msg_close(&m);
@@ -111,6 +147,21 @@ on_socket(loop_t *loop, void *sock, int fd, short revents, void *arg)
 		}
 	}
 	journal_commit(r->journal); /* group commit: one transaction per pass */
+	return 0;
+}
+
+/* The ZAP handler: answers the handshakes of CURVE clients. */
+static int
+on_zap(loop_t *loop, void *sock, int fd, short revents, void *arg)
+{
+	router_t *r = arg;
+
+	GH_UNUSED(loop);
+	GH_UNUSED(fd);
+	GH_UNUSED(revents);
+	for (int i = 0; i < ROUTER_BATCH; i++)
+		if (curve_zap_serve(access_auth(r->access), sock) != 0)
+			break;
 	return 0;
 }
 
@@ -134,10 +185,34 @@ on_stop_signal(loop_t *loop, int signo, void *arg)
 	return 0;
 }
 
+/* SIGHUP: the sets of authorized keys again from c. The router's own key
+ * and whether CURVE is on take a restart (the sockets are bound). Keys
+ * that leave a set are refused from their next connection on. */
+static void
+router_reload_keys(router_t *r, const conf_t *c)
+{
+	gh_error_t e;
+	access_t *a;
+
+	if (!access_on(r->access))
+		return;
+	if (conf_get(c, "router", "curve_secret_key")[0] == '\0') {
+		log_warn("reload: CURVE stays on until a restart");
+		return;
+	}
+	if ((a = access_new(c, &e)) == NULL) {
+		log_error("reload: %s; keeping the previous keys", e.text);
+		return;
+	}
+	access_destroy(&r->access);
+	r->access = a;
+}
+
 static int
 on_hup(loop_t *loop, int signo, void *arg)
 {
-	static const char *const restart[] = {"frontend", "backend", "admin", NULL};
+	static const char *const restart[] = {"frontend",         "backend",     "admin",
+	                                      "curve_secret_key", "admin_group", NULL};
 	router_t *r = arg;
 	conf_t *c;
 	broker_conf_t bc;
@@ -146,6 +221,7 @@ on_hup(loop_t *loop, int signo, void *arg)
 	GH_UNUSED(signo);
 	if ((c = startup_reload(r->startup, r->conf, restart)) == NULL)
 		return 0;
+	router_reload_keys(r, c);
 	router_broker_conf(c, &bc);
 	broker_configure(r->broker, &bc);
 	r->max_message_size = (size_t)conf_get_int(c, "router", "max_message_size");
@@ -201,26 +277,120 @@ router_open_journal(router_t *r)
 	return 0;
 }
 
+/* Whether a tcp:// endpoint binds more than the loopback interface. */
 static int
-router_open(router_t *r)
+binds_beyond_loopback(const char *ep)
+{
+	static const char *const local[] = {"tcp://127.",
+	                                    "tcp://localhost:", "tcp://[::1]:", "tcp://lo:"};
+
+	if (strncmp(ep, "tcp://", 6) != 0)
+		return 0;
+	for (size_t i = 0; i < GH_ARRAY_LEN(local); i++)
+		if (strncmp(ep, local[i], strlen(local[i])) == 0)
+			return 0;
+	return 1;
+}
+
+/* The admin socket file of an ipc:// endpoint: mode 0600, or 0660 and the
+ * group [router] admin_group. zmq_bind creates it under the umask, so the
+ * umask closes it from the start; the group comes after. Returns 0, or
+ * EX_CONFIG / EX_UNAVAILABLE after logging why. */
+static int
+router_bind_admin(router_t *r, void *sock, const char *ep)
+{
+	const char *group = conf_get(r->conf, "router", "admin_group");
+	const char *path = ep + strlen("ipc://");
+	char err[512];
+	struct group *g;
+	mode_t old;
+	int rc;
+
+	if (strncmp(ep, "ipc://", 6) != 0 || path[0] == '@') {
+		if (path[0] == '@')
+			log_warn("admin: %s is an abstract socket: no file mode protects it", ep);
+		rc = wire_attach(sock, ep, 1, err, sizeof(err));
+	} else {
+		old = umask(0177);
+		rc = wire_attach(sock, ep, 1, err, sizeof(err));
+		umask(old);
+	}
+	if (rc != 0) {
+		log_error("cannot bind the admin endpoint: %s", err);
+		return EX_UNAVAILABLE;
+	}
+	if (strncmp(ep, "ipc://", 6) != 0 || path[0] == '@' || group[0] == '\0')
+		return 0;
+	if ((g = getgrnam(group)) == NULL) {
+		log_error("[router] admin_group: no group \"%s\"", group);
+		return EX_CONFIG;
+	}
+	if (chown(path, (uid_t)-1, g->gr_gid) != 0 || chmod(path, 0660) != 0) {
+		log_error("[router] admin_group: %s: %s", path, strerror(errno));
+		return EX_CONFIG;
+	}
+	return 0;
+}
+
+/* The ZAP handler, bound before any CURVE socket: libzmq lets every key
+ * in while none is. Returns 0 or an exit status after logging why. */
+static int
+router_open_zap(router_t *r)
 {
 	char err[512];
 
+	r->zap = wire_socket_new(r->ctx, ZMQ_REP, ROUTER_HWM, err, sizeof(err));
+	if (r->zap == NULL || zmq_bind(r->zap, CURVE_ZAP_ENDPOINT) != 0) {
+		log_error("cannot bind the ZAP handler: %s",
+		          r->zap == NULL ? err : zmq_strerror(errno));
+		return EX_SOFTWARE;
+	}
+	loop_add_socket(r->loop, r->zap, ZMQ_POLLIN, on_zap, r);
+	return 0;
+}
+
+static int
+router_open(router_t *r)
+{
+	gh_error_t e;
+	char err[512];
+	int rc;
+
+	if ((r->access = access_new(r->conf, &e)) == NULL) {
+		log_error("%s", e.text);
+		return e.status;
+	}
 	r->ctx = zmq_ctx_new();
 	if (!r->ctx) {
 		log_error("zmq_ctx_new: %s", zmq_strerror(errno));
 		return EX_OSERR;
 	}
+	if (access_on(r->access) && (rc = router_open_zap(r)) != 0)
+		return rc;
 	for (int ep = 0; ep < BROKER_ENDPOINTS; ep++) {
 		r->endpoint[ep] = gh_strdup(conf_get(r->conf, "router", ep_keys[ep]));
-		r->sock[ep] = wire_socket(r->ctx, ZMQ_ROUTER, r->endpoint[ep], 1, ROUTER_HWM, err,
-		                          sizeof(err));
-		if (!r->sock[ep]) {
+		r->sock[ep] = wire_socket_new(r->ctx, ZMQ_ROUTER, ROUTER_HWM, err, sizeof(err));
+		if (!r->sock[ep] || (access_on(r->access) &&
+		                     curve_server_apply(r->sock[ep], access_secret_key(r->access),
+		                                        ep_keys[ep], err, sizeof(err)) != 0)) {
+			log_error("cannot open the %s: %s", ep_keys[ep], err);
+			return EX_SOFTWARE;
+		}
+		if (ep == BROKER_ADMIN) {
+			if ((rc = router_bind_admin(r, r->sock[ep], r->endpoint[ep])) != 0)
+				return rc;
+		} else if (wire_attach(r->sock[ep], r->endpoint[ep], 1, err, sizeof(err)) != 0) {
 			log_error("cannot bind the %s: %s", ep_keys[ep], err);
 			return EX_UNAVAILABLE;
 		}
 		loop_add_socket(r->loop, r->sock[ep], ZMQ_POLLIN, on_socket, r);
-		log_info("%s bound to %s", ep_keys[ep], r->endpoint[ep]);
+		log_info("%s bound to %s%s", ep_keys[ep], r->endpoint[ep],
+		         access_on(r->access) ? " (CURVE)" : "");
+		if (!access_on(r->access) && binds_beyond_loopback(r->endpoint[ep]))
+			log_warn(
+			    "%s %s is open to the network without CURVE: anyone who reaches it "
+			    "may use it (see [router] curve_secret_key)",
+			    ep_keys[ep], r->endpoint[ep]);
 	}
 	return 0;
 }
@@ -238,8 +408,14 @@ router_close(router_t *r)
 		}
 		free(r->endpoint[ep]);
 	}
+	/* After the sockets whose handshakes it answers. */
+	if (r->zap) {
+		loop_remove_socket(r->loop, r->zap);
+		zmq_close(r->zap);
+	}
 	if (r->ctx)
 		zmq_ctx_term(r->ctx);
+	access_destroy(&r->access);
 }
 
 /* Sockets, broker, journal and timer; then the loop until a signal or an
