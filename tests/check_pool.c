@@ -699,6 +699,49 @@ START_TEST(test_exec)
 }
 END_TEST
 
+/* How a program's run ends: killed, a long stderr (its tail kept), output
+ * that is not text or too large, and a stdin larger than a pipe holds. */
+START_TEST(test_exec_edges)
+{
+	size_t n = 300 * 1000, i;
+	char *big = gh_malloc(n + 64), *body;
+
+	start(1, 0);
+	ck_assert_int_eq(
+	    run("[\"exec\", {\"program\": \"sh\", \"args\": [\"-c\", \"kill -9 $$\"]}]", 0),
+	    POOL_JOB_FAILED);
+	ck_assert_str_eq(res.text, "program sh was killed by signal 9");
+	ck_assert_int_eq(run("[\"exec\", {\"program\": \"sh\", \"args\": [\"-c\", \"i=0; while "
+	                     "[ $i -lt 100 ]; do printf 0123456789 >&2; i=$((i+1)); done; "
+	                     "printf '\\\\001end\\\\n' >&2; exit 1\"]}]",
+	                     0),
+	                 POOL_JOB_FAILED);
+	ck_assert_uint_eq(strlen(res.text), strlen("program sh exited with status 1: ") + 512 - 1);
+	ck_assert_msg(strstr(res.text, "program sh exited with status 1: 3456") == res.text, "%s",
+	              res.text);
+	ck_assert_msg(strstr(res.text, "789 end") != NULL, "%s", res.text);
+	ck_assert_int_eq(
+	    run("[\"exec\", {\"program\": \"sh\", \"args\": [\"-c\", \"printf '\\\\377'\"]}]", 0),
+	    POOL_JOB_FAILED);
+	ck_assert_str_eq(res.text, "exec: the program's output is not UTF-8 text");
+	ck_assert_int_eq(run("[\"exec\", {\"program\": \"sh\", \"args\": [\"-c\", \"head -c "
+	                     "17000000 /dev/zero\"]}]",
+	                     0),
+	                 POOL_JOB_FAILED);
+	ck_assert_str_eq(res.text, "result too large");
+	for (i = 0; i < n; i++)
+		big[i] = (char)('a' + i % 26);
+	big[n] = '\0';
+	body = gh_asprintf("[\"exec\", {\"program\": \"cat\", \"stdin\": \"%s\"}]", big);
+	ck_assert_int_eq(run(body, 0), POOL_OK);
+	ck_assert_uint_eq(strlen(res.text), strlen("{\"value\": \"\"}") + n);
+	ck_assert(strncmp(res.text + 11, big, n) == 0);
+	free(body);
+	free(big);
+	stop();
+}
+END_TEST
+
 START_TEST(test_program_items)
 {
 	char err[256];
@@ -736,6 +779,7 @@ pool_suite(void)
 	tcase_add_test(tc, test_module);
 	tcase_add_test(tc, test_bad_jobs);
 	tcase_add_test(tc, test_exec);
+	tcase_add_test(tc, test_exec_edges);
 	tcase_add_test(tc, test_program_items);
 	suite_add_tcase(s, tc);
 	return s;
