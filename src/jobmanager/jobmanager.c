@@ -30,20 +30,12 @@
 
 #define SECTION          "jobmanager"
 #define JM_HWM           100000
-#define JM_MAX_PENDING   10000
+#define JM_MAX_WAITING   10000
 #define JM_MAX_MESSAGE   (16u * 1024 * 1024 + 65536)
 #define JM_MAX_OVERRIDES 16
 #define JM_MAX_DEPTH     8 /* jobs one worker process holds, with prefetch */
 
 extern char **environ;
-
-typedef struct pending {
-	struct pending *next;
-	char ref[POOL_MAX_REF + 1];
-	char *body;
-	size_t len;
-	uint64_t deadline_ms; /* loop time by which it must end; 0: none */
-} pending_t;
 
 typedef struct {
 	const char *config_path;
@@ -58,8 +50,6 @@ typedef struct {
 	char *queues_json;
 	long timeout;
 	size_t prefetch; /* slots advertised beyond the worker processes */
-	pending_t *pending, **pending_tail;
-	size_t npending;
 	int stopping, said_goodbye;
 	uint64_t grace_timer;
 	int exit_code;
@@ -142,96 +132,15 @@ send_error(jm_t *jm, const char *ref, const char *code, const char *text)
 /* Slots. */
 
 /* Offers the router every free slot. The slots are one per live worker
- * process plus prefetch; a slot is taken by a running job or a job waiting
- * here for a worker. */
+ * process plus prefetch; a slot is taken by every job the pool holds,
+ * running or waiting for a worker. */
 static void
 advertise(jm_t *jm)
 {
 	size_t slots = pool_live(jm->pool) + jm->prefetch;
-	size_t taken = pool_jobs(jm->pool) + jm->npending;
+	size_t taken = pool_jobs(jm->pool);
 
 	peer_offer(jm->peer, slots > taken ? slots - taken : 0);
-}
-
-static pending_t *
-pending_pop(jm_t *jm)
-{
-	pending_t *pj = jm->pending;
-
-	if (pj != NULL) {
-		jm->pending = pj->next;
-		if (jm->pending == NULL)
-			jm->pending_tail = &jm->pending;
-		jm->npending--;
-	}
-	return pj;
-}
-
-/* Hands waiting jobs to the pool while it takes them. A job's timeout
- * counts from its arrival, so that the time it waited here is not added to
- * it: the router gives up on a job at its timeout (plus a heartbeat
- * timeout) from dispatch. */
-static void
-run_pending(jm_t *jm)
-{
-	pending_t *pj;
-
-	while ((pj = jm->pending) != NULL) {
-		if (pj->deadline_ms != 0 && loop_now(jm->loop) >= pj->deadline_ms) {
-			send_error(jm, pj->ref, "timeout",
-			           "not run: the job waited its whole timeout for a worker");
-		} else if (pool_submit(jm->pool, pj->ref, pj->body, pj->len, pj->deadline_ms) ==
-		           -1) {
-			break;
-		}
-		pending_pop(jm);
-		free(pj->body);
-		free(pj);
-	}
-}
-
-static pending_t *
-pending_new(const char *ref, const char *body, size_t len, uint64_t deadline_ms)
-{
-	pending_t *pj = gh_calloc(1, sizeof(*pj));
-
-	gh_strlcpy(pj->ref, ref, sizeof(pj->ref));
-	pj->body = gh_malloc(len + 1);
-	memcpy(pj->body, body, len);
-	pj->len = len;
-	pj->deadline_ms = deadline_ms;
-	return pj;
-}
-
-/* Hands every waiting job back: ERROR not-run, which the router answers by
- * queueing the job again (at the head of its queue, without using one of
- * its attempts). */
-static void
-return_pending(jm_t *jm, const char *text)
-{
-	pending_t *pj;
-
-	while ((pj = pending_pop(jm)) != NULL) {
-		send_error(jm, pj->ref, "not-run", text);
-		free(pj->body);
-		free(pj);
-	}
-}
-
-/* Forgets the waiting jobs of a router connection that is gone: that
- * router queues them again or fails them itself. */
-static void
-drop_pending(jm_t *jm)
-{
-	pending_t *pj;
-
-	if (jm->npending > 0)
-		log_warn("dropping %zu jobs that had not started: their router connection is gone",
-		         jm->npending);
-	while ((pj = pending_pop(jm)) != NULL) {
-		free(pj->body);
-		free(pj);
-	}
 }
 
 /* Pool callbacks. */
@@ -284,25 +193,20 @@ say_goodbye(jm_t *jm)
 	loop_stop(jm->loop);
 }
 
-/* A job queued on a worker that died comes back: first in line here. */
+/* A job the pool hands back unstarted as it stops: ERROR not-run, which
+ * the router answers by queueing the job again (at the head of its queue,
+ * without using one of its attempts). */
 static void
 on_returned(pool_t *p, const char *ref, const char *body, size_t len, uint64_t deadline_ms,
             void *arg)
 {
 	jm_t *jm = arg;
-	pending_t *pj;
 
 	GH_UNUSED(p);
-	if (jm->stopping) {
-		send_error(jm, ref, "not-run", "the job manager is shutting down");
-		return;
-	}
-	pj = pending_new(ref, body, len, deadline_ms);
-	pj->next = jm->pending;
-	if (jm->pending == NULL)
-		jm->pending_tail = &pj->next;
-	jm->pending = pj;
-	jm->npending++;
+	GH_UNUSED(body);
+	GH_UNUSED(len);
+	GH_UNUSED(deadline_ms);
+	send_error(jm, ref, "not-run", "the job manager is shutting down");
 }
 
 static void
@@ -311,7 +215,6 @@ on_freed(pool_t *p, void *arg)
 	jm_t *jm = arg;
 
 	GH_UNUSED(p);
-	run_pending(jm);
 	advertise(jm);
 	if (jm->stopping && pool_jobs(jm->pool) == 0) {
 		log_info("all jobs ended, exiting");
@@ -332,16 +235,19 @@ on_registered(peer_t *p, void *arg)
 }
 
 /* A new connection is coming: the jobs not started were the old router's,
- * whether they wait here or on a worker. */
+ * whether they wait for a worker or on one; that router queues them again
+ * or fails them itself. */
 static void
 on_lost(peer_t *p, const char *why, void *arg)
 {
 	jm_t *jm = arg;
+	size_t n;
 
 	GH_UNUSED(p);
 	GH_UNUSED(why);
-	drop_pending(jm);
-	pool_forget_queued(jm->pool);
+	if ((n = pool_forget_queued(jm->pool)) > 0)
+		log_warn("dropping %zu jobs that had not started: their router connection is gone",
+		         n);
 }
 
 static void
@@ -349,7 +255,6 @@ handle_request(jm_t *jm, const proto_msg_t *m)
 {
 	char ref[POOL_MAX_REF + 1];
 	uint64_t timeout_ms, deadline_ms;
-	pending_t *pj;
 
 	if (m->msgid.size > POOL_MAX_REF)
 		return;
@@ -367,20 +272,11 @@ handle_request(jm_t *jm, const proto_msg_t *m)
 	timeout_ms = (uint64_t)(m->hdr.timeout > 0 ? m->hdr.timeout : jm->timeout) * 1000;
 	deadline_ms = timeout_ms > 0 ? loop_now(jm->loop) + timeout_ms : 0;
 	log_debug("REQUEST %s queue %.*s", ref, (int)m->queue.size, m->queue.data);
-	if (jm->pending == NULL &&
-	    pool_submit(jm->pool, ref, m->body.data, m->body.size, deadline_ms) == 0)
-		return;
-	if (jm->npending >= JM_MAX_PENDING) {
+	/* With no worker free (a prefetched job, or the router sent more than
+	 * we advertised, as an EventMQ router may), it waits in the pool. */
+	if (pool_submit(jm->pool, ref, m->body.data, m->body.size, deadline_ms) == -1)
 		send_error(jm, ref, "job-failed",
 		           "not run: no free worker and too many jobs waiting");
-		return;
-	}
-	/* A prefetched job, or the router sent more than we advertised (an
-	 * EventMQ router may): it waits for a worker. */
-	pj = pending_new(ref, m->body.data, m->body.size, deadline_ms);
-	*jm->pending_tail = pj;
-	jm->pending_tail = &pj->next;
-	jm->npending++;
 }
 
 static void
@@ -451,11 +347,10 @@ on_stop_signal(loop_t *loop, int signo, void *arg)
 	}
 	jm->stopping = 1;
 	peer_stop(jm->peer);
-	pool_stop(jm->pool);
-	log_notice("signal %d: stopping (%zu jobs running)", signo, pool_jobs(jm->pool));
 	/* Jobs not started go back; running ones finish (their results reach
 	 * the router before our KBYE). */
-	return_pending(jm, "the job manager is shutting down");
+	pool_stop(jm->pool);
+	log_notice("signal %d: stopping (%zu jobs running)", signo, pool_jobs(jm->pool));
 	if (pool_jobs(jm->pool) == 0) {
 		say_goodbye(jm);
 		return 0;
@@ -531,7 +426,6 @@ jobmanager(jm_t *jm)
 	}
 	jm->timeout = conf_get_int(jm->conf, SECTION, "timeout");
 	jm->prefetch = (size_t)conf_get_int(jm->conf, SECTION, "prefetch");
-	jm->pending_tail = &jm->pending;
 
 	jm->loop = loop_new();
 	loop_add_signal(jm->loop, SIGTERM, on_stop_signal, jm);
@@ -551,6 +445,7 @@ jobmanager(jm_t *jm)
 	pc.done = on_done;
 	pc.returns = on_returned;
 	pc.freed = on_freed;
+	pc.max_waiting = JM_MAX_WAITING;
 	/* Prefetched jobs go to the worker processes a few at a time, so that
 	 * one wakeup of a worker runs several. */
 	pc.depth = 1 + jm->prefetch / pc.workers;
@@ -599,8 +494,9 @@ jobmanager(jm_t *jm)
 	}
 	log_notice("stopped");
 out:
+	if (jm->pool != NULL)
+		pool_stop(jm->pool); /* hands back the jobs that still wait */
 	pool_destroy(&jm->pool);
-	return_pending(jm, "the job manager stopped");
 	/* Let the last results and the KBYE reach the router. */
 	peer_destroy(&jm->peer, 2000);
 	if (jm->ctx != NULL)
