@@ -43,6 +43,8 @@ typedef struct {
 	size_t noverrides;
 
 	conf_t *conf;
+	char **routers; /* [jobmanager] router */
+	size_t nrouters;
 	loop_t *loop;
 	void *ctx;
 	peer_t *peer;
@@ -52,8 +54,11 @@ typedef struct {
 	size_t prefetch; /* slots advertised beyond the worker processes */
 	int stopping, said_goodbye;
 	uint64_t grace_timer;
-	int exit_code;
 } jm_t;
+
+/* Start-up (at the end of the file). */
+static conf_t *load_conf(jm_t *jm, char *err, size_t errlen);
+static void apply_log_level(const conf_t *c);
 
 /* Queues. */
 
@@ -360,22 +365,6 @@ on_stop_signal(loop_t *loop, int signo, void *arg)
 	return 0;
 }
 
-static conf_t *
-load_conf(jm_t *jm, char *err, size_t errlen)
-{
-	return conf_load_overrides(jm->config_path, environ, SECTION, jm->overrides, jm->noverrides,
-	                           err, errlen);
-}
-
-static void
-apply_log_level(const conf_t *c)
-{
-	log_level_t lv = LOG_LEVEL_INFO;
-
-	log_level_parse(conf_get(c, SECTION, "log_level"), &lv);
-	log_set_level(lv);
-}
-
 static int
 on_hup(loop_t *loop, int signo, void *arg)
 {
@@ -403,35 +392,47 @@ on_hup(loop_t *loop, int signo, void *arg)
 
 /* Set-up. */
 
+/* Reads what is set once at start: the routers, the queues (as the INFORM
+ * JSON), the timeout and the prefetch. Returns EX_OK or EX_CONFIG. */
 static int
-jobmanager(jm_t *jm)
+read_settings(jm_t *jm)
 {
-	char err[1024], **dirs, **programs, **routers;
-	size_t ndirs, nprograms, nrouters;
-	pool_config_t pc;
-	peer_config_t rc_peer;
-	int rc = EX_OK;
+	char err[1024];
 
-	routers = conf_get_list(jm->conf, SECTION, "router", &nrouters);
-	if (nrouters == 0) {
+	jm->routers = conf_get_list(jm->conf, SECTION, "router", &jm->nrouters);
+	if (jm->nrouters == 0) {
 		log_error("[jobmanager] router: no endpoint given");
-		conf_list_free(routers, nrouters);
 		return EX_CONFIG;
 	}
 	jm->queues_json = queues_to_json(conf_get(jm->conf, SECTION, "queues"), err, sizeof(err));
 	if (jm->queues_json == NULL) {
 		log_error("[jobmanager] %s", err);
-		conf_list_free(routers, nrouters);
 		return EX_CONFIG;
 	}
 	jm->timeout = conf_get_int(jm->conf, SECTION, "timeout");
 	jm->prefetch = (size_t)conf_get_int(jm->conf, SECTION, "prefetch");
+	return EX_OK;
+}
 
+/* The event loop, with the signals it handles. */
+static void
+open_loop(jm_t *jm)
+{
 	jm->loop = loop_new();
 	loop_add_signal(jm->loop, SIGTERM, on_stop_signal, jm);
 	loop_add_signal(jm->loop, SIGINT, on_stop_signal, jm);
 	loop_add_signal(jm->loop, SIGHUP, on_hup, jm);
 	signal(SIGPIPE, SIG_IGN);
+}
+
+/* Forks the worker processes. Returns EX_OK, EX_CONFIG (a bad programs
+ * item) or EX_OSERR. */
+static int
+start_pool(jm_t *jm)
+{
+	char err[1024], **dirs, **programs;
+	size_t ndirs, nprograms;
+	pool_config_t pc;
 
 	dirs = conf_get_list(jm->conf, SECTION, "handler_dirs", &ndirs);
 	programs = conf_get_list(jm->conf, SECTION, "programs", &nprograms);
@@ -452,59 +453,118 @@ jobmanager(jm_t *jm)
 	if (pc.depth > JM_MAX_DEPTH)
 		pc.depth = JM_MAX_DEPTH;
 	pc.arg = jm;
-	/* The pool forks before the ZeroMQ context exists: no worker inherits it. */
 	jm->pool = pool_new(jm->loop, &pc, err, sizeof(err));
 	conf_list_free(dirs, ndirs);
 	conf_list_free(programs, nprograms);
 	if (jm->pool == NULL) {
 		log_error("%s", err);
-		rc = strstr(err, "program") ? EX_CONFIG : EX_OSERR;
-		goto out;
+		return strstr(err, "program") ? EX_CONFIG : EX_OSERR;
 	}
 	log_notice("started: %zu workers, queues %s, router %s", pc.workers, jm->queues_json,
-	           routers[0]);
+	           jm->routers[0]);
+	return EX_OK;
+}
 
-	jm->ctx = zmq_ctx_new();
-	if (jm->ctx == NULL) {
+/* The ZeroMQ context and the connection to the routers (peer.h). Returns
+ * EX_OK, EX_OSERR or EX_CONFIG (no endpoint could be connected). */
+static int
+connect_router(jm_t *jm)
+{
+	char err[1024];
+	peer_config_t pc;
+
+	if ((jm->ctx = zmq_ctx_new()) == NULL) {
 		log_error("zmq_ctx_new: %s", zmq_strerror(errno));
-		rc = EX_OSERR;
-		goto out;
+		return EX_OSERR;
 	}
-	memset(&rc_peer, 0, sizeof(rc_peer));
-	rc_peer.type = "worker";
-	rc_peer.queues = jm->queues_json;
-	rc_peer.endpoints = routers;
-	rc_peer.nendpoints = nrouters;
-	rc_peer.hb_interval_ms = conf_get_int(jm->conf, SECTION, "heartbeat_interval") * 1000;
-	rc_peer.hb_timeout_ms = conf_get_int(jm->conf, SECTION, "heartbeat_timeout") * 1000;
-	rc_peer.max_message = JM_MAX_MESSAGE;
-	rc_peer.hwm = JM_HWM;
-	rc_peer.message = on_message;
-	rc_peer.registered = on_registered;
-	rc_peer.lost = on_lost;
-	rc_peer.arg = jm;
-	if ((jm->peer = peer_new(jm->loop, jm->ctx, &rc_peer, err, sizeof(err))) == NULL) {
+	memset(&pc, 0, sizeof(pc));
+	pc.type = "worker";
+	pc.queues = jm->queues_json;
+	pc.endpoints = jm->routers;
+	pc.nendpoints = jm->nrouters;
+	pc.hb_interval_ms = conf_get_int(jm->conf, SECTION, "heartbeat_interval") * 1000;
+	pc.hb_timeout_ms = conf_get_int(jm->conf, SECTION, "heartbeat_timeout") * 1000;
+	pc.max_message = JM_MAX_MESSAGE;
+	pc.hwm = JM_HWM;
+	pc.message = on_message;
+	pc.registered = on_registered;
+	pc.lost = on_lost;
+	pc.arg = jm;
+	if ((jm->peer = peer_new(jm->loop, jm->ctx, &pc, err, sizeof(err))) == NULL) {
 		log_error("%s", err);
-		rc = EX_CONFIG;
-		goto out;
+		return EX_CONFIG;
 	}
+	return EX_OK;
+}
+
+/* Runs until a stop signal has run its course. Returns EX_OK, or
+ * EX_SOFTWARE if the loop failed. */
+static int
+run(jm_t *jm)
+{
+	int rc = EX_OK;
+
 	if (loop_run(jm->loop) == -1) {
 		log_error("event loop: %s", zmq_strerror(errno));
 		rc = EX_SOFTWARE;
 	}
 	log_notice("stopped");
-out:
+	return rc;
+}
+
+/* Hands back what still waits, stops the workers, and lets the last results
+ * and the KBYE reach the router. Frees what set-up made, however far it
+ * got. */
+static void
+teardown(jm_t *jm)
+{
 	if (jm->pool != NULL)
-		pool_stop(jm->pool); /* hands back the jobs that still wait */
+		pool_stop(jm->pool);
 	pool_destroy(&jm->pool);
-	/* Let the last results and the KBYE reach the router. */
 	peer_destroy(&jm->peer, 2000);
 	if (jm->ctx != NULL)
 		zmq_ctx_term(jm->ctx);
 	loop_destroy(&jm->loop);
-	conf_list_free(routers, nrouters);
+	conf_list_free(jm->routers, jm->nrouters);
 	free(jm->queues_json);
+}
+
+/* The job manager: set up, serve, tear down. The pool forks before the
+ * ZeroMQ context exists, so that no worker inherits it. */
+static int
+jobmanager(jm_t *jm)
+{
+	int rc;
+
+	if ((rc = read_settings(jm)) != EX_OK)
+		goto out;
+	open_loop(jm);
+	if ((rc = start_pool(jm)) != EX_OK)
+		goto out;
+	if ((rc = connect_router(jm)) != EX_OK)
+		goto out;
+	rc = run(jm);
+out:
+	teardown(jm);
 	return rc;
+}
+
+/* Start-up: configuration, logging and options. */
+
+static conf_t *
+load_conf(jm_t *jm, char *err, size_t errlen)
+{
+	return conf_load_overrides(jm->config_path, environ, SECTION, jm->overrides, jm->noverrides,
+	                           err, errlen);
+}
+
+static void
+apply_log_level(const conf_t *c)
+{
+	log_level_t lv = LOG_LEVEL_INFO;
+
+	log_level_parse(conf_get(c, SECTION, "log_level"), &lv);
+	log_set_level(lv);
 }
 
 static void
