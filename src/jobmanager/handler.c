@@ -497,10 +497,14 @@ exec_parse(handler_t *h, json_t *spec, exec_t *x, json_t **args, char **text, si
 }
 
 /* The program's side of the fork: its pipes as 0-2, nothing else open. */
-static void __attribute__((noreturn)) exec_child(const char *path, char **argv, int fds[3][2])
+static void __attribute__((noreturn))
+exec_child(const char *path, char **argv, int fds[3][2], pid_t parent)
 {
-	/* The program dies with its worker (a timeout kills the worker). */
+	/* The program dies with its worker (a timeout kills the worker), even
+	 * one that died before the prctl. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127);
 	dup2(fds[0][0], 0);
 	dup2(fds[1][1], 1);
 	dup2(fds[2][1], 2);
@@ -518,6 +522,7 @@ exec_spawn(exec_t *x, json_t *args, const char **why)
 {
 	int fds[3][2]; /* stdin, stdout, stderr: [0] the read end, [1] the write end */
 	size_t i, n = json_array_size(args);
+	pid_t parent = getpid();
 	char **argv;
 
 	for (i = 0; i < 3; i++)
@@ -535,7 +540,7 @@ exec_spawn(exec_t *x, json_t *args, const char **why)
 		argv[i + 1] = (char *)json_string_value(json_array_get(args, i));
 	x->pid = fork();
 	if (x->pid == 0)
-		exec_child(x->prog->path, argv, fds);
+		exec_child(x->prog->path, argv, fds, parent);
 	free(argv);
 	close(fds[0][0]);
 	close(fds[1][1]);

@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -263,7 +264,7 @@ static int
 spawn(pool_t *p)
 {
 	int sv[2];
-	pid_t pid;
+	pid_t pid, parent = getpid();
 	worker_t *w;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
@@ -278,6 +279,12 @@ spawn(pool_t *p)
 		return -1;
 	}
 	if (pid == 0) {
+		/* A worker dies with its parent: unsupervised, nothing would end
+		 * its job at the deadline. The check covers a parent that died
+		 * before the prctl. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(1);
 		loop_reset_child_signals();
 		/* Keep only 0-2 and our end as 3: no sibling's socket, and no
 		 * copy of the parent's ZeroMQ fds that would keep its TCP

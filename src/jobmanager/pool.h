@@ -12,7 +12,8 @@
  * runs is replaced at once, and the jobs queued behind it go back to the
  * head of the line. Jobs handed to workers during one pass of the loop leave
  * in one write per worker, from the loop's prepare hook (loop_set_prepare,
- * which the pool takes for itself).
+ * which the pool takes for itself). Workers die with the process that
+ * created the pool, however it ends.
  */
 #ifndef GEARHORN_JM_POOL_H
 #define GEARHORN_JM_POOL_H
