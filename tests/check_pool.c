@@ -689,6 +689,27 @@ START_TEST(test_waiting_deadline)
 }
 END_TEST
 
+/* A job a worker skips (here: past its deadline) does not count toward
+ * its max_jobs: the worker takes another job instead of sitting idle. */
+START_TEST(test_skipped_not_counted)
+{
+	start_waiting(1, 2, 2, 1);
+	submit("a", hold("a", 1), 0);
+	submit("b", ECHO("b"), 1);
+	ck_assert(wait_started("a"));
+	usleep(20 * 1000);
+	open_gate("a");
+	wait_for(2);
+	ck_assert_str_eq(res.order, "a b ");
+	ck_assert_int_eq(res.st, POOL_TIMEOUT);
+	submit("c", ECHO("c"), 0);
+	wait_for(3);
+	ck_assert_str_eq(res.order, "a b c ");
+	ck_assert_int_eq(res.st, POOL_OK);
+	stop();
+}
+END_TEST
+
 /* A job waits while the only worker has had its max_jobs, and runs on the
  * worker that replaces it. */
 START_TEST(test_waiting_recycle)
@@ -858,6 +879,7 @@ pool_suite(void)
 	tcase_add_test(tc, test_waiting);
 	tcase_add_test(tc, test_waiting_deadline);
 	tcase_add_test(tc, test_waiting_recycle);
+	tcase_add_test(tc, test_skipped_not_counted);
 	tcase_add_test(tc, test_module);
 	tcase_add_test(tc, test_bad_jobs);
 	tcase_add_test(tc, test_exec);

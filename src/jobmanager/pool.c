@@ -77,7 +77,7 @@ typedef struct worker {
 	int pollout;          /* ZMQ_POLLOUT is in the fd's interest */
 	pjob_t *head, **tail; /* the running job first, then those queued behind it */
 	size_t njobs;
-	long given; /* jobs handed to it, for max_jobs */
+	long given; /* jobs handed to it and not skipped, for max_jobs */
 	uint64_t timer;
 	buf_t in, out;
 } worker_t;
@@ -676,6 +676,10 @@ worker_results(pool_t *p, worker_t *w)
 			return;
 		}
 		code = (unsigned char)w->in.data[w->in.off + 4];
+		/* A job the worker did not start does not count toward its
+		 * max_jobs, as the worker does not count it either. */
+		if (code == ST_EXPIRED || code == ST_NOT_RUN)
+			w->given--;
 		if (code == ST_EXPIRED) {
 			static const char why[] = "not run: the job waited its whole timeout";
 
