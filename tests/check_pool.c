@@ -118,8 +118,10 @@ clear_marks(void)
 	closedir(d);
 }
 
+/* A pool whose workers hold up to depth jobs, with room for max_waiting
+ * more that wait for a worker. */
 static void
-start_depth(size_t workers, long max_jobs, size_t depth)
+start_waiting(size_t workers, long max_jobs, size_t depth, size_t max_waiting)
 {
 	static char *const programs[] = {"cat=/bin/cat", "sh=/bin/sh", "missing=/nonexistent/prog"};
 	char *const dirs[] = {"/nonexistent-dir", moddir};
@@ -132,6 +134,7 @@ start_depth(size_t workers, long max_jobs, size_t depth)
 	cfg.workers = workers;
 	cfg.max_jobs = max_jobs;
 	cfg.depth = depth;
+	cfg.max_waiting = max_waiting;
 	cfg.returns = on_returned;
 	cfg.dirs = dirs;
 	cfg.ndirs = 2;
@@ -143,6 +146,12 @@ start_depth(size_t workers, long max_jobs, size_t depth)
 	pool = pool_new(loop, &cfg, err, sizeof(err));
 	ck_assert_msg(pool != NULL, "pool_new: %s", err);
 	ck_assert_uint_eq(pool_idle(pool), workers);
+}
+
+static void
+start_depth(size_t workers, long max_jobs, size_t depth)
+{
+	start_waiting(workers, max_jobs, depth, 0);
 }
 
 static void
@@ -509,35 +518,42 @@ START_TEST(test_depth_order)
 }
 END_TEST
 
-/* The jobs queued behind one that crashes come back unstarted, last first. */
-START_TEST(test_depth_crash_returns)
+/* The jobs queued behind one that crashes are first in line again, ahead
+ * of those waiting, and run in order on the replacement. */
+START_TEST(test_depth_crash_requeues)
 {
-	start_depth(1, 0, 3);
+	start_waiting(1, 0, 3, 1);
 	submit("a", CRASH, 0);
 	submit("b", ECHO("b"), 0);
 	submit("c", ECHO("c"), 0);
-	wait_for(3);
+	submit("d", ECHO("d"), 0);
+	ck_assert_uint_eq(pool_jobs(pool), 4);
+	wait_for(1);
 	ck_assert_str_eq(res.order, "a ");
 	ck_assert_int_eq(res.st, POOL_CRASHED);
-	ck_assert_str_eq(res.returned, "c b ");
-	ck_assert_str_eq(res.returned_body, ECHO("b"));
+	wait_for(4);
+	ck_assert_str_eq(res.order, "a b c d ");
+	ck_assert_int_eq(res.st, POOL_OK);
+	ck_assert_str_eq(res.returned, "");
 	ck_assert_uint_eq(pool_jobs(pool), 0);
-	/* The replacement takes jobs again. */
-	ck_assert_int_eq(run(ECHO("again"), 0), POOL_OK);
 	stop();
 }
 END_TEST
 
-/* A timeout kills the worker: its job is reported, the rest come back. */
-START_TEST(test_depth_timeout_returns)
+/* A timeout kills the worker: its job is reported, the rest run on the
+ * replacement. */
+START_TEST(test_depth_timeout_requeues)
 {
 	start_depth(1, 0, 2);
 	submit_running("a", 200);
 	submit("b", ECHO("b"), 0);
-	wait_for(2);
+	wait_for(res.done + 1);
 	ck_assert_str_eq(res.order, "a ");
 	ck_assert_int_eq(res.st, POOL_TIMEOUT);
-	ck_assert_str_eq(res.returned, "b ");
+	wait_for(res.done + 1);
+	ck_assert_str_eq(res.order, "a b ");
+	ck_assert_int_eq(res.st, POOL_OK);
+	ck_assert_str_eq(res.returned, "");
 	stop();
 }
 END_TEST
@@ -556,22 +572,26 @@ START_TEST(test_depth_deadline_while_queued)
 }
 END_TEST
 
-/* Stopping: the running job ends, the queued ones come back in order. A job
- * no worker started yet comes back too. */
+/* Stopping: the waiting jobs come back at once, the running job ends, and
+ * the ones queued behind it come back in order as the worker reaches them. */
 START_TEST(test_stop_returns_unstarted)
 {
-	start_depth(1, 0, 3);
+	start_waiting(1, 0, 3, 2);
 	submit("a", hold("a", 1), 0);
 	submit("b", ECHO("b"), 0);
 	submit("c", ECHO("c"), 0);
+	submit("d", ECHO("d"), 0);
+	submit("e", ECHO("e"), 0);
 	ck_assert(wait_started("a"));
 	pool_stop(pool);
-	ck_assert_int_eq(pool_submit(pool, "d", ECHO("d"), strlen(ECHO("d")), 0), -1);
+	ck_assert_str_eq(res.returned, "d e ");
+	ck_assert_uint_eq(pool_jobs(pool), 3);
+	ck_assert_int_eq(pool_submit(pool, "f", ECHO("f"), strlen(ECHO("f")), 0), -1);
 	open_gate("a");
-	wait_for(3);
+	wait_for(5);
 	ck_assert_str_eq(res.order, "a ");
 	ck_assert_int_eq(res.st, POOL_OK);
-	ck_assert_str_eq(res.returned, "b c ");
+	ck_assert_str_eq(res.returned, "d e b c ");
 	ck_assert_uint_eq(pool_jobs(pool), 0);
 	stop();
 }
@@ -594,33 +614,115 @@ START_TEST(test_depth_max_jobs)
 END_TEST
 
 /* Forgotten jobs (their router is gone) are neither run nor reported, nor
- * handed back if their worker dies; the running job ends as usual, and jobs
- * handed out afterwards run. */
+ * requeued if their worker dies; the waiting ones are dropped at once. The
+ * running job ends as usual, and jobs taken afterwards run. */
 START_TEST(test_forget_queued)
 {
-	start_depth(1, 0, 4);
+	start_waiting(1, 0, 3, 2);
 	submit("a", hold("a", 1), 0);
 	submit("b", ECHO("b"), 0);
 	submit("c", ECHO("c"), 0);
-	ck_assert(wait_started("a"));
-	pool_forget_queued(pool);
 	submit("d", ECHO("d"), 0);
+	ck_assert(wait_started("a"));
+	ck_assert_uint_eq(pool_forget_queued(pool), 1);
+	ck_assert_uint_eq(pool_jobs(pool), 3);
+	submit("e", ECHO("e"), 0);
 	open_gate("a");
 	wait_for(2);
-	ck_assert_str_eq(res.order, "a d ");
+	ck_assert_str_eq(res.order, "a e ");
 	ck_assert_str_eq(res.returned, "");
 	ck_assert_uint_eq(pool_jobs(pool), 0);
 	/* A worker killed with a forgotten job and a current one behind its
-	 * running job: the forgotten one is dropped, the other comes back. */
-	submit_running("e", 400);
-	submit("f", ECHO("f"), 0);
-	pool_forget_queued(pool);
+	 * running job: the forgotten one is dropped, the other is first in
+	 * line again, ahead of one that waits. */
+	submit_running("f", 400);
 	submit("g", ECHO("g"), 0);
-	wait_for(4);
-	ck_assert_str_eq(res.order, "a d e ");
+	ck_assert_uint_eq(pool_forget_queued(pool), 0);
+	submit("h", ECHO("h"), 0);
+	submit("i", ECHO("i"), 0);
+	ck_assert_uint_eq(pool_jobs(pool), 4);
+	wait_for(3);
+	ck_assert_str_eq(res.order, "a e f ");
 	ck_assert_int_eq(res.st, POOL_TIMEOUT);
-	ck_assert_str_eq(res.returned, "g ");
+	wait_for(5);
+	ck_assert_str_eq(res.order, "a e f h i ");
+	ck_assert_str_eq(res.returned, "");
 	ck_assert_uint_eq(pool_jobs(pool), 0);
+	stop();
+}
+END_TEST
+
+/* Jobs no worker has room for wait in the pool, first in first out, up to
+ * max_waiting of them. */
+START_TEST(test_waiting)
+{
+	start_waiting(1, 0, 1, 3);
+	submit("a", hold("a", 1), 0);
+	submit("b", ECHO("b"), 0);
+	submit("c", ECHO("c"), 0);
+	submit("d", ECHO("d"), 0);
+	ck_assert_uint_eq(pool_jobs(pool), 4);
+	ck_assert_uint_eq(pool_idle(pool), 0);
+	ck_assert_int_eq(pool_submit(pool, "e", ECHO("e"), strlen(ECHO("e")), 0), -1);
+	open_gate("a");
+	wait_for(4);
+	ck_assert_str_eq(res.order, "a b c d ");
+	ck_assert_uint_eq(pool_jobs(pool), 0);
+	stop();
+}
+END_TEST
+
+/* Submits a, a hold job, and b behind it with a deadline of 1 ms, and runs
+ * the loop until both have ended: b without running, past its deadline. */
+static void
+expire_behind_hold(void)
+{
+	submit("a", hold("a", 1), 0);
+	submit("b", ECHO("b"), 1);
+	ck_assert(wait_started("a"));
+	usleep(20 * 1000);
+	open_gate("a");
+	wait_for(2);
+	ck_assert_str_eq(res.order, "a b ");
+	ck_assert_int_eq(res.st, POOL_TIMEOUT);
+}
+
+/* A job's deadline counts from its submission: one that waited past it in
+ * the pool is not run. */
+START_TEST(test_waiting_deadline)
+{
+	start_waiting(1, 0, 1, 1);
+	expire_behind_hold();
+	ck_assert_str_eq(res.text, "not run: the job waited its whole timeout for a worker");
+	stop();
+}
+END_TEST
+
+/* A job a worker skips (here: past its deadline) does not count toward
+ * its max_jobs: the worker takes another job instead of sitting idle. */
+START_TEST(test_skipped_not_counted)
+{
+	start_waiting(1, 2, 2, 1);
+	expire_behind_hold();
+	ck_assert_str_eq(res.text, "not run: the job waited its whole timeout");
+	submit("c", ECHO("c"), 0);
+	wait_for(3);
+	ck_assert_str_eq(res.order, "a b c ");
+	ck_assert_int_eq(res.st, POOL_OK);
+	stop();
+}
+END_TEST
+
+/* A job waits while the only worker has had its max_jobs, and runs on the
+ * worker that replaces it. */
+START_TEST(test_waiting_recycle)
+{
+	start_waiting(1, 2, 4, 1);
+	submit("a", ECHO("a"), 0);
+	submit("b", ECHO("b"), 0);
+	submit("c", ECHO("c"), 0);
+	wait_for(3);
+	ck_assert_str_eq(res.order, "a b c ");
 	stop();
 }
 END_TEST
@@ -700,6 +802,49 @@ START_TEST(test_exec)
 }
 END_TEST
 
+/* How a program's run ends: killed, a long stderr (its tail kept), output
+ * that is not text or too large, and a stdin larger than a pipe holds. */
+START_TEST(test_exec_edges)
+{
+	size_t n = 300 * 1000, i;
+	char *big = gh_malloc(n + 64), *body;
+
+	start(1, 0);
+	ck_assert_int_eq(
+	    run("[\"exec\", {\"program\": \"sh\", \"args\": [\"-c\", \"kill -9 $$\"]}]", 0),
+	    POOL_JOB_FAILED);
+	ck_assert_str_eq(res.text, "program sh was killed by signal 9");
+	ck_assert_int_eq(run("[\"exec\", {\"program\": \"sh\", \"args\": [\"-c\", \"i=0; while "
+	                     "[ $i -lt 100 ]; do printf 0123456789 >&2; i=$((i+1)); done; "
+	                     "printf '\\\\001end\\\\n' >&2; exit 1\"]}]",
+	                     0),
+	                 POOL_JOB_FAILED);
+	ck_assert_uint_eq(strlen(res.text), strlen("program sh exited with status 1: ") + 512 - 1);
+	ck_assert_msg(strstr(res.text, "program sh exited with status 1: 3456") == res.text, "%s",
+	              res.text);
+	ck_assert_msg(strstr(res.text, "789 end") != NULL, "%s", res.text);
+	ck_assert_int_eq(
+	    run("[\"exec\", {\"program\": \"sh\", \"args\": [\"-c\", \"printf '\\\\377'\"]}]", 0),
+	    POOL_JOB_FAILED);
+	ck_assert_str_eq(res.text, "exec: the program's output is not UTF-8 text");
+	ck_assert_int_eq(run("[\"exec\", {\"program\": \"sh\", \"args\": [\"-c\", \"head -c "
+	                     "17000000 /dev/zero\"]}]",
+	                     0),
+	                 POOL_JOB_FAILED);
+	ck_assert_str_eq(res.text, "result too large");
+	for (i = 0; i < n; i++)
+		big[i] = (char)('a' + i % 26);
+	big[n] = '\0';
+	body = gh_asprintf("[\"exec\", {\"program\": \"cat\", \"stdin\": \"%s\"}]", big);
+	ck_assert_int_eq(run(body, 0), POOL_OK);
+	ck_assert_uint_eq(strlen(res.text), strlen("{\"value\": \"\"}") + n);
+	ck_assert(strncmp(res.text + 11, big, n) == 0);
+	free(body);
+	free(big);
+	stop();
+}
+END_TEST
+
 START_TEST(test_program_items)
 {
 	char err[256];
@@ -728,15 +873,20 @@ pool_suite(void)
 	tcase_add_test(tc, test_concurrent);
 	tcase_add_test(tc, test_kill_busy);
 	tcase_add_test(tc, test_depth_order);
-	tcase_add_test(tc, test_depth_crash_returns);
-	tcase_add_test(tc, test_depth_timeout_returns);
+	tcase_add_test(tc, test_depth_crash_requeues);
+	tcase_add_test(tc, test_depth_timeout_requeues);
 	tcase_add_test(tc, test_depth_deadline_while_queued);
 	tcase_add_test(tc, test_stop_returns_unstarted);
 	tcase_add_test(tc, test_depth_max_jobs);
 	tcase_add_test(tc, test_forget_queued);
+	tcase_add_test(tc, test_waiting);
+	tcase_add_test(tc, test_waiting_deadline);
+	tcase_add_test(tc, test_waiting_recycle);
+	tcase_add_test(tc, test_skipped_not_counted);
 	tcase_add_test(tc, test_module);
 	tcase_add_test(tc, test_bad_jobs);
 	tcase_add_test(tc, test_exec);
+	tcase_add_test(tc, test_exec_edges);
 	tcase_add_test(tc, test_program_items);
 	suite_add_tcase(s, tc);
 	return s;

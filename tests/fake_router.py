@@ -5,13 +5,16 @@ gearhorn-jobmanager (INFORM/ACK, HEARTBEAT, READY credits, REQUEST frames
 exactly as EventMQ forwards them) and checks every answer. Exits 0 when all
 checks pass, 1 with a message otherwise.
 
-usage: JM_LOG=FILE fake_router.py PORT JOBMANAGER_PID CONCURRENT_JOBS [grace | prefetch N]
+usage: JM_LOG=FILE fake_router.py PORT JOBMANAGER_PID CONCURRENT_JOBS [grace | prefetch N | orphans]
 
 With "grace", only checks that SIGTERM kills a job that outlives
 kill_grace_period and reports it as crashed. With "prefetch N", checks a job
 manager started with that prefetch: its READYs, jobs queued behind running
 ones, a job that waits out its timeout, and the hand-back of jobs not
-started at SIGTERM.
+started at SIGTERM. With "orphans", kills the job manager (SIGKILL) while
+one worker runs a job and another a program (a job manager whose programs
+include sleep=/path/to/sleep), and checks that none of its processes lives
+on.
 
 DEAD_PORT, if set, is held by a listener that never answers. JM_LOG names
 the job manager's log, read to learn when it has taken a SIGTERM. Jobs that must be running while the test acts are testmod's "hold"
@@ -241,6 +244,61 @@ def expect_error(msgid, code, text=None):
         fail("ERROR text %r does not contain %r" % (args[2], text))
     return args[2]
 
+
+def proc_stat(pid):
+    """(name, state, parent pid) of a process, or None if it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            st = f.read()
+    except OSError:
+        return None
+    rest = st[st.rindex(")") + 2:].split()
+    return st[st.index("(") + 1:st.rindex(")")], rest[0], int(rest[1])
+
+
+def alive(pid):
+    st = proc_stat(pid)
+    return st is not None and st[1] != "Z"  # a zombie has ended
+
+
+def descendants(root):
+    """(pid, name) of every living process below root."""
+    children = {}
+    for d in os.listdir("/proc"):
+        st = proc_stat(int(d)) if d.isdigit() else None
+        if st is not None and st[1] != "Z":
+            children.setdefault(st[2], []).append((int(d), st[0]))
+    found, todo = [], [root]
+    while todo:
+        for pid, name in children.get(todo.pop(), []):
+            found.append((pid, name))
+            todo.append(pid)
+    return found
+
+
+if MODE == "orphans":
+    expect_informed()
+    expect_readies(JOBS)
+    # Both would outlast the wait below by far.
+    run_job("m-held", hold("m-held", 600, gate=False))
+    run_job("m-sleep", json.dumps(["exec", {"program": "sleep", "args": ["600"]}]))
+    wait_started("m-held")
+    wait_until(lambda: any(n == "sleep" for _, n in descendants(JM_PID)), "the program to start")
+    procs = descendants(JM_PID)
+    os.kill(JM_PID, signal.SIGKILL)
+    keepalive = False
+    # Bounded, and no measure of time: they must go, however loaded the machine.
+    give_up = time.time() + 60
+    while any(alive(pid) for pid, _ in procs) and time.time() < give_up:
+        time.sleep(0.05)
+    left = [(pid, name) for pid, name in procs if alive(pid)]
+    for pid, _ in left:
+        os.kill(pid, signal.SIGKILL)
+    if left:
+        fail("processes of the killed job manager live on: %r" % left)
+    ok("kill -9 of the job manager: its %d worker processes and the program die with it"
+       % (len(procs) - 1))
+    sys.exit(0)
 
 if MODE == "grace":
     expect_informed()

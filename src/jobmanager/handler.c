@@ -433,6 +433,21 @@ run_job(handler_t *h, json_t *spec, char **text, size_t *textlen)
 
 /* Programs (the "exec" verb). */
 
+/* One run of an allowlisted program: the process, our ends of its pipes and
+ * what it wrote. */
+typedef struct {
+	const handler_program_t *prog;
+	pid_t pid;
+	int in, out, err;  /* our ends of its stdin, stdout, stderr; -1 once closed */
+	const char *input; /* the stdin text: inlen bytes, inoff of them written */
+	size_t inlen, inoff;
+	char *buf; /* its stdout: outlen bytes in outcap */
+	size_t outlen, outcap;
+	char errtail[HANDLER_STDERR_TAIL + 1]; /* the end of its stderr: errlen bytes */
+	size_t errlen;
+	int toobig; /* the output passed HANDLER_MAX_TEXT: the program was killed */
+} exec_t;
+
 static int
 set_nonblock(int fd)
 {
@@ -440,182 +455,270 @@ set_nonblock(int fd)
 	return fl == -1 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-static handler_status_t
-run_exec(handler_t *h, json_t *spec, char **text, size_t *textlen)
+static void
+close_fd(int *fd)
 {
-	const char *name, *input;
-	json_t *args, *v;
-	const handler_program_t *prog = NULL;
-	char **argv;
-	size_t i, nargs, inlen, inoff = 0, outlen = 0, outcap = 4096, errlen = 0;
-	char *out, errtail[HANDLER_STDERR_TAIL + 1];
-	int in[2], o[2], e[2], status, toobig = 0;
-	pid_t pid;
-	handler_status_t st;
+	if (*fd != -1) {
+		close(*fd);
+		*fd = -1;
+	}
+}
 
-	name = json_string_value(json_object_get(spec, "program"));
-	args = json_object_get(spec, "args");
-	v = json_object_get(spec, "stdin");
+/* Reads an exec job's spec into x: the allowlisted program and its stdin;
+ * *args is the "args" array (borrowed from spec, NULL when absent). Returns
+ * HANDLER_OK, or HANDLER_BAD_JOB with text. */
+static handler_status_t
+exec_parse(handler_t *h, json_t *spec, exec_t *x, json_t **args, char **text, size_t *textlen)
+{
+	const char *name = json_string_value(json_object_get(spec, "program"));
+	json_t *in = json_object_get(spec, "stdin");
+	size_t i;
+
+	*args = json_object_get(spec, "args");
 	if (name == NULL)
 		return bad_job(text, textlen, "exec: \"program\" must be a string");
-	if (args != NULL && !json_is_array(args))
+	if (*args != NULL && !json_is_array(*args))
 		return bad_job(text, textlen, "exec: \"args\" must be an array of strings");
-	if (v != NULL && !json_is_string(v) && !json_is_null(v))
+	if (in != NULL && !json_is_string(in) && !json_is_null(in))
 		return bad_job(text, textlen, "exec: \"stdin\" must be a string");
-	input = v && json_is_string(v) ? json_string_value(v) : "";
-	inlen = v && json_is_string(v) ? json_string_length(v) : 0;
+	memset(x, 0, sizeof(*x));
+	x->in = x->out = x->err = -1;
+	x->input = json_is_string(in) ? json_string_value(in) : "";
+	x->inlen = json_is_string(in) ? json_string_length(in) : 0;
 	for (i = 0; i < h->nprograms; i++)
 		if (strcmp(h->programs[i].name, name) == 0)
-			prog = &h->programs[i];
-	if (prog == NULL)
+			x->prog = &h->programs[i];
+	if (x->prog == NULL)
 		return bad_job(text, textlen, "exec: program \"%.255s\" is not allowed", name);
-	nargs = json_array_size(args);
-	for (i = 0; i < nargs; i++)
-		if (!json_is_string(json_array_get(args, i)))
+	for (i = 0; i < json_array_size(*args); i++)
+		if (!json_is_string(json_array_get(*args, i)))
 			return bad_job(text, textlen, "exec: \"args\" must be an array of strings");
+	return HANDLER_OK;
+}
 
-	if (pipe2(in, O_CLOEXEC) == -1)
-		return set_text(text, textlen, HANDLER_FAILED, "exec: pipe failed");
-	if (pipe2(o, O_CLOEXEC) == -1) {
-		close(in[0]);
-		close(in[1]);
-		return set_text(text, textlen, HANDLER_FAILED, "exec: pipe failed");
-	}
-	if (pipe2(e, O_CLOEXEC) == -1) {
-		close(in[0]);
-		close(in[1]);
-		close(o[0]);
-		close(o[1]);
-		return set_text(text, textlen, HANDLER_FAILED, "exec: pipe failed");
-	}
-	argv = gh_calloc(nargs + 2, sizeof(char *));
-	argv[0] = prog->path;
-	for (i = 0; i < nargs; i++)
-		argv[i + 1] = (char *)json_string_value(json_array_get(args, i));
-	pid = fork();
-	if (pid == 0) {
-		/* The program dies with its worker (a timeout kills the worker). */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(in[0], 0);
-		dup2(o[1], 1);
-		dup2(e[1], 2);
-		closefrom(3);
-		execv(prog->path, argv);
-		dprintf(2, "cannot execute %s: %s", prog->path, strerror(errno));
+/* The program's side of the fork: its pipes as 0-2, nothing else open. */
+static void __attribute__((noreturn))
+exec_child(const char *path, char **argv, int fds[3][2], pid_t parent)
+{
+	/* The program dies with its worker (a timeout kills the worker), even
+	 * one that died before the prctl. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
 		_exit(127);
-	}
+	dup2(fds[0][0], 0);
+	dup2(fds[1][1], 1);
+	dup2(fds[2][1], 2);
+	closefrom(3);
+	execv(path, argv);
+	dprintf(2, "cannot execute %s: %s", path, strerror(errno));
+	_exit(127);
+}
+
+/* Starts x's program with args (strings, checked by exec_parse), its stdin,
+ * stdout and stderr on pipes whose other ends x holds, non-blocking.
+ * Returns 0, or -1 with *why. */
+static int
+exec_spawn(exec_t *x, json_t *args, const char **why)
+{
+	int fds[3][2]; /* stdin, stdout, stderr: [0] the read end, [1] the write end */
+	size_t i, n = json_array_size(args);
+	pid_t parent = getpid();
+	char **argv;
+
+	for (i = 0; i < 3; i++)
+		if (pipe2(fds[i], O_CLOEXEC) == -1) {
+			while (i-- > 0) {
+				close(fds[i][0]);
+				close(fds[i][1]);
+			}
+			*why = "exec: pipe failed";
+			return -1;
+		}
+	argv = gh_calloc(n + 2, sizeof(char *));
+	argv[0] = x->prog->path;
+	for (i = 0; i < n; i++)
+		argv[i + 1] = (char *)json_string_value(json_array_get(args, i));
+	x->pid = fork();
+	if (x->pid == 0)
+		exec_child(x->prog->path, argv, fds, parent);
 	free(argv);
-	close(in[0]);
-	close(o[1]);
-	close(e[1]);
-	if (pid == -1) {
-		close(in[1]);
-		close(o[0]);
-		close(e[0]);
-		return set_text(text, textlen, HANDLER_FAILED, "exec: fork failed");
+	close(fds[0][0]);
+	close(fds[1][1]);
+	close(fds[2][1]);
+	x->in = fds[0][1];
+	x->out = fds[1][0];
+	x->err = fds[2][0];
+	if (x->pid == -1) {
+		close_fd(&x->in);
+		close_fd(&x->out);
+		close_fd(&x->err);
+		*why = "exec: fork failed";
+		return -1;
 	}
-	set_nonblock(in[1]);
-	set_nonblock(o[0]);
-	set_nonblock(e[0]);
-	if (inlen == 0) {
-		close(in[1]);
-		in[1] = -1;
+	set_nonblock(x->in);
+	set_nonblock(x->out);
+	set_nonblock(x->err);
+	if (x->inlen == 0)
+		close_fd(&x->in);
+	return 0;
+}
+
+/* Writes what the program's stdin takes; closes it when all is written. */
+static void
+pump_stdin(exec_t *x)
+{
+	ssize_t n = write(x->in, x->input + x->inoff, x->inlen - x->inoff);
+
+	if (n > 0)
+		x->inoff += (size_t)n;
+	if ((n == -1 && errno != EAGAIN && errno != EINTR) || x->inoff == x->inlen)
+		close_fd(&x->in);
+}
+
+/* Reads the program's stdout; kills the program once it is too large. */
+static void
+pump_stdout(exec_t *x)
+{
+	ssize_t n;
+
+	if (x->outcap - x->outlen < 4096) {
+		x->outcap = x->outcap ? x->outcap * 2 : 4096;
+		x->buf = gh_realloc(x->buf, x->outcap);
 	}
-	out = gh_malloc(outcap);
-	errtail[0] = '\0';
-	while (o[0] != -1 || e[0] != -1) {
-		struct pollfd p[3] = {{o[0], POLLIN, 0}, {e[0], POLLIN, 0}, {in[1], POLLOUT, 0}};
-		ssize_t n;
+	n = read(x->out, x->buf + x->outlen, x->outcap - x->outlen - 1);
+	if (n > 0)
+		x->outlen += (size_t)n;
+	else if (n == 0 || (errno != EAGAIN && errno != EINTR))
+		close_fd(&x->out);
+	if (x->outlen > HANDLER_MAX_TEXT) {
+		x->toobig = 1;
+		kill(x->pid, SIGKILL);
+		close_fd(&x->out);
+	}
+}
+
+/* Reads the program's stderr, keeping its last HANDLER_STDERR_TAIL bytes. */
+static void
+pump_stderr(exec_t *x)
+{
+	char buf[4096];
+	ssize_t n = read(x->err, buf, sizeof(buf));
+	size_t k, keep;
+
+	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+		close_fd(&x->err);
+		return;
+	}
+	if (n == -1)
+		return;
+	k = (size_t)n;
+	if (k >= HANDLER_STDERR_TAIL) {
+		memcpy(x->errtail, buf + k - HANDLER_STDERR_TAIL, HANDLER_STDERR_TAIL);
+		x->errlen = HANDLER_STDERR_TAIL;
+	} else {
+		keep = x->errlen + k > HANDLER_STDERR_TAIL ? HANDLER_STDERR_TAIL - k : x->errlen;
+		memmove(x->errtail, x->errtail + x->errlen - keep, keep);
+		memcpy(x->errtail + keep, buf, k);
+		x->errlen = keep + k;
+	}
+	x->errtail[x->errlen] = '\0';
+}
+
+/* Moves the stdin text to the program and its output to x until it has
+ * closed its stdout and stderr (or was killed for too large an output). */
+static void
+exec_pump(exec_t *x)
+{
+	while (x->out != -1 || x->err != -1) {
+		struct pollfd p[3] = {
+		    {x->out, POLLIN, 0}, {x->err, POLLIN, 0}, {x->in, POLLOUT, 0}};
 
 		if (poll(p, 3, -1) == -1) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
-		if (in[1] != -1 && p[2].revents) {
-			n = write(in[1], input + inoff, inlen - inoff);
-			if (n > 0)
-				inoff += (size_t)n;
-			if ((n == -1 && errno != EAGAIN && errno != EINTR) || inoff == inlen) {
-				close(in[1]);
-				in[1] = -1;
-			}
-		}
-		if (o[0] != -1 && p[0].revents) {
-			if (outcap - outlen < 4096) {
-				outcap *= 2;
-				out = gh_realloc(out, outcap);
-			}
-			n = read(o[0], out + outlen, outcap - outlen - 1);
-			if (n > 0)
-				outlen += (size_t)n;
-			else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-				close(o[0]);
-				o[0] = -1;
-			}
-			if (outlen > HANDLER_MAX_TEXT) {
-				toobig = 1;
-				kill(pid, SIGKILL);
-				close(o[0]);
-				o[0] = -1;
-			}
-		}
-		if (e[0] != -1 && p[1].revents) {
-			char buf[4096];
-			n = read(e[0], buf, sizeof(buf));
-			if (n > 0) {
-				/* Keep the last HANDLER_STDERR_TAIL bytes. */
-				size_t k = (size_t)n;
-				if (k >= HANDLER_STDERR_TAIL) {
-					memcpy(errtail, buf + k - HANDLER_STDERR_TAIL,
-					       HANDLER_STDERR_TAIL);
-					errlen = HANDLER_STDERR_TAIL;
-				} else {
-					size_t keep = errlen + k > HANDLER_STDERR_TAIL
-					                  ? HANDLER_STDERR_TAIL - k
-					                  : errlen;
-					memmove(errtail, errtail + errlen - keep, keep);
-					memcpy(errtail + keep, buf, k);
-					errlen = keep + k;
-				}
-				errtail[errlen] = '\0';
-			} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-				close(e[0]);
-				e[0] = -1;
-			}
-		}
+		if (x->in != -1 && p[2].revents)
+			pump_stdin(x);
+		if (x->out != -1 && p[0].revents)
+			pump_stdout(x);
+		if (x->err != -1 && p[1].revents)
+			pump_stderr(x);
 	}
-	if (in[1] != -1)
-		close(in[1]);
-	if (o[0] != -1)
-		close(o[0]);
-	if (e[0] != -1)
-		close(e[0]);
-	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+}
+
+/* Closes what is left of the pipes and waits for the program; returns its
+ * wait status. */
+static int
+exec_reap(exec_t *x)
+{
+	int status = 0;
+
+	close_fd(&x->in);
+	close_fd(&x->out);
+	close_fd(&x->err);
+	while (waitpid(x->pid, &status, 0) == -1 && errno == EINTR)
 		;
-	out[outlen] = '\0';
-	if (toobig) {
-		st = set_text(text, textlen, HANDLER_FAILED, "result too large");
-	} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		json_t *s = json_stringn(out, outlen);
-		st = s ? set_value(text, textlen, s)
-		       : set_text(text, textlen, HANDLER_FAILED,
-		                  "exec: the program's output is not UTF-8 text");
-	} else {
-		char msg[HANDLER_STDERR_TAIL + 128];
-		/* Stderr may hold any bytes: keep printable ASCII only. */
-		for (i = 0; i < errlen; i++)
-			if ((unsigned char)errtail[i] < 0x20 || (unsigned char)errtail[i] > 0x7e)
-				errtail[i] = errtail[i] == '\n' && i + 1 == errlen ? '\0' : ' ';
-		if (WIFEXITED(status))
-			snprintf(msg, sizeof(msg), "program %s exited with status %d%s%s",
-			         prog->name, WEXITSTATUS(status), errtail[0] ? ": " : "", errtail);
-		else
-			snprintf(msg, sizeof(msg), "program %s was killed by signal %d%s%s",
-			         prog->name, WTERMSIG(status), errtail[0] ? ": " : "", errtail);
-		st = set_text(text, textlen, HANDLER_FAILED, msg);
-	}
-	free(out);
+	return status;
+}
+
+/* The text of a program that failed: how it ended, and the end of its
+ * stderr. */
+static handler_status_t
+exec_failure(exec_t *x, int status, char **text, size_t *textlen)
+{
+	char msg[HANDLER_STDERR_TAIL + 128];
+	const char *sep;
+	size_t i;
+
+	/* Stderr may hold any bytes: keep printable ASCII only. */
+	for (i = 0; i < x->errlen; i++)
+		if ((unsigned char)x->errtail[i] < 0x20 || (unsigned char)x->errtail[i] > 0x7e)
+			x->errtail[i] = x->errtail[i] == '\n' && i + 1 == x->errlen ? '\0' : ' ';
+	sep = x->errtail[0] != '\0' ? ": " : "";
+	if (WIFEXITED(status))
+		snprintf(msg, sizeof(msg), "program %s exited with status %d%s%s", x->prog->name,
+		         WEXITSTATUS(status), sep, x->errtail);
+	else
+		snprintf(msg, sizeof(msg), "program %s was killed by signal %d%s%s", x->prog->name,
+		         WTERMSIG(status), sep, x->errtail);
+	return set_text(text, textlen, HANDLER_FAILED, msg);
+}
+
+/* The job's result from how the program ended (wait status) and what it
+ * wrote. */
+static handler_status_t
+exec_result(exec_t *x, int status, char **text, size_t *textlen)
+{
+	json_t *s;
+
+	if (x->toobig)
+		return set_text(text, textlen, HANDLER_FAILED, "result too large");
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return exec_failure(x, status, text, textlen);
+	s = json_stringn(x->buf != NULL ? x->buf : "", x->outlen);
+	return s ? set_value(text, textlen, s)
+	         : set_text(text, textlen, HANDLER_FAILED,
+	                    "exec: the program's output is not UTF-8 text");
+}
+
+static handler_status_t
+run_exec(handler_t *h, json_t *spec, char **text, size_t *textlen)
+{
+	exec_t x;
+	json_t *args;
+	const char *why;
+	handler_status_t st;
+	int status;
+
+	if ((st = exec_parse(h, spec, &x, &args, text, textlen)) != HANDLER_OK)
+		return st;
+	if (exec_spawn(&x, args, &why) == -1)
+		return set_text(text, textlen, HANDLER_FAILED, why);
+	exec_pump(&x);
+	status = exec_reap(&x);
+	st = exec_result(&x, status, text, textlen);
+	free(x.buf);
 	return st;
 }
 

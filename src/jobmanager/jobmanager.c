@@ -31,20 +31,12 @@
 
 #define SECTION          "jobmanager"
 #define JM_HWM           100000
-#define JM_MAX_PENDING   10000
+#define JM_MAX_WAITING   10000
 #define JM_MAX_MESSAGE   (16u * 1024 * 1024 + 65536)
 #define JM_MAX_OVERRIDES 16
 #define JM_MAX_DEPTH     8 /* jobs one worker process holds, with prefetch */
 
 extern char **environ;
-
-typedef struct pending {
-	struct pending *next;
-	char ref[POOL_MAX_REF + 1];
-	char *body;
-	size_t len;
-	uint64_t deadline_ms; /* loop time by which it must end; 0: none */
-} pending_t;
 
 typedef struct {
 	const char *config_path;
@@ -52,6 +44,8 @@ typedef struct {
 	size_t noverrides;
 
 	conf_t *conf;
+	char **routers; /* [jobmanager] router */
+	size_t nrouters;
 	loop_t *loop;
 	void *ctx;
 	peer_t *peer;
@@ -59,12 +53,13 @@ typedef struct {
 	char *queues_json;
 	long timeout;
 	size_t prefetch; /* slots advertised beyond the worker processes */
-	pending_t *pending, **pending_tail;
-	size_t npending;
 	int stopping, said_goodbye;
 	uint64_t grace_timer;
-	int exit_code;
 } jm_t;
+
+/* Start-up (at the end of the file). */
+static conf_t *load_conf(jm_t *jm, char *err, size_t errlen);
+static void apply_log_level(const conf_t *c);
 
 /* Queues. */
 
@@ -143,96 +138,15 @@ send_error(jm_t *jm, const char *ref, const char *code, const char *text)
 /* Slots. */
 
 /* Offers the router every free slot. The slots are one per live worker
- * process plus prefetch; a slot is taken by a running job or a job waiting
- * here for a worker. */
+ * process plus prefetch; a slot is taken by every job the pool holds,
+ * running or waiting for a worker. */
 static void
 advertise(jm_t *jm)
 {
 	size_t slots = pool_live(jm->pool) + jm->prefetch;
-	size_t taken = pool_jobs(jm->pool) + jm->npending;
+	size_t taken = pool_jobs(jm->pool);
 
 	peer_offer(jm->peer, slots > taken ? slots - taken : 0);
-}
-
-static pending_t *
-pending_pop(jm_t *jm)
-{
-	pending_t *pj = jm->pending;
-
-	if (pj != NULL) {
-		jm->pending = pj->next;
-		if (jm->pending == NULL)
-			jm->pending_tail = &jm->pending;
-		jm->npending--;
-	}
-	return pj;
-}
-
-/* Hands waiting jobs to the pool while it takes them. A job's timeout
- * counts from its arrival, so that the time it waited here is not added to
- * it: the router gives up on a job at its timeout (plus a heartbeat
- * timeout) from dispatch. */
-static void
-run_pending(jm_t *jm)
-{
-	pending_t *pj;
-
-	while ((pj = jm->pending) != NULL) {
-		if (pj->deadline_ms != 0 && loop_now(jm->loop) >= pj->deadline_ms) {
-			send_error(jm, pj->ref, "timeout",
-			           "not run: the job waited its whole timeout for a worker");
-		} else if (pool_submit(jm->pool, pj->ref, pj->body, pj->len, pj->deadline_ms) ==
-		           -1) {
-			break;
-		}
-		pending_pop(jm);
-		free(pj->body);
-		free(pj);
-	}
-}
-
-static pending_t *
-pending_new(const char *ref, const char *body, size_t len, uint64_t deadline_ms)
-{
-	pending_t *pj = gh_calloc(1, sizeof(*pj));
-
-	gh_strlcpy(pj->ref, ref, sizeof(pj->ref));
-	pj->body = gh_malloc(len + 1);
-	memcpy(pj->body, body, len);
-	pj->len = len;
-	pj->deadline_ms = deadline_ms;
-	return pj;
-}
-
-/* Hands every waiting job back: ERROR not-run, which the router answers by
- * queueing the job again (at the head of its queue, without using one of
- * its attempts). */
-static void
-return_pending(jm_t *jm, const char *text)
-{
-	pending_t *pj;
-
-	while ((pj = pending_pop(jm)) != NULL) {
-		send_error(jm, pj->ref, "not-run", text);
-		free(pj->body);
-		free(pj);
-	}
-}
-
-/* Forgets the waiting jobs of a router connection that is gone: that
- * router queues them again or fails them itself. */
-static void
-drop_pending(jm_t *jm)
-{
-	pending_t *pj;
-
-	if (jm->npending > 0)
-		log_warn("dropping %zu jobs that had not started: their router connection is gone",
-		         jm->npending);
-	while ((pj = pending_pop(jm)) != NULL) {
-		free(pj->body);
-		free(pj);
-	}
 }
 
 /* Pool callbacks. */
@@ -285,25 +199,20 @@ say_goodbye(jm_t *jm)
 	loop_stop(jm->loop);
 }
 
-/* A job queued on a worker that died comes back: first in line here. */
+/* A job the pool hands back unstarted as it stops: ERROR not-run, which
+ * the router answers by queueing the job again (at the head of its queue,
+ * without using one of its attempts). */
 static void
 on_returned(pool_t *p, const char *ref, const char *body, size_t len, uint64_t deadline_ms,
             void *arg)
 {
 	jm_t *jm = arg;
-	pending_t *pj;
 
 	GH_UNUSED(p);
-	if (jm->stopping) {
-		send_error(jm, ref, "not-run", "the job manager is shutting down");
-		return;
-	}
-	pj = pending_new(ref, body, len, deadline_ms);
-	pj->next = jm->pending;
-	if (jm->pending == NULL)
-		jm->pending_tail = &pj->next;
-	jm->pending = pj;
-	jm->npending++;
+	GH_UNUSED(body);
+	GH_UNUSED(len);
+	GH_UNUSED(deadline_ms);
+	send_error(jm, ref, "not-run", "the job manager is shutting down");
 }
 
 static void
@@ -312,7 +221,6 @@ on_freed(pool_t *p, void *arg)
 	jm_t *jm = arg;
 
 	GH_UNUSED(p);
-	run_pending(jm);
 	advertise(jm);
 	if (jm->stopping && pool_jobs(jm->pool) == 0) {
 		log_info("all jobs ended, exiting");
@@ -333,16 +241,19 @@ on_registered(peer_t *p, void *arg)
 }
 
 /* A new connection is coming: the jobs not started were the old router's,
- * whether they wait here or on a worker. */
+ * whether they wait for a worker or on one; that router queues them again
+ * or fails them itself. */
 static void
 on_lost(peer_t *p, const char *why, void *arg)
 {
 	jm_t *jm = arg;
+	size_t n;
 
 	GH_UNUSED(p);
 	GH_UNUSED(why);
-	drop_pending(jm);
-	pool_forget_queued(jm->pool);
+	if ((n = pool_forget_queued(jm->pool)) > 0)
+		log_warn("dropping %zu jobs that had not started: their router connection is gone",
+		         n);
 }
 
 static void
@@ -350,7 +261,6 @@ handle_request(jm_t *jm, const proto_msg_t *m)
 {
 	char ref[POOL_MAX_REF + 1];
 	uint64_t timeout_ms, deadline_ms;
-	pending_t *pj;
 
 	if (m->msgid.size > POOL_MAX_REF)
 		return;
@@ -368,20 +278,11 @@ handle_request(jm_t *jm, const proto_msg_t *m)
 	timeout_ms = (uint64_t)(m->hdr.timeout > 0 ? m->hdr.timeout : jm->timeout) * 1000;
 	deadline_ms = timeout_ms > 0 ? loop_now(jm->loop) + timeout_ms : 0;
 	log_debug("REQUEST %s queue %.*s", ref, (int)m->queue.size, m->queue.data);
-	if (jm->pending == NULL &&
-	    pool_submit(jm->pool, ref, m->body.data, m->body.size, deadline_ms) == 0)
-		return;
-	if (jm->npending >= JM_MAX_PENDING) {
+	/* With no worker free (a prefetched job, or the router sent more than
+	 * we advertised, as an EventMQ router may), it waits in the pool. */
+	if (pool_submit(jm->pool, ref, m->body.data, m->body.size, deadline_ms) == -1)
 		send_error(jm, ref, "job-failed",
 		           "not run: no free worker and too many jobs waiting");
-		return;
-	}
-	/* A prefetched job, or the router sent more than we advertised (an
-	 * EventMQ router may): it waits for a worker. */
-	pj = pending_new(ref, m->body.data, m->body.size, deadline_ms);
-	*jm->pending_tail = pj;
-	jm->pending_tail = &pj->next;
-	jm->npending++;
 }
 
 static void
@@ -439,11 +340,10 @@ on_stop_signal(loop_t *loop, int signo, void *arg)
 	}
 	jm->stopping = 1;
 	peer_stop(jm->peer);
-	pool_stop(jm->pool);
-	log_notice("signal %d: stopping (%zu jobs running)", signo, pool_jobs(jm->pool));
 	/* Jobs not started go back; running ones finish (their results reach
 	 * the router before our KBYE). */
-	return_pending(jm, "the job manager is shutting down");
+	pool_stop(jm->pool);
+	log_notice("signal %d: stopping (%zu jobs running)", signo, pool_jobs(jm->pool));
 	if (pool_jobs(jm->pool) == 0) {
 		say_goodbye(jm);
 		return 0;
@@ -451,22 +351,6 @@ on_stop_signal(loop_t *loop, int signo, void *arg)
 	grace = conf_get_int(jm->conf, SECTION, "kill_grace_period");
 	jm->grace_timer = loop_add_timer(loop, (uint64_t)grace * 1000, 0, on_grace, jm);
 	return 0;
-}
-
-static conf_t *
-load_conf(jm_t *jm, char *err, size_t errlen)
-{
-	return conf_load_overrides(jm->config_path, environ, SECTION, jm->overrides, jm->noverrides,
-	                           err, errlen);
-}
-
-static void
-apply_log_level(const conf_t *c)
-{
-	log_level_t lv = LOG_LEVEL_INFO;
-
-	log_level_parse(conf_get(c, SECTION, "log_level"), &lv);
-	log_set_level(lv);
 }
 
 static int
@@ -496,37 +380,47 @@ on_hup(loop_t *loop, int signo, void *arg)
 
 /* Set-up. */
 
+/* Reads what is set once at start: the routers, the queues (as the INFORM
+ * JSON), the timeout and the prefetch. Returns EX_OK or EX_CONFIG. */
 static int
-jobmanager(jm_t *jm)
+read_settings(jm_t *jm)
 {
-	char err[1024], **dirs, **programs, **routers;
-	size_t ndirs, nprograms, nrouters;
-	pool_config_t pc;
-	peer_config_t rc_peer;
-	gh_error_t cerr;
-	int rc = EX_OK;
+	char err[1024];
 
-	routers = conf_get_list(jm->conf, SECTION, "router", &nrouters);
-	if (nrouters == 0) {
+	jm->routers = conf_get_list(jm->conf, SECTION, "router", &jm->nrouters);
+	if (jm->nrouters == 0) {
 		log_error("[jobmanager] router: no endpoint given");
-		conf_list_free(routers, nrouters);
 		return EX_CONFIG;
 	}
 	jm->queues_json = queues_to_json(conf_get(jm->conf, SECTION, "queues"), err, sizeof(err));
 	if (jm->queues_json == NULL) {
 		log_error("[jobmanager] %s", err);
-		conf_list_free(routers, nrouters);
 		return EX_CONFIG;
 	}
 	jm->timeout = conf_get_int(jm->conf, SECTION, "timeout");
 	jm->prefetch = (size_t)conf_get_int(jm->conf, SECTION, "prefetch");
-	jm->pending_tail = &jm->pending;
+	return EX_OK;
+}
 
+/* The event loop, with the signals it handles. */
+static void
+open_loop(jm_t *jm)
+{
 	jm->loop = loop_new();
 	loop_add_signal(jm->loop, SIGTERM, on_stop_signal, jm);
 	loop_add_signal(jm->loop, SIGINT, on_stop_signal, jm);
 	loop_add_signal(jm->loop, SIGHUP, on_hup, jm);
 	signal(SIGPIPE, SIG_IGN);
+}
+
+/* Forks the worker processes. Returns EX_OK, EX_CONFIG (a bad programs
+ * item) or EX_OSERR. */
+static int
+start_pool(jm_t *jm)
+{
+	char err[1024], **dirs, **programs;
+	size_t ndirs, nprograms;
+	pool_config_t pc;
 
 	dirs = conf_get_list(jm->conf, SECTION, "handler_dirs", &ndirs);
 	programs = conf_get_list(jm->conf, SECTION, "programs", &nprograms);
@@ -540,71 +434,133 @@ jobmanager(jm_t *jm)
 	pc.done = on_done;
 	pc.returns = on_returned;
 	pc.freed = on_freed;
+	pc.max_waiting = JM_MAX_WAITING;
 	/* Prefetched jobs go to the worker processes a few at a time, so that
 	 * one wakeup of a worker runs several. */
 	pc.depth = 1 + jm->prefetch / pc.workers;
 	if (pc.depth > JM_MAX_DEPTH)
 		pc.depth = JM_MAX_DEPTH;
 	pc.arg = jm;
-	/* The pool forks before the ZeroMQ context exists: no worker inherits it. */
 	jm->pool = pool_new(jm->loop, &pc, err, sizeof(err));
 	conf_list_free(dirs, ndirs);
 	conf_list_free(programs, nprograms);
 	if (jm->pool == NULL) {
 		log_error("%s", err);
-		rc = strstr(err, "program") ? EX_CONFIG : EX_OSERR;
-		goto out;
+		return strstr(err, "program") ? EX_CONFIG : EX_OSERR;
 	}
 	log_notice("started: %zu workers, queues %s, router %s", pc.workers, jm->queues_json,
-	           routers[0]);
+	           jm->routers[0]);
+	return EX_OK;
+}
 
-	jm->ctx = zmq_ctx_new();
-	if (jm->ctx == NULL) {
+/* The ZeroMQ context and the connection to the routers (peer.h). Returns
+ * EX_OK, EX_OSERR or EX_CONFIG (no endpoint could be connected). */
+static int
+connect_router(jm_t *jm)
+{
+	char err[1024];
+	peer_config_t pc;
+	gh_error_t cerr;
+
+	if ((jm->ctx = zmq_ctx_new()) == NULL) {
 		log_error("zmq_ctx_new: %s", zmq_strerror(errno));
-		rc = EX_OSERR;
-		goto out;
+		return EX_OSERR;
 	}
-	memset(&rc_peer, 0, sizeof(rc_peer));
-	rc_peer.type = "worker";
-	rc_peer.queues = jm->queues_json;
-	rc_peer.endpoints = routers;
-	rc_peer.nendpoints = nrouters;
-	rc_peer.hb_interval_ms = conf_get_int(jm->conf, SECTION, "heartbeat_interval") * 1000;
-	rc_peer.hb_timeout_ms = conf_get_int(jm->conf, SECTION, "heartbeat_timeout") * 1000;
-	rc_peer.max_message = JM_MAX_MESSAGE;
-	rc_peer.hwm = JM_HWM;
-	rc_peer.message = on_message;
-	rc_peer.registered = on_registered;
-	rc_peer.lost = on_lost;
-	rc_peer.arg = jm;
-	if (startup_curve(jm->conf, SECTION, &rc_peer.curve, &cerr) != 0) {
+	memset(&pc, 0, sizeof(pc));
+	pc.type = "worker";
+	pc.queues = jm->queues_json;
+	pc.endpoints = jm->routers;
+	pc.nendpoints = jm->nrouters;
+	pc.hb_interval_ms = conf_get_int(jm->conf, SECTION, "heartbeat_interval") * 1000;
+	pc.hb_timeout_ms = conf_get_int(jm->conf, SECTION, "heartbeat_timeout") * 1000;
+	pc.max_message = JM_MAX_MESSAGE;
+	pc.hwm = JM_HWM;
+	pc.message = on_message;
+	pc.registered = on_registered;
+	pc.lost = on_lost;
+	pc.arg = jm;
+	if (startup_curve(jm->conf, SECTION, &pc.curve, &cerr) != 0) {
 		log_error("%s", cerr.text);
-		rc = cerr.status;
-		goto out;
+		return cerr.status;
 	}
-	jm->peer = peer_new(jm->loop, jm->ctx, &rc_peer, err, sizeof(err));
-	explicit_bzero(&rc_peer.curve, sizeof(rc_peer.curve));
+	jm->peer = peer_new(jm->loop, jm->ctx, &pc, err, sizeof(err));
+	/* The keys are wiped as soon as the socket holds them. */
+	explicit_bzero(&pc.curve, sizeof(pc.curve));
 	if (jm->peer == NULL) {
 		log_error("%s", err);
-		rc = EX_CONFIG;
-		goto out;
+		return EX_CONFIG;
 	}
+	return EX_OK;
+}
+
+/* Runs until a stop signal has run its course. Returns EX_OK, or
+ * EX_SOFTWARE if the loop failed. */
+static int
+run(jm_t *jm)
+{
+	int rc = EX_OK;
+
 	if (loop_run(jm->loop) == -1) {
 		log_error("event loop: %s", zmq_strerror(errno));
 		rc = EX_SOFTWARE;
 	}
 	log_notice("stopped");
-out:
+	return rc;
+}
+
+/* Hands back what still waits, stops the workers, and lets the last results
+ * and the KBYE reach the router. Frees what set-up made, however far it
+ * got. */
+static void
+teardown(jm_t *jm)
+{
+	if (jm->pool != NULL)
+		pool_stop(jm->pool);
 	pool_destroy(&jm->pool);
-	return_pending(jm, "the job manager stopped");
-	/* Let the last results and the KBYE reach the router. */
 	peer_destroy(&jm->peer, 2000);
 	if (jm->ctx != NULL)
 		zmq_ctx_term(jm->ctx);
 	loop_destroy(&jm->loop);
-	conf_list_free(routers, nrouters);
+	conf_list_free(jm->routers, jm->nrouters);
 	free(jm->queues_json);
+}
+
+/* The job manager: set up, serve, tear down. The pool forks before the
+ * ZeroMQ context exists, so that no worker inherits it. */
+static int
+jobmanager(jm_t *jm)
+{
+	int rc;
+
+	if ((rc = read_settings(jm)) != EX_OK)
+		goto out;
+	open_loop(jm);
+	if ((rc = start_pool(jm)) != EX_OK)
+		goto out;
+	if ((rc = connect_router(jm)) != EX_OK)
+		goto out;
+	rc = run(jm);
+out:
+	teardown(jm);
 	return rc;
+}
+
+/* Start-up: configuration, logging and options. */
+
+static conf_t *
+load_conf(jm_t *jm, char *err, size_t errlen)
+{
+	return conf_load_overrides(jm->config_path, environ, SECTION, jm->overrides, jm->noverrides,
+	                           err, errlen);
+}
+
+static void
+apply_log_level(const conf_t *c)
+{
+	log_level_t lv = LOG_LEVEL_INFO;
+
+	log_level_parse(conf_get(c, SECTION, "log_level"), &lv);
+	log_set_level(lv);
 }
 
 static void

@@ -18,6 +18,10 @@
  * forgotten (pool_forget_queued): the worker answers NOT_RUN too, and the
  * parent drops it. A worker does not start a job whose deadline has passed
  * either: it answers EXPIRED.
+ *
+ * Jobs that no worker has room for wait in the parent, in one line; a job
+ * leaves the line for a worker whenever one has room (dispatch), and the
+ * jobs queued behind a worker that leaves return to the head of the line.
  */
 #include "config.h"
 
@@ -29,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -67,12 +72,12 @@ typedef struct {
 typedef struct worker {
 	struct worker *next;
 	pid_t pid;
-	int fd;      /* -1 once closed */
-	int leaving; /* retiring, killed or dead: already replaced */
-	int pollout; /* ZMQ_POLLOUT is in the fd's interest */
-	pjob_t *head, **tail;
+	int fd;               /* -1 once closed */
+	int leaving;          /* retiring, killed or dead: already replaced */
+	int pollout;          /* ZMQ_POLLOUT is in the fd's interest */
+	pjob_t *head, **tail; /* the running job first, then those queued behind it */
 	size_t njobs;
-	long given; /* jobs handed to it, for max_jobs */
+	long given; /* jobs handed to it and not skipped, for max_jobs */
 	uint64_t timer;
 	buf_t in, out;
 } worker_t;
@@ -82,7 +87,9 @@ struct pool {
 	pool_config_t cfg;
 	handler_t *handler;
 	worker_t *workers;
-	size_t nlive, njobs;
+	size_t nlive, njobs;             /* njobs: jobs the workers hold */
+	pjob_t *waiting, **waiting_tail; /* jobs no worker holds yet, first in line first */
+	size_t nwaiting;
 	size_t nout; /* workers with output waiting */
 	int stopping;
 	shared_t *shared; /* a page shared with the workers */
@@ -257,7 +264,7 @@ static int
 spawn(pool_t *p)
 {
 	int sv[2];
-	pid_t pid;
+	pid_t pid, parent = getpid();
 	worker_t *w;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
@@ -272,6 +279,12 @@ spawn(pool_t *p)
 		return -1;
 	}
 	if (pid == 0) {
+		/* A worker dies with its parent: unsupervised, nothing would end
+		 * its job at the deadline. The check covers a parent that died
+		 * before the prctl. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(1);
 		loop_reset_child_signals();
 		/* Keep only 0-2 and our end as 3: no sibling's socket, and no
 		 * copy of the parent's ZeroMQ fds that would keep its TCP
@@ -298,6 +311,8 @@ spawn(pool_t *p)
 	return 0;
 }
 
+static void settle(pool_t *p);
+
 static int
 on_retry(loop_t *loop, uint64_t id, void *arg)
 {
@@ -307,26 +322,21 @@ on_retry(loop_t *loop, uint64_t id, void *arg)
 	GH_UNUSED(id);
 	p->retry_timer = 0;
 	replace(p);
+	settle(p);
 	return 0;
 }
 
-/* Brings the pool back to its size; calls the freed callback once if a
- * worker was added. */
+/* Brings the pool back to its size; tries again in a second when fork
+ * fails. The caller settles. */
 static void
 replace(pool_t *p)
 {
-	int added = 0;
-
-	while (!p->stopping && p->nlive < p->cfg.workers) {
+	while (!p->stopping && p->nlive < p->cfg.workers)
 		if (spawn(p) == -1) {
 			if (p->retry_timer == 0)
 				p->retry_timer = loop_add_timer(p->loop, 1000, 0, on_retry, p);
 			break;
 		}
-		added = 1;
-	}
-	if (added && p->cfg.freed != NULL)
-		p->cfg.freed(p, p->cfg.arg);
 }
 
 static worker_t *
@@ -374,53 +384,176 @@ pop_head(pool_t *p, worker_t *w)
 	return j;
 }
 
-/* A job that did not start goes back to the caller, unless it was
- * forgotten; either way the pool lets go of it. */
-static void
-give_back(pool_t *p, pjob_t *j)
+static pjob_t *
+job_new(const char *ref, const char *body, size_t len, uint64_t deadline)
 {
-	if (j->gen == p->shared->gen)
-		p->cfg.returns(p, j->ref, j->body, j->len, j->deadline, p->cfg.arg);
-	else
-		log_info("pool: job %s forgotten, not run", j->ref);
+	pjob_t *j = gh_calloc(1, sizeof(*j));
+
+	gh_strlcpy(j->ref, ref, sizeof(j->ref));
+	j->deadline = deadline;
+	j->body = gh_malloc(len + 1);
+	memcpy(j->body, body, len);
+	j->body[len] = '\0';
+	j->len = len;
+	return j;
+}
+
+static void
+job_free(pjob_t *j)
+{
 	free(j->body);
 	free(j);
 }
 
-/* Gives back every job queued behind w's head (none of them started). */
-static void
-return_queued(pool_t *p, worker_t *w)
+/* The worker with room for one more job: an idle one if there is one, else
+ * the live one with the fewest jobs below depth; NULL if none. */
+static worker_t *
+pick_worker(pool_t *p)
 {
-	pjob_t *rest, *j, *prev = NULL;
+	worker_t *w, *best = NULL;
+
+	for (w = p->workers; w != NULL; w = w->next) {
+		if (!accepting(p, w) || w->njobs >= p->cfg.depth)
+			continue;
+		if (best == NULL || w->njobs < best->njobs)
+			best = w;
+		if (best->njobs == 0)
+			break;
+	}
+	return best;
+}
+
+/* Queues j on w, behind the jobs w holds, and its frame for w's socket. */
+static void
+give_to(pool_t *p, worker_t *w, pjob_t *j)
+{
+	uint32_t n = (uint32_t)j->len;
+	char *hdr;
+
+	j->gen = p->shared->gen;
+	j->next = NULL;
+	*w->tail = j;
+	w->tail = &j->next;
+	if (w->njobs++ == 0)
+		head_started(p, w);
+	p->njobs++;
+	w->given++;
+	if (w->out.len == w->out.off)
+		p->nout++;
+	buf_reserve(&w->out, JOB_HDR + j->len);
+	hdr = w->out.data + w->out.len;
+	memcpy(hdr, &n, 4);
+	memcpy(hdr + 4, &j->deadline, 8);
+	memcpy(hdr + 12, &j->gen, 4);
+	memcpy(hdr + JOB_HDR, j->body, j->len);
+	w->out.len += JOB_HDR + j->len;
+}
+
+static void
+waiting_push(pool_t *p, pjob_t *j)
+{
+	j->gen = p->shared->gen;
+	j->next = NULL;
+	*p->waiting_tail = j;
+	p->waiting_tail = &j->next;
+	p->nwaiting++;
+}
+
+static pjob_t *
+waiting_pop(pool_t *p)
+{
+	pjob_t *j = p->waiting;
+
+	p->waiting = j->next;
+	if (p->waiting == NULL)
+		p->waiting_tail = &p->waiting;
+	p->nwaiting--;
+	return j;
+}
+
+/* Hands waiting jobs to workers with room, first in line first. A job whose
+ * deadline passed while it waited ends without running. */
+static void
+dispatch(pool_t *p)
+{
+	static const char why[] = "not run: the job waited its whole timeout for a worker";
+	worker_t *w;
+	pjob_t *j;
+
+	while (p->waiting != NULL) {
+		if (p->waiting->deadline != 0 && loop_now(p->loop) >= p->waiting->deadline) {
+			j = waiting_pop(p);
+			p->cfg.done(p, j->ref, POOL_TIMEOUT, why, sizeof(why) - 1, p->cfg.arg);
+			job_free(j);
+			continue;
+		}
+		if ((w = pick_worker(p)) == NULL)
+			break;
+		give_to(p, w, waiting_pop(p));
+	}
+}
+
+/* After a job ended or left a worker, or a worker started: the waiting jobs
+ * go to the room there is, then the caller hears of it. */
+static void
+settle(pool_t *p)
+{
+	dispatch(p);
+	if (p->cfg.freed != NULL)
+		p->cfg.freed(p, p->cfg.arg);
+}
+
+/* A job that did not start leaves its worker: it is dropped if it was
+ * forgotten, goes back to the caller once the pool stops, and else waits
+ * again at *at, a link of the waiting line. Returns the link for the next
+ * job, so that jobs given back one after the other keep their order. */
+static pjob_t **
+give_back(pool_t *p, pjob_t *j, pjob_t **at)
+{
+	if (j->gen == p->shared->gen && !p->stopping) {
+		j->next = *at;
+		*at = j;
+		if (p->waiting_tail == at)
+			p->waiting_tail = &j->next;
+		p->nwaiting++;
+		return &j->next;
+	}
+	if (j->gen != p->shared->gen)
+		log_info("pool: job %s forgotten, not run", j->ref);
+	else
+		p->cfg.returns(p, j->ref, j->body, j->len, j->deadline, p->cfg.arg);
+	job_free(j);
+	return at;
+}
+
+/* Takes the jobs queued behind w's running job (none of them started) off
+ * w: they go back to the head of the waiting line, in their order. */
+static void
+requeue_behind(pool_t *p, worker_t *w)
+{
+	pjob_t *j, *rest, **at = &p->waiting;
 
 	if (w->head == NULL || (rest = w->head->next) == NULL)
 		return;
 	w->head->next = NULL;
 	w->tail = &w->head->next;
-	/* Reverse, to hand them back last first. */
-	while (rest != NULL) {
-		j = rest;
+	while ((j = rest) != NULL) {
 		rest = j->next;
-		j->next = prev;
-		prev = j;
 		w->njobs--;
 		p->njobs--;
-	}
-	while ((j = prev) != NULL) {
-		prev = j->next;
-		give_back(p, j);
+		at = give_back(p, j, at);
 	}
 }
 
 /* Ends w's running job with st/text; when w is leaving (killed, dead or
- * retiring) the jobs behind it come back first and a replacement starts. */
+ * retiring) the jobs behind it go back first and a replacement starts. */
 static void
 finish(pool_t *p, worker_t *w, pool_status_t st, const char *text, size_t len, int leaving)
 {
 	pjob_t *j;
 
 	if (leaving) {
-		return_queued(p, w);
+		requeue_behind(p, w);
 		set_leaving(p, w);
 	}
 	j = pop_head(p, w);
@@ -431,12 +564,10 @@ finish(pool_t *p, worker_t *w, pool_status_t st, const char *text, size_t len, i
 		w->timer = 0;
 	}
 	p->cfg.done(p, j->ref, st, text, len, p->cfg.arg);
-	free(j->body);
-	free(j);
+	job_free(j);
 	if (leaving)
 		replace(p);
-	if (p->cfg.freed != NULL)
-		p->cfg.freed(p, p->cfg.arg);
+	settle(p);
 }
 
 static void
@@ -449,6 +580,7 @@ kill_worker(pool_t *p, worker_t *w, pool_status_t st, const char *text)
 	} else {
 		set_leaving(p, w);
 		replace(p);
+		settle(p);
 	}
 }
 
@@ -544,6 +676,10 @@ worker_results(pool_t *p, worker_t *w)
 			return;
 		}
 		code = (unsigned char)w->in.data[w->in.off + 4];
+		/* A job the worker did not start does not count toward its
+		 * max_jobs, as the worker does not count it either. */
+		if (code == ST_EXPIRED || code == ST_NOT_RUN)
+			w->given--;
 		if (code == ST_EXPIRED) {
 			static const char why[] = "not run: the job waited its whole timeout";
 
@@ -559,9 +695,8 @@ worker_results(pool_t *p, worker_t *w)
 			w->in.off += 4 + (size_t)need;
 			j = pop_head(p, w);
 			head_started(p, w);
-			give_back(p, j);
-			if (p->cfg.freed != NULL)
-				p->cfg.freed(p, p->cfg.arg);
+			give_back(p, j, &p->waiting);
+			settle(p);
 			continue;
 		}
 		retire = (code & RETIRE_FLAG) != 0;
@@ -652,18 +787,16 @@ describe_status(int status, char *buf, size_t len)
 		snprintf(buf, len, "worker process exited with status %d", WEXITSTATUS(status));
 }
 
+/* Frees a list of jobs, reporting none of them. */
 static void
-free_jobs(worker_t *w)
+free_jobs(pjob_t *j)
 {
-	pjob_t *j;
+	pjob_t *next;
 
-	while ((j = w->head) != NULL) {
-		w->head = j->next;
-		free(j->body);
-		free(j);
+	for (; j != NULL; j = next) {
+		next = j->next;
+		job_free(j);
 	}
-	w->tail = &w->head;
-	w->njobs = 0;
 }
 
 static int
@@ -696,13 +829,14 @@ on_sigchld(loop_t *loop, int signo, void *arg)
 			log_warn("pool: idle %s", text);
 			set_leaving(p, w);
 			replace(p);
+			settle(p);
 		} else {
 			log_debug("pool: worker %ld reaped", (long)pid);
 		}
 		if (w->timer != 0)
 			loop_cancel_timer(p->loop, w->timer);
 		buf_free(&w->in);
-		free_jobs(w);
+		free_jobs(w->head);
 		free(w);
 	}
 	return 0;
@@ -719,6 +853,7 @@ pool_new(loop_t *loop, const pool_config_t *cfg, char *err, size_t errlen)
 	p->cfg = *cfg;
 	p->cfg.dirs = NULL;
 	p->cfg.programs = NULL;
+	p->waiting_tail = &p->waiting;
 	if (p->cfg.depth == 0)
 		p->cfg.depth = 1;
 	if (p->cfg.depth > POOL_MAX_DEPTH)
@@ -772,9 +907,10 @@ pool_destroy(pool_t **self_p)
 		while (waitpid(w->pid, NULL, 0) == -1 && errno == EINTR)
 			;
 		buf_free(&w->in);
-		free_jobs(w);
+		free_jobs(w->head);
 		free(w);
 	}
+	free_jobs(p->waiting);
 	if (p->retry_timer != 0)
 		loop_cancel_timer(p->loop, p->retry_timer);
 	handler_destroy(&p->handler);
@@ -786,44 +922,16 @@ pool_destroy(pool_t **self_p)
 int
 pool_submit(pool_t *p, const char *ref, const char *body, size_t len, uint64_t deadline_ms)
 {
-	worker_t *w, *best = NULL;
-	uint32_t n = (uint32_t)len;
-	pjob_t *j;
+	worker_t *w;
 
 	if (len > HANDLER_MAX_TEXT || p->stopping)
 		return -1;
-	for (w = p->workers; w != NULL; w = w->next) {
-		if (!accepting(p, w) || w->njobs >= p->cfg.depth)
-			continue;
-		if (best == NULL || w->njobs < best->njobs)
-			best = w;
-		if (best->njobs == 0)
-			break;
-	}
-	if ((w = best) == NULL)
+	if (p->waiting == NULL && (w = pick_worker(p)) != NULL)
+		give_to(p, w, job_new(ref, body, len, deadline_ms));
+	else if (p->nwaiting < p->cfg.max_waiting)
+		waiting_push(p, job_new(ref, body, len, deadline_ms));
+	else
 		return -1;
-	j = gh_calloc(1, sizeof(*j));
-	gh_strlcpy(j->ref, ref, sizeof(j->ref));
-	j->deadline = deadline_ms;
-	j->gen = p->shared->gen;
-	j->body = gh_malloc(len + 1);
-	memcpy(j->body, body, len);
-	j->body[len] = '\0';
-	j->len = len;
-	*w->tail = j;
-	w->tail = &j->next;
-	if (w->njobs++ == 0)
-		head_started(p, w);
-	p->njobs++;
-	w->given++;
-	if (w->out.len == w->out.off)
-		p->nout++;
-	buf_reserve(&w->out, JOB_HDR + len);
-	memcpy(w->out.data + w->out.len, &n, 4);
-	memcpy(w->out.data + w->out.len + 4, &deadline_ms, 8);
-	memcpy(w->out.data + w->out.len + 12, &j->gen, 4);
-	memcpy(w->out.data + w->out.len + JOB_HDR, body, len);
-	w->out.len += JOB_HDR + len;
 	return 0;
 }
 
@@ -840,7 +948,7 @@ pool_idle(const pool_t *p)
 size_t
 pool_jobs(const pool_t *p)
 {
-	return p->njobs;
+	return p->njobs + p->nwaiting;
 }
 
 size_t
@@ -854,6 +962,8 @@ pool_stop(pool_t *p)
 {
 	p->stopping = 1;
 	__atomic_store_n(&p->shared->stop, 1, __ATOMIC_RELEASE);
+	while (p->waiting != NULL)
+		give_back(p, waiting_pop(p), &p->waiting);
 }
 
 void
@@ -873,8 +983,15 @@ pool_kill_busy(pool_t *p, const char *text)
 	}
 }
 
-void
+size_t
 pool_forget_queued(pool_t *p)
 {
+	size_t n = p->nwaiting;
+
 	__atomic_store_n(&p->shared->gen, p->shared->gen + 1, __ATOMIC_RELEASE);
+	free_jobs(p->waiting);
+	p->waiting = NULL;
+	p->waiting_tail = &p->waiting;
+	p->nwaiting = 0;
+	return n;
 }

@@ -4,12 +4,16 @@
  * socketpair registered in the loop, SIGCHLD read from the loop and reaped
  * with waitpid(WNOHANG) until nothing is left. Knows nothing of ZeroMQ.
  *
- * A worker holds up to depth jobs: the one it runs and those queued behind
- * it, which it runs in order. A worker is live or on its way out (recycled
- * after max_jobs jobs, killed after a timeout, or dead); every worker that
- * leaves while the pool runs is replaced at once. Jobs handed to workers
- * during one pass of the loop leave in one write per worker, from the loop's
- * prepare hook (loop_set_prepare, which the pool takes for itself).
+ * The pool owns every job until it ends: the jobs no worker holds yet wait
+ * in one line, first in, first out (a prefetch), and a worker holds up to
+ * depth jobs: the one it runs and those queued behind it, which it runs in
+ * order. A worker is live or on its way out (recycled after max_jobs jobs,
+ * killed after a timeout, or dead); every worker that leaves while the pool
+ * runs is replaced at once, and the jobs queued behind it go back to the
+ * head of the line. Jobs handed to workers during one pass of the loop leave
+ * in one write per worker, from the loop's prepare hook (loop_set_prepare,
+ * which the pool takes for itself). Workers die with the process that
+ * created the pool, however it ends.
  */
 #ifndef GEARHORN_JM_POOL_H
 #define GEARHORN_JM_POOL_H
@@ -38,21 +42,20 @@ typedef struct pool pool_t;
  * freed callback follows. */
 typedef void(pool_done_fn)(pool_t *p, const char *ref, pool_status_t st, const char *text,
                            size_t len, void *arg);
-/* A job comes back unstarted: it was queued behind another on a worker that
- * died or was killed, or the pool stopped before a worker started it. It
- * comes with what was given to pool_submit (borrowed, valid during the call;
- * body is NUL-terminated after its len bytes).
- * The jobs queued on one worker that dies come back from the last to the
- * first, so that a caller that puts each at the head of its own queue keeps
- * their order. */
+/* A job comes back unstarted because the pool stops (pool_stop): the
+ * waiting ones at once, in their order, and those queued on a worker when
+ * the worker reaches them or dies. It comes with what was given to
+ * pool_submit (borrowed, valid during the call; body is NUL-terminated after
+ * its len bytes). */
 typedef void(pool_return_fn)(pool_t *p, const char *ref, const char *body, size_t len,
                              uint64_t deadline_ms, void *arg);
-/* The pool can take more: a job ended or came back, or a worker started. */
+/* A slot came free: a job ended or came back, or a worker started. */
 typedef void(pool_freed_fn)(pool_t *p, void *arg);
 
 typedef struct {
 	size_t workers;          /* worker processes (concurrent_jobs) */
 	size_t depth;            /* jobs one worker may hold; 0 means 1 */
+	size_t max_waiting;      /* jobs waiting for a worker; 0: none wait */
 	long max_jobs;           /* jobs per worker process; 0: no limit */
 	char *const *dirs;       /* handler directories (borrowed during pool_new) */
 	size_t ndirs;            /* */
@@ -74,34 +77,40 @@ pool_t *pool_new(loop_t *loop, const pool_config_t *cfg, char *err, size_t errle
  * frees *self_p. Accepts NULL and clears it. */
 void pool_destroy(pool_t **self_p);
 
-/* Hands a job to a worker: an idle one if there is one, else the live one
- * with the fewest jobs below depth. body (len bytes) and ref (at most
+/* Takes a job: hands it to a worker (an idle one if there is one, else the
+ * live one with the fewest jobs below depth) or, when none has room, puts
+ * it at the end of the waiting line. body (len bytes) and ref (at most
  * POOL_MAX_REF bytes) are copied. deadline_ms is the loop time (loop_now) by
- * which the job must end, 0 for none: a worker whose running job passes it
- * is killed. Returns 0, or -1 when no worker can take it or the body is
- * larger than HANDLER_MAX_TEXT. */
+ * which the job must end, 0 for none: it counts from now, waiting included;
+ * a worker whose running job passes it is killed, and a job that waited past
+ * it is not run but ends as POOL_TIMEOUT when its turn comes. Returns 0, or
+ * -1 when the pool stops, the body is larger than HANDLER_MAX_TEXT or no
+ * worker has room and max_waiting jobs wait. */
 int pool_submit(pool_t *p, const char *ref, const char *body, size_t len, uint64_t deadline_ms);
 
 /* Live workers without a job. */
 size_t pool_idle(const pool_t *p);
-/* Jobs held by the workers, running or queued behind a running one. */
+/* Jobs the pool holds: running, queued behind a running one, or waiting. */
 size_t pool_jobs(const pool_t *p);
 /* Live workers (not on their way out). */
 size_t pool_live(const pool_t *p);
 
 /* For a shutdown: stops replacing workers that leave, takes no more jobs,
  * and tells every worker to start nothing more. Running jobs end as usual;
- * each job not yet started comes back through the returns callback. */
+ * each job not yet started comes back through the returns callback, the
+ * waiting ones before this returns. */
 void pool_stop(pool_t *p);
 
-/* Forgets the jobs handed out so far that no worker has started: workers
- * skip them and the pool drops them, reporting nothing (their router
- * connection is gone and that router requeues or fails them itself).
- * Running jobs go on and are reported as usual. */
-void pool_forget_queued(pool_t *p);
+/* Forgets the jobs taken so far that no worker has started: the waiting
+ * ones are dropped at once, workers skip the others and the pool drops
+ * them; none is reported (their router connection is gone and that router
+ * requeues or fails them itself). Running jobs go on and are reported as
+ * usual. Returns how many waiting jobs were dropped. */
+size_t pool_forget_queued(pool_t *p);
 
 /* Kills every worker that holds a job: its running job is reported as
- * POOL_CRASHED with text, the jobs queued behind it come back. */
+ * POOL_CRASHED with text, the jobs queued behind it go back to the head of
+ * the waiting line (or, once the pool stops, to the caller). */
 void pool_kill_busy(pool_t *p, const char *text);
 
 #endif
