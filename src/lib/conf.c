@@ -120,6 +120,9 @@ static const conf_schema_t conf_schema[] = {
     K_BOOL("router", "journal", "false", "keep accepted guarantee jobs in a journal"),
     K_STRING("router", "journal_path", "",
              "journal database; empty means <state_dir>/router-journal.db"),
+    K_ENUM("router", "journal_sync", "normal", "normal|full",
+           "when a journaled job is acknowledged: normal once it survives a crash of the "
+           "router, full once it survives a power loss"),
     K_STRING("router", "default_queue", "default", "queue used where a peer names none"),
 
     K_ENDPOINTS("jobmanager", "router", "tcp://127.0.0.1:47290",

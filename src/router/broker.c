@@ -616,6 +616,20 @@ on_inform_scheduler(broker_t *b, const void *id, size_t idlen, const proto_msg_t
 
 /* ---- requests ---- */
 
+/* Dispatches j (new, on no list) or queues it, then acknowledges it to its
+ * client. A stopping broker queues it only: its job managers were told to go. */
+static void
+job_accept(broker_t *b, bjob_t *j)
+{
+	bworker_t *w = b->stopping ? NULL : queue_pick(j->queue);
+
+	if (!w || job_dispatch(b, j, w) != 0)
+		job_enqueue(b, j, w != NULL);
+	if (send_ref(b, BROKER_FRONTEND, j->client, j->clen, PROTO_REPLY, gh_frame_str(j->msgid)) !=
+	    0)
+		send_failed(b, j->client, j->clen, "REPLY");
+}
+
 static void
 on_request(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m)
 {
@@ -633,9 +647,11 @@ on_request(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m)
 	}
 	q = queue_get(b, m->queue.data, m->queue.size, 1);
 	w = queue_pick(q);
-	if (!w && ((long)q->waiting.n >= b->conf.max_length || (long)b->nwaiting >= max_waiting)) {
+	if (!w && ((long)(q->waiting.n + q->npending) >= b->conf.max_length ||
+	           (long)(b->nwaiting + b->pending.n) >= max_waiting)) {
 		q->rejected++;
-		snprintf(text, sizeof(text), "REQUEST: queue is full (%zu waiting)", q->waiting.n);
+		snprintf(text, sizeof(text), "REQUEST: queue is full (%zu waiting)",
+		         q->waiting.n + q->npending);
 		send_error(b, BROKER_FRONTEND, id, idlen, m->msgid.data, m->msgid.size,
 		           "queue-full", text);
 		return;
@@ -686,12 +702,14 @@ on_request(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m)
 		                    .accepted_ms = b->wall_ms};
 		b->jadd(b->jctx, &jj);
 		j->journaled = 1;
+		/* Acknowledged once the journal's transaction has committed
+		 * (broker_journal_committed), as publisher confirms are. */
+		j->state = JOB_PENDING;
+		list_push(&b->pending, j, 0);
+		q->npending++;
+		return;
 	}
-
-	if (!w || job_dispatch(b, j, w) != 0)
-		job_enqueue(b, j, w != NULL);
-	if (send_ref(b, BROKER_FRONTEND, id, idlen, PROTO_REPLY, m->msgid) != 0)
-		send_failed(b, id, idlen, "REPLY");
+	job_accept(b, j);
 }
 
 /* Looks up the in-flight job ref that w may answer for; NULL if none. */
@@ -1185,7 +1203,7 @@ sweep(broker_t *b)
 		dict_iter_init(b->queues, &it);
 		while (dict_iter_next(&it, &k, &kl, &v)) {
 			bqueue_t *q = v;
-			if (!q->waiting.n && !q->inflight && !q->nworkers)
+			if (!q->waiting.n && !q->inflight && !q->npending && !q->nworkers)
 				dict_iter_del(&it);
 		}
 	}
@@ -1283,6 +1301,22 @@ broker_set_journal(broker_t *b, broker_journal_add_fn *add, broker_journal_del_f
 	b->jadd = add;
 	b->jdel = del;
 	b->jctx = ctx;
+}
+
+void
+broker_journal_committed(broker_t *b, int ok, const char *error)
+{
+	bjob_t *j;
+
+	if (!ok)
+		log_error("journal: %s", error ? error : "write failed");
+	while ((j = b->pending.head) != NULL) {
+		list_unlink(&b->pending, j);
+		j->queue->npending--;
+		j->state = 0;
+		job_accept(b, j);
+	}
+	broker_reap(b);
 }
 
 int

@@ -26,7 +26,7 @@ struct journal {
 };
 
 journal_t *
-journal_open(const char *path, char *err, size_t errlen)
+journal_open(const char *path, journal_sync_t sync, char *err, size_t errlen)
 {
 	journal_t *j = gh_calloc(1, sizeof(*j));
 
@@ -35,7 +35,11 @@ journal_open(const char *path, char *err, size_t errlen)
 		journal_close(&j);
 		return NULL;
 	}
-	if (sqlite3_prepare_v2(j->db,
+	if (sqlite3_exec(j->db,
+	                 sync == JOURNAL_SYNC_FULL ? "PRAGMA synchronous=FULL"
+	                                           : "PRAGMA synchronous=NORMAL",
+	                 NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(j->db,
 	                       "INSERT OR REPLACE INTO job (msgid, client, queue, headers, "
 	                       "reply_requested, body, retries_left, accepted_ms) "
 	                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -55,11 +59,13 @@ void
 journal_close(journal_t **self_p)
 {
 	journal_t *j;
+	char err[256];
+
 	if (!self_p || !*self_p)
 		return;
 	j = *self_p;
-	if (j->db)
-		journal_commit(j);
+	if (j->db && journal_commit(j, err, sizeof(err)) != 0)
+		log_error("journal: %s", err);
 	sqlite3_finalize(j->ins);
 	sqlite3_finalize(j->del);
 	sqlite3_finalize(j->begin);
@@ -81,15 +87,20 @@ journal_begin(journal_t *j)
 	sqlite3_reset(j->begin);
 }
 
-void
-journal_commit(journal_t *j)
+int
+journal_commit(journal_t *j, char *err, size_t errlen)
 {
+	int rc = 0;
+
 	if (!j || !j->in_tx)
-		return;
-	if (sqlite3_step(j->commit) != SQLITE_DONE)
-		log_error("journal: COMMIT: %s", sqlite3_errmsg(j->db));
+		return 0;
+	if (sqlite3_step(j->commit) != SQLITE_DONE) {
+		gh_err(err, errlen, "COMMIT: %s", sqlite3_errmsg(j->db));
+		rc = -1;
+	}
 	sqlite3_reset(j->commit);
 	j->in_tx = sqlite3_get_autocommit(j->db) ? 0 : 1;
+	return rc;
 }
 
 void

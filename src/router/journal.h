@@ -1,8 +1,10 @@
 /*
  * journal.h: the router's SQLite journal of accepted guarantee jobs
  * ([router] journal), so that they survive a restart. WAL mode,
- * synchronous=NORMAL, statements prepared once; writes are collected in one
- * transaction until journal_commit (group commit, once per loop pass).
+ * synchronous NORMAL or FULL ([router] journal_sync), statements prepared
+ * once; writes are collected in one transaction until journal_commit (group
+ * commit, once per loop pass), and a job is acknowledged only after the
+ * commit that holds it has returned.
  */
 #ifndef GEARHORN_JOURNAL_H
 #define GEARHORN_JOURNAL_H
@@ -27,9 +29,14 @@ typedef struct {
 	int64_t accepted_ms; /* unix milliseconds */
 } journal_job_t;
 
+/* How far a commit reaches before journal_commit returns: the operating
+ * system (NORMAL: survives the process, not a power loss), or the disk
+ * (FULL: an fsync of the write-ahead log at every commit). */
+typedef enum { JOURNAL_SYNC_NORMAL = 0, JOURNAL_SYNC_FULL } journal_sync_t;
+
 /* Opens (creating and migrating) the journal at path. Caller owns the
  * result (journal_close); NULL with a message in err on failure. */
-journal_t *journal_open(const char *path, char *err, size_t errlen);
+journal_t *journal_open(const char *path, journal_sync_t sync, char *err, size_t errlen);
 
 /* Commits what is pending, closes, clears *self_p; accepts NULL. */
 void journal_close(journal_t **self_p);
@@ -39,8 +46,9 @@ void journal_close(journal_t **self_p);
 void journal_add(journal_t *j, const journal_job_t *job);
 void journal_del(journal_t *j, const char *msgid);
 
-/* Commits the pending transaction, if any. */
-void journal_commit(journal_t *j);
+/* Commits the pending transaction, if any. Returns 0 (committed, or
+ * nothing to commit), or -1 with the reason in err. */
+int journal_commit(journal_t *j, char *err, size_t errlen);
 
 /* Calls fn for every journaled job, oldest first. Returns the count, or -1
  * (logged). */

@@ -76,6 +76,20 @@ router_send(void *ctx, int endpoint, const void *identity, size_t idlen, const g
 	return wire_send(r->sock[endpoint], identity, idlen, frames, n, ZMQ_DONTWAIT);
 }
 
+/* Group commit: the journal's transaction of this pass, then the broker
+ * acknowledges what it holds (or learns that it failed). */
+static void
+router_commit(router_t *r)
+{
+	char err[512];
+	int ok;
+
+	if (!r->journal)
+		return;
+	ok = journal_commit(r->journal, err, sizeof(err)) == 0;
+	broker_journal_committed(r->broker, ok, ok ? NULL : err);
+}
+
 static int
 on_socket(loop_t *loop, void *sock, int fd, short revents, void *arg)
 {
@@ -110,7 +124,7 @@ on_socket(loop_t *loop, void *sock, int fd, short revents, void *arg)
 			break;
 		}
 	}
-	journal_commit(r->journal); /* group commit: one transaction per pass */
+	router_commit(r); /* one transaction per pass */
 	return 0;
 }
 
@@ -120,7 +134,7 @@ on_tick(loop_t *loop, uint64_t timer_id, void *arg)
 	router_t *r = arg;
 	GH_UNUSED(timer_id);
 	broker_tick(r->broker, loop_now(loop), wall_ms());
-	journal_commit(r->journal);
+	router_commit(r);
 	return 0;
 }
 
@@ -182,19 +196,24 @@ static int
 router_open_journal(router_t *r)
 {
 	char *path, err[512];
+	journal_sync_t sync;
 	long n;
 
 	if (!conf_get_bool(r->conf, "router", "journal"))
 		return 0;
 	path = startup_db_path(r->conf, "router", "journal_path", "router-journal.db");
-	r->journal = journal_open(path, err, sizeof(err));
+	sync = strcmp(conf_get(r->conf, "router", "journal_sync"), "full") == 0
+	           ? JOURNAL_SYNC_FULL
+	           : JOURNAL_SYNC_NORMAL;
+	r->journal = journal_open(path, sync, err, sizeof(err));
 	if (!r->journal) {
 		log_error("cannot open the journal: %s", err);
 		free(path);
 		return EX_CANTCREAT;
 	}
 	n = journal_replay(r->journal, on_journal_replay, r);
-	journal_commit(r->journal);
+	if (journal_commit(r->journal, err, sizeof(err)) != 0)
+		log_error("journal: %s", err);
 	log_notice("journal %s: %ld job(s) restored", path, n < 0 ? 0 : n);
 	free(path);
 	broker_set_journal(r->broker, on_journal_add, on_journal_del, r->journal);
