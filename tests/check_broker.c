@@ -866,6 +866,67 @@ START_TEST(test_journal_ack_after_commit)
 }
 END_TEST
 
+/* A commit that fails refuses the jobs it held with ERROR not-stored, never
+ * an acknowledgement, and none of them runs; jobs without guarantee are
+ * served on, and STATUS says the journal is failing until a commit works. */
+START_TEST(test_journal_not_stored)
+{
+	cap_msg_t *m;
+	json_t *st;
+
+	jadds = jdels = 0;
+	broker_set_journal(b, t_jadd, t_jdel, NULL);
+	st = admin_json("STATUS");
+	ck_assert_str_eq(json_string_value(json_object_get(st, "journal")), "ok");
+	ck_assert(json_is_null(json_object_get(st, "journal_error")));
+	json_decref(st);
+	worker("w", "", 1);
+	cap_clear();
+	FEED(BROKER_FRONTEND, "c", "REQUEST", "g1", "default", "guarantee", "x");
+	FEED(BROKER_FRONTEND, "c", "REQUEST", "g2", "default", "guarantee", "x");
+	broker_journal_committed(b, 0, "COMMIT: database or disk is full");
+	ck_assert_uint_eq(cap_count("c", "REPLY"), 0);
+	ck_assert_uint_eq(cap_count("c", "ERROR"), 2);
+	ck_assert_ptr_null(cap_find("w", "REQUEST"));
+	m = cap_find("c", "ERROR");
+	ck_assert_str_eq(m->f[4], "g1");
+	ck_assert_str_eq(m->f[5], "not-stored");
+	ck_assert_ptr_nonnull(strstr(m->f[6], "database or disk is full"));
+	ck_assert_str_eq(cap[1].f[4], "g2");
+	ck_assert_int_eq(jdels, 0); /* rolled back: no row to delete */
+	/* Served on without the disk; STATUS tells. */
+	cap_clear();
+	FEED(BROKER_FRONTEND, "c", "REQUEST", "n1", "default", "", "x");
+	ck_assert_ptr_nonnull(cap_find("c", "REPLY"));
+	m = cap_find("w", "REQUEST");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_str_eq(m->f[3], "n1");
+	st = admin_json("STATUS");
+	ck_assert_str_eq(json_string_value(json_object_get(st, "journal")), "failing");
+	ck_assert_str_eq(json_string_value(json_object_get(st, "journal_error")),
+	                 "COMMIT: database or disk is full");
+	ck_assert_int_eq(json_integer_value(json_object_get(st, "not_stored")), 2);
+	json_decref(st);
+	/* The refused msgid may be sent again, and is acknowledged once a
+	 * commit works. */
+	cap_clear();
+	FEED(BROKER_FRONTEND, "c", "REQUEST", "g1", "default", "guarantee", "x");
+	ck_assert_uint_eq(ncap, 0);
+	broker_journal_committed(b, 1, NULL);
+	m = cap_find("c", "REPLY");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_str_eq(m->f[4], "g1");
+	st = admin_json("STATUS");
+	ck_assert_str_eq(json_string_value(json_object_get(st, "journal")), "ok");
+	json_decref(st);
+	/* Without a journal, STATUS says so. */
+	broker_set_journal(b, NULL, NULL, NULL);
+	st = admin_json("STATUS");
+	ck_assert_str_eq(json_string_value(json_object_get(st, "journal")), "off");
+	json_decref(st);
+}
+END_TEST
+
 static Suite *
 broker_suite(void)
 {
@@ -894,6 +955,7 @@ broker_suite(void)
 	tcase_add_test(tc, test_schedule);
 	tcase_add_test(tc, test_journal_hooks);
 	tcase_add_test(tc, test_journal_ack_after_commit);
+	tcase_add_test(tc, test_journal_not_stored);
 	suite_add_tcase(s, tc);
 	return s;
 }

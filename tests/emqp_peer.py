@@ -10,7 +10,10 @@ of "jq" must receive that job), stream-kill PID QUEUE MINACKS (streams
 guarantee jobs to QUEUE, sends SIGKILL to the router PID at a random moment
 after MINACKS acknowledgements, and prints the msgid of every job
 acknowledged), drain QUEUE N (a job manager of QUEUE receives N jobs, answers
-each and prints their msgids; STATUS must show N waiting first)
+each and prints their msgids; STATUS must show N waiting first), submit QUEUE
+N SIZE (N guarantee jobs of SIZE bytes, one at a time: prints "ack MSGID" or
+"refused MSGID CODE" for each), status KEY (prints that key of STATUS as
+JSON), served (a job without guarantee runs end to end)
 Exit 0 on success, 1 on failure, 77 if pyzmq is missing. Timeouts only bound
 waiting (30 s, for a loaded machine); they are not assertions about speed."""
 import json
@@ -199,6 +202,23 @@ def drain(frontend, backend, admin, queue, n):
     return got
 
 
+def submit(frontend, queue, n, size):
+    """n guarantee jobs, each answered before the next: (msgid, code or None)."""
+    c = dealer(frontend)
+    out = []
+    for _ in range(n):
+        req = send(c, "REQUEST", queue, "guarantee", 'x' * size)
+        m = recv(c)
+        if m[0] == "REPLY" and len(m) == 3 and m[2] == req:
+            out.append((req, None))
+        elif m[0] == "ERROR" and m[2] == req:
+            out.append((req, m[3]))
+        else:
+            fail("submit: unexpected answer %r" % m)
+    c.close()
+    return out
+
+
 def main():
     if len(sys.argv) < 5:
         print(__doc__, file=sys.stderr)
@@ -258,6 +278,15 @@ def main():
     elif scenario == "drain":
         for m in drain(frontend, backend, admin, sys.argv[5], int(sys.argv[6])):
             print(m)
+    elif scenario == "submit":
+        for req, code in submit(frontend, sys.argv[5], int(sys.argv[6]), int(sys.argv[7])):
+            print("ack " + req if code is None else "refused %s %s" % (req, code))
+    elif scenario == "status":
+        print(json.dumps(admin_status(admin).get(sys.argv[5])))
+    elif scenario == "served":
+        jm = job_manager(backend)
+        run_one_job(frontend, jm)
+        send(jm, "KBYE")
     else:
         fail("unknown scenario " + scenario)
     CTX.destroy(linger=0)

@@ -1303,18 +1303,48 @@ broker_set_journal(broker_t *b, broker_journal_add_fn *add, broker_journal_del_f
 	b->jctx = ctx;
 }
 
+/* The journal failed to store j: its client is told, and nothing of it
+ * stays (the transaction was rolled back, so there is no row to delete). */
+static void
+job_not_stored(broker_t *b, bjob_t *j)
+{
+	char text[512];
+
+	snprintf(text, sizeof(text), "REQUEST: the journal could not store the job (%s)",
+	         b->jerror);
+	j->journaled = 0;
+	j->queue->rejected++;
+	b->not_stored++;
+	log_info("job %s on %s refused: not stored", j->msgid, j->queue->name);
+	job_error(b, j, "not-stored", text);
+	job_drop(b, j);
+}
+
 void
 broker_journal_committed(broker_t *b, int ok, const char *error)
 {
 	bjob_t *j;
 
-	if (!ok)
-		log_error("journal: %s", error ? error : "write failed");
+	if (!ok) {
+		gh_strlcpy(b->jerror, error && *error ? error : "write failed", sizeof(b->jerror));
+		if (!b->jfailing)
+			log_error("journal: %s: guarantee jobs are refused (not-stored) until it "
+			          "can be written; jobs without guarantee are served",
+			          b->jerror);
+		b->jfailing = 1;
+	} else if (b->jfailing) {
+		log_notice("journal: written again; %llu guarantee job(s) were refused",
+		           (unsigned long long)b->not_stored);
+		b->jfailing = 0;
+	}
 	while ((j = b->pending.head) != NULL) {
 		list_unlink(&b->pending, j);
 		j->queue->npending--;
 		j->state = 0;
-		job_accept(b, j);
+		if (ok)
+			job_accept(b, j);
+		else
+			job_not_stored(b, j);
 	}
 	broker_reap(b);
 }

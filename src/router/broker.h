@@ -84,12 +84,14 @@ typedef void(broker_journal_del_fn)(void *ctx, const char *msgid);
 void broker_set_journal(broker_t *b, broker_journal_add_fn *add, broker_journal_del_fn *del,
                         void *ctx);
 
-/* The caller has committed the journal's transaction (group commit: once
- * per pass of its loop, after the messages of the pass): ok is 1 when the
- * commit returned success, 0 when it failed, with error (borrowed for the
- * call; may be NULL) saying why. The jobs the transaction holds are then
- * dispatched or queued and acknowledged. Call it after every commit, even
- * one with nothing to write. */
+/* The caller has ended the journal's transaction (group commit: once per
+ * pass of its loop, after the messages of the pass): ok is 1 when the
+ * commit returned success, 0 when the transaction failed and was rolled
+ * back, with error (borrowed for the call; may be NULL) saying why. The
+ * jobs the transaction holds are then dispatched or queued and acknowledged
+ * (ok), or refused with ERROR not-stored and forgotten (not ok). Call it
+ * after every transaction, not when there was nothing to write: STATUS
+ * reports whether the last one failed. */
 void broker_journal_committed(broker_t *b, int ok, const char *error);
 
 /* Puts a job from the journal back at the tail of its queue (not written to

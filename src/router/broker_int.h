@@ -106,6 +106,9 @@ struct broker {
 	broker_journal_del_fn *jdel;
 	void *jctx;
 	bjob_list_t pending; /* JOB_PENDING, in arrival order */
+	int jfailing;        /* the last commit failed */
+	char jerror[256];    /* why the last failed commit failed */
+	uint64_t not_stored; /* guarantee jobs refused as the journal failed */
 	int stopping;
 };
 

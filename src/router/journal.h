@@ -41,13 +41,17 @@ journal_t *journal_open(const char *path, journal_sync_t sync, char *err, size_t
 /* Commits what is pending, closes, clears *self_p; accepts NULL. */
 void journal_close(journal_t **self_p);
 
-/* Records / forgets a job (in the pending transaction). Errors are logged;
- * the router goes on without them. */
+/* Records / forgets a job in the pending transaction (job and msgid are
+ * borrowed for the call). A failure is reported by the next journal_commit. */
 void journal_add(journal_t *j, const journal_job_t *job);
 void journal_del(journal_t *j, const char *msgid);
 
-/* Commits the pending transaction, if any. Returns 0 (committed, or
- * nothing to commit), or -1 with the reason in err. */
+/* Commits the pending transaction, if any. Returns 1: committed; 0:
+ * nothing to commit. Returns -1 with the reason in err when a write of the
+ * transaction or its COMMIT failed (a full disk, say): then the transaction
+ * was rolled back, and none of the jobs added since the last journal_commit
+ * is stored. Its deletes are kept and written with the next transaction
+ * (journal_commit tries again by itself while some are left). */
 int journal_commit(journal_t *j, char *err, size_t errlen);
 
 /* Calls fn for every journaled job, oldest first. Returns the count, or -1

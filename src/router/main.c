@@ -82,12 +82,13 @@ static void
 router_commit(router_t *r)
 {
 	char err[512];
-	int ok;
+	int rc;
 
 	if (!r->journal)
 		return;
-	ok = journal_commit(r->journal, err, sizeof(err)) == 0;
-	broker_journal_committed(r->broker, ok, ok ? NULL : err);
+	rc = journal_commit(r->journal, err, sizeof(err));
+	if (rc != 0)
+		broker_journal_committed(r->broker, rc > 0, rc > 0 ? NULL : err);
 }
 
 static int
@@ -212,7 +213,7 @@ router_open_journal(router_t *r)
 		return EX_CANTCREAT;
 	}
 	n = journal_replay(r->journal, on_journal_replay, r);
-	if (journal_commit(r->journal, err, sizeof(err)) != 0)
+	if (journal_commit(r->journal, err, sizeof(err)) < 0)
 		log_error("journal: %s", err);
 	log_notice("journal %s: %ld job(s) restored", path, n < 0 ? 0 : n);
 	free(path);
