@@ -123,6 +123,8 @@ static const conf_schema_t conf_schema[] = {
     K_ENUM("router", "journal_sync", "normal", "normal|full",
            "when a journaled job is acknowledged: normal once it survives a crash of the "
            "router, full once it survives a power loss"),
+    K_BOOL("router", "journal_recover", "false",
+           "start on the jobs that can be read from a damaged journal, keeping it aside"),
     K_STRING("router", "default_queue", "default", "queue used where a peer names none"),
 
     K_ENDPOINTS("jobmanager", "router", "tcp://127.0.0.1:47290",

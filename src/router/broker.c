@@ -1350,6 +1350,14 @@ broker_journal_committed(broker_t *b, int ok, const char *error)
 }
 
 int
+broker_restorable(const journal_job_t *job)
+{
+	return job->msgid && proto_valid_msgid(job->msgid, strlen(job->msgid)) && job->queue &&
+	       proto_valid_name(job->queue, strlen(job->queue)) && job->headers &&
+	       proto_headers_parse(job->headers, job->hlen, &(proto_headers_t){0}, NULL) == 0;
+}
+
+int
 broker_restore(broker_t *b, const journal_job_t *job, uint64_t now_ms, int64_t wall_ms)
 {
 	size_t mlen = job->msgid ? strlen(job->msgid) : 0;
@@ -1359,9 +1367,7 @@ broker_restore(broker_t *b, const journal_job_t *job, uint64_t now_ms, int64_t w
 
 	b->now_ms = now_ms;
 	b->wall_ms = wall_ms;
-	if (!proto_valid_msgid(job->msgid, mlen) || !proto_valid_name(job->queue, qlen) ||
-	    dict_get(b->jobs, job->msgid, mlen) ||
-	    proto_headers_parse(job->headers, job->hlen, &(proto_headers_t){0}, NULL) != 0)
+	if (!broker_restorable(job) || dict_get(b->jobs, job->msgid, mlen))
 		return -1;
 	j = gh_calloc(1, sizeof(*j));
 	j->client = gh_malloc(job->clen ? job->clen : 1);

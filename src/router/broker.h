@@ -94,6 +94,10 @@ void broker_set_journal(broker_t *b, broker_journal_add_fn *add, broker_journal_
  * reports whether the last one failed. */
 void broker_journal_committed(broker_t *b, int ok, const char *error);
 
+/* 1 if a row of the journal holds a job broker_restore can take (a valid
+ * msgid, queue and headers), else 0. job is borrowed. */
+int broker_restorable(const journal_job_t *job);
+
 /* Puts a job from the journal back at the tail of its queue (not written to
  * the journal again, not acknowledged). job is borrowed; its accepted_ms is
  * wall-clock milliseconds, as wall_ms is, and the time it has waited counts
