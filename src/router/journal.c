@@ -426,18 +426,10 @@ journal_count(sqlite3 *db)
 static sqlite3 *
 journal_open_raw(const char *path, char *err, size_t errlen)
 {
-	sqlite3 *db = NULL;
+	sqlite3 *db = db_connect(path, SQLITE_OPEN_READWRITE, err, errlen);
 
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
-	    SQLITE_OK) {
-		gh_err(err, errlen, "cannot open %s: %s", path,
-		       db != NULL ? sqlite3_errmsg(db) : "out of memory");
-		sqlite3_close_v2(db);
-		return NULL;
-	}
-	sqlite3_busy_timeout(db, 5000);
-	sqlite3_extended_result_codes(db, 1);
-	sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+	if (db)
+		sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 	return db;
 }
 
