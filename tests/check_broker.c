@@ -821,6 +821,7 @@ START_TEST(test_journal_hooks)
 	jadds = jdels = 0;
 	broker_set_journal(b, t_jadd, t_jdel, NULL);
 	FEED(BROKER_FRONTEND, "c", "REQUEST", "g1", "default", "guarantee", "x");
+	broker_journal_committed(b, 1, NULL);
 	FEED(BROKER_FRONTEND, "c", "REQUEST", "n1", "default", "", "x");
 	ck_assert_int_eq(jadds, 1);
 	worker("w", "", 1);
@@ -828,6 +829,7 @@ START_TEST(test_journal_hooks)
 	ck_assert_int_eq(jdels, 1);
 	FEED(BROKER_FRONTEND, "c", "REQUEST", "g2", "default", "guarantee", "x");
 	ck_assert_int_eq(jadds, 2);
+	broker_journal_committed(b, 1, NULL);
 	/* Stopping keeps journaled jobs (no ERROR, no delete) and fails the rest. */
 	cap_clear();
 	broker_shutdown(b);
@@ -854,6 +856,128 @@ START_TEST(test_journal_hooks)
 	ck_assert_ptr_nonnull(m);
 	ck_assert_str_eq(m->f[5], "r1");
 	ck_assert_int_eq(jdels, 2);
+}
+END_TEST
+
+/* A guarantee job is acknowledged, and reaches a job manager, only after
+ * the commit of the journal's transaction that holds it; a job without
+ * guarantee needs no commit. */
+START_TEST(test_journal_ack_after_commit)
+{
+	cap_msg_t *m;
+
+	jadds = jdels = 0;
+	broker_set_journal(b, t_jadd, t_jdel, NULL);
+	worker("w", "", 1);
+	cap_clear();
+	FEED(BROKER_FRONTEND, "c", "REQUEST", "g1", "default", "guarantee", "x");
+	FEED(BROKER_FRONTEND, "c", "REQUEST", "g2", "default", "guarantee", "x");
+	FEED(BROKER_FRONTEND, "c", "REQUEST", "n1", "other", "", "x");
+	ck_assert_int_eq(jadds, 2);
+	ck_assert_uint_eq(cap_count("c", "REPLY"), 1);
+	ck_assert_str_eq(cap_find("c", "REPLY")->f[4], "n1");
+	ck_assert_ptr_null(cap_find("w", "REQUEST"));
+	/* Pending jobs are known: their msgids are taken. */
+	FEED(BROKER_FRONTEND, "c", "REQUEST", "g1", "default", "guarantee", "x");
+	m = cap_find("c", "ERROR");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_str_eq(m->f[5], "duplicate-msgid");
+	ck_assert_int_eq(jadds, 2);
+	/* Committed: both acknowledged in order, the first dispatched. */
+	cap_clear();
+	broker_journal_committed(b, 1, NULL);
+	ck_assert_uint_eq(cap_count("c", "REPLY"), 2);
+	ck_assert_str_eq(cap[1].f[2], "REPLY");
+	ck_assert_str_eq(cap[1].f[4], "g1");
+	ck_assert_str_eq(cap[2].f[4], "g2");
+	m = cap_find("w", "REQUEST");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_str_eq(m->f[3], "g1");
+	/* A commit with nothing pending sends nothing. */
+	cap_clear();
+	broker_journal_committed(b, 1, NULL);
+	ck_assert_uint_eq(ncap, 0);
+	/* The pending jobs count towards max_length. */
+	teardown();
+	setup_conf(2);
+	broker_set_journal(b, t_jadd, t_jdel, NULL);
+	FEED(BROKER_FRONTEND, "c", "REQUEST", "p1", "default", "guarantee", "x");
+	FEED(BROKER_FRONTEND, "c", "REQUEST", "p2", "default", "guarantee", "x");
+	FEED(BROKER_FRONTEND, "c", "REQUEST", "p3", "default", "guarantee", "x");
+	m = cap_find("c", "ERROR");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_str_eq(m->f[4], "p3");
+	ck_assert_str_eq(m->f[5], "queue-full");
+	/* Jobs pending when an admin DISCONNECT stops the broker are still
+	 * acknowledged on commit (they are journaled), but not dispatched. */
+	worker("w", "", 1);
+	FEED(BROKER_ADMIN, "admin", "DISCONNECT", "d1");
+	ck_assert_int_eq(broker_stopping(b), 1);
+	cap_clear();
+	broker_journal_committed(b, 1, NULL);
+	ck_assert_uint_eq(cap_count("c", "REPLY"), 2);
+	ck_assert_ptr_null(cap_find("w", "REQUEST"));
+}
+END_TEST
+
+/* A commit that fails refuses the jobs it held with ERROR not-stored, never
+ * an acknowledgement, and none of them runs; jobs without guarantee are
+ * served on, and STATUS says the journal is failing until a commit works. */
+START_TEST(test_journal_not_stored)
+{
+	cap_msg_t *m;
+	json_t *st;
+
+	jadds = jdels = 0;
+	broker_set_journal(b, t_jadd, t_jdel, NULL);
+	st = admin_json("STATUS");
+	ck_assert_str_eq(json_string_value(json_object_get(st, "journal")), "ok");
+	ck_assert(json_is_null(json_object_get(st, "journal_error")));
+	json_decref(st);
+	worker("w", "", 1);
+	cap_clear();
+	FEED(BROKER_FRONTEND, "c", "REQUEST", "g1", "default", "guarantee", "x");
+	FEED(BROKER_FRONTEND, "c", "REQUEST", "g2", "default", "guarantee", "x");
+	broker_journal_committed(b, 0, "COMMIT: database or disk is full");
+	ck_assert_uint_eq(cap_count("c", "REPLY"), 0);
+	ck_assert_uint_eq(cap_count("c", "ERROR"), 2);
+	ck_assert_ptr_null(cap_find("w", "REQUEST"));
+	m = cap_find("c", "ERROR");
+	ck_assert_str_eq(m->f[4], "g1");
+	ck_assert_str_eq(m->f[5], "not-stored");
+	ck_assert_ptr_nonnull(strstr(m->f[6], "database or disk is full"));
+	ck_assert_str_eq(cap[1].f[4], "g2");
+	ck_assert_int_eq(jdels, 0); /* rolled back: no row to delete */
+	/* Served on without the disk; STATUS tells. */
+	cap_clear();
+	FEED(BROKER_FRONTEND, "c", "REQUEST", "n1", "default", "", "x");
+	ck_assert_ptr_nonnull(cap_find("c", "REPLY"));
+	m = cap_find("w", "REQUEST");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_str_eq(m->f[3], "n1");
+	st = admin_json("STATUS");
+	ck_assert_str_eq(json_string_value(json_object_get(st, "journal")), "failing");
+	ck_assert_str_eq(json_string_value(json_object_get(st, "journal_error")),
+	                 "COMMIT: database or disk is full");
+	ck_assert_int_eq(json_integer_value(json_object_get(st, "not_stored")), 2);
+	json_decref(st);
+	/* The refused msgid may be sent again, and is acknowledged once a
+	 * commit works. */
+	cap_clear();
+	FEED(BROKER_FRONTEND, "c", "REQUEST", "g1", "default", "guarantee", "x");
+	ck_assert_uint_eq(ncap, 0);
+	broker_journal_committed(b, 1, NULL);
+	m = cap_find("c", "REPLY");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_str_eq(m->f[4], "g1");
+	st = admin_json("STATUS");
+	ck_assert_str_eq(json_string_value(json_object_get(st, "journal")), "ok");
+	json_decref(st);
+	/* Without a journal, STATUS says so. */
+	broker_set_journal(b, NULL, NULL, NULL);
+	st = admin_json("STATUS");
+	ck_assert_str_eq(json_string_value(json_object_get(st, "journal")), "off");
+	json_decref(st);
 }
 END_TEST
 
@@ -884,6 +1008,8 @@ broker_suite(void)
 	tcase_add_test(tc, test_heartbeat_timeout);
 	tcase_add_test(tc, test_schedule);
 	tcase_add_test(tc, test_journal_hooks);
+	tcase_add_test(tc, test_journal_ack_after_commit);
+	tcase_add_test(tc, test_journal_not_stored);
 	suite_add_tcase(s, tc);
 	return s;
 }

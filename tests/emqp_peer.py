@@ -6,19 +6,31 @@ uuid4 identity, ['', 'eMQP/1.0', CMD, uuid4, ...]).
 usage: emqp_peer.py FRONTEND BACKEND ADMIN SCENARIO [ARG]
 scenarios: job, admin, bad, disconnect, journal-submit (prints the msgid of a
 guarantee job left waiting on queue "jq"), journal-serve MSGID (a job manager
-of "jq" must receive that job); for CURVE (tests/curve.test): submit QUEUE (a
-job is acknowledged), refused front|back|admin (a request there gets no
-answer in 3 s: the handshake never completed), scheduler (INFORM as a
-scheduler is acknowledged), scheduler-denied (it is refused: ERROR denied),
-exclusive-denied QUEUE (INFORM for that queue is refused), inform QUEUE (a
-job manager of that queue is acknowledged)
-With EMQP_CURVE_KEY (a secret key file) and EMQP_CURVE_SERVER (the router's
-public key file) in the environment, every socket is a CURVE client.
+of "jq" must receive that job).
+For the journal (tests/journal.test, journal_full.test): stream-kill PID
+QUEUE MINACKS (streams guarantee jobs to QUEUE, sends SIGKILL to the router
+PID at a random moment after MINACKS acknowledgements, and prints the msgid
+of every job acknowledged), drain QUEUE N (a job manager of QUEUE receives N
+jobs, answers each and prints their msgids; STATUS must show N waiting
+first), submit QUEUE N SIZE (N guarantee jobs of SIZE bytes, one at a time:
+prints "ack MSGID" or "refused MSGID CODE" for each), status KEY (prints that
+key of STATUS as JSON), served (a job without guarantee runs end to end).
+For CURVE (tests/curve.test): submit QUEUE (one job is acknowledged), refused
+front|back|admin (a request there gets no answer in 3 s: the handshake never
+completed), scheduler (INFORM as a scheduler is acknowledged),
+scheduler-denied (it is refused: ERROR denied), exclusive-denied QUEUE
+(INFORM for that queue is refused), inform QUEUE (a job manager of that queue
+is acknowledged). With EMQP_CURVE_KEY (a secret key file) and
+EMQP_CURVE_SERVER (the router's public key file) in the environment, every
+socket is a CURVE client.
 Exit 0 on success, 1 on failure, 77 if pyzmq is missing. Timeouts only bound
 waiting (30 s, for a loaded machine); they are not assertions about speed."""
-import os
 import json
+import os
+import random
+import signal
 import sys
+import time
 import uuid
 
 try:
@@ -165,8 +177,78 @@ def refused(endpoint, kind):
     s.close()
 
 
+def stream_kill(frontend, pid, queue, minacks):
+    """Keeps up to WINDOW guarantee jobs unacknowledged; once MINACKS are
+    acknowledged, kills the router at a random moment within 200 ms, then
+    reads for a second what had reached this socket. Returns the msgids
+    acknowledged, in order."""
+    window, body = 256, 'x' * 2048
+    c = dealer(frontend)
+    outstanding, acked = set(), []
+    kill_at = killed = None
+    started = time.monotonic()
+    while True:
+        now = time.monotonic()
+        while killed is None and len(outstanding) < window:
+            outstanding.add(send(c, "REQUEST", queue, "guarantee", body))
+        if c.poll(50):
+            while c.poll(0):
+                m = c.recv_multipart()
+                cmd = m[2].decode()
+                if cmd == "REPLY" and len(m) == 5 and m[4].decode() in outstanding:
+                    outstanding.discard(m[4].decode())
+                    acked.append(m[4].decode())
+                elif cmd == "ERROR":
+                    fail("stream: %r" % m)
+        elif not acked and now - started > TIMEOUT_MS / 1000:
+            fail("stream: no acknowledgement within %d ms" % TIMEOUT_MS)
+        now = time.monotonic()
+        if killed is None and kill_at is None and len(acked) >= minacks:
+            kill_at = now + random.uniform(0, 0.2)
+        if killed is None and kill_at is not None and now >= kill_at:
+            os.kill(pid, signal.SIGKILL)
+            killed = now
+        if killed is not None and now - killed > 1.0:
+            return acked
+
+
+def drain(frontend, backend, admin, queue, n):
+    """A job manager of queue takes the n jobs waiting there and answers each."""
+    waiting = admin_status(admin)["waiting_messages_by_queue"].get(queue, 0)
+    if waiting != n:
+        fail("drain: STATUS shows %d waiting on %s, the log %d" % (waiting, queue, n))
+    jm = job_manager(backend, json.dumps([[10, queue]]))
+    got = []
+    for _ in range(n):
+        send(jm, "READY")
+    while len(got) < n:
+        fwd = recv(jm, "REQUEST")
+        got.append(fwd[1])
+        send(jm, "REPLY", json.dumps({"value": "hi"}), fwd[1])
+    send(jm, "KBYE")
+    jm.close()
+    return got
+
+
+def submit(frontend, queue, n, size):
+    """n guarantee jobs, each answered before the next: (msgid, code or None)."""
+    c = dealer(frontend)
+    out = []
+    for _ in range(n):
+        req = send(c, "REQUEST", queue, "guarantee", 'x' * size)
+        m = recv(c)
+        if m[0] == "REPLY" and len(m) == 3 and m[2] == req:
+            out.append((req, None))
+        elif m[0] == "ERROR" and m[2] == req:
+            out.append((req, m[3]))
+        else:
+            fail("submit: unexpected answer %r" % m)
+    c.close()
+    return out
+
+
 def main():
-    if len(sys.argv) not in (5, 6):
+    if len(sys.argv) < 5:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
     frontend, backend, admin, scenario = sys.argv[1:5]
@@ -218,6 +300,9 @@ def main():
             fail("journaled job not restored: %r" % fwd)
         send(jm, "REPLY", json.dumps({"value": "hi"}), fwd[1])
         send(jm, "KBYE")
+    elif scenario == "submit" and len(sys.argv) > 6:
+        for req, code in submit(frontend, sys.argv[5], int(sys.argv[6]), int(sys.argv[7])):
+            print("ack " + req if code is None else "refused %s %s" % (req, code))
     elif scenario == "submit":
         client = dealer(frontend)
         req = send(client, "REQUEST", sys.argv[5], "", BODY)
@@ -245,6 +330,18 @@ def main():
         err = recv(jm, "ERROR")
         if err[2] != inform or err[3] != "denied":
             fail("INFORM for an exclusive queue answered %r" % err)
+    elif scenario == "stream-kill":
+        for m in stream_kill(frontend, int(sys.argv[5]), sys.argv[6], int(sys.argv[7])):
+            print(m)
+    elif scenario == "drain":
+        for m in drain(frontend, backend, admin, sys.argv[5], int(sys.argv[6])):
+            print(m)
+    elif scenario == "status":
+        print(json.dumps(admin_status(admin).get(sys.argv[5])))
+    elif scenario == "served":
+        jm = job_manager(backend)
+        run_one_job(frontend, jm)
+        send(jm, "KBYE")
     else:
         fail("unknown scenario " + scenario)
     CTX.destroy(linger=0)

@@ -127,6 +127,11 @@ static const conf_schema_t conf_schema[] = {
     K_BOOL("router", "journal", "false", "keep accepted guarantee jobs in a journal"),
     K_STRING("router", "journal_path", "",
              "journal database; empty means <state_dir>/router-journal.db"),
+    K_ENUM("router", "journal_sync", "normal", "normal|full",
+           "when a journaled job is acknowledged: normal once it survives a crash of the "
+           "router, full once it survives a power loss"),
+    K_BOOL("router", "journal_recover", "false",
+           "start on the jobs that can be read from a damaged journal, keeping it aside"),
     K_STRING("router", "default_queue", "default", "queue used where a peer names none"),
     K_STRING("router", "curve_secret_key", "",
              "the router's secret key file; set, every endpoint takes only CURVE"),

@@ -36,15 +36,11 @@ exec(sqlite3 *db, const char *sql, const char *what, char *err, size_t errlen)
 }
 
 sqlite3 *
-db_open(const char *path, const char *const *migrations, size_t n, char *err, size_t errlen)
+db_connect(const char *path, int flags, char *err, size_t errlen)
 {
 	sqlite3 *db = NULL;
-	int v;
-	size_t i;
 
-	if (sqlite3_open_v2(path, &db,
-	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-	                    NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		gh_err(err, errlen, "cannot open %s: %s", path,
 		       db != NULL ? sqlite3_errmsg(db) : "out of memory");
 		sqlite3_close_v2(db);
@@ -52,6 +48,19 @@ db_open(const char *path, const char *const *migrations, size_t n, char *err, si
 	}
 	sqlite3_busy_timeout(db, 5000);
 	sqlite3_extended_result_codes(db, 1);
+	return db;
+}
+
+sqlite3 *
+db_open(const char *path, const char *const *migrations, size_t n, char *err, size_t errlen)
+{
+	sqlite3 *db;
+	int v;
+	size_t i;
+
+	if ((db = db_connect(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, err, errlen)) ==
+	    NULL)
+		return NULL;
 	if (exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", path, err, errlen) != 0)
 		goto fail;
 	/* BEGIN IMMEDIATE takes the write lock first: a second process that

@@ -10,6 +10,12 @@
 
 #include <sqlite3.h>
 
+/* A connection to path opened with flags (SQLITE_OPEN_READWRITE, say; no
+ * mutex), the busy timeout and extended result codes set, and nothing else
+ * done: no journal mode, no migration. Returns it (caller owns it;
+ * sqlite3_close_v2 it), or NULL with a message in err. */
+sqlite3 *db_connect(const char *path, int flags, char *err, size_t errlen);
+
 /* Opens (creating it if needed) the database at path (":memory:" for a
  * private one) and applies migrations[version..n) that it lacks, each with
  * its user_version bump, in one write transaction so that processes sharing

@@ -154,7 +154,7 @@ startup_take(startup_t *st, int ch, const char *arg)
 		gh_list_append(&st->lists[i], arg);
 		arg = st->lists[i];
 	}
-	startup_set(st, o->key, arg);
+	startup_set(st, o->key, arg != NULL ? arg : "true"); /* a flag sets a boolean */
 	return STARTUP_RUN;
 }
 
@@ -184,6 +184,9 @@ startup_args(startup_t *st, int argc, char **argv)
 static char *
 startup_synopsis_item(const startup_option_t *o)
 {
+	if (o->arg == NULL)
+		return o->letter != 0 ? gh_asprintf("[-%c]", o->letter)
+		                      : gh_asprintf("[--%s]", o->name);
 	if (o->letter != 0)
 		return gh_asprintf("[-%c %s%s]", o->letter, o->arg, o->repeat ? " ..." : "");
 	return gh_asprintf("[--%s %s%s]", o->name, o->arg, o->repeat ? " ..." : "");
@@ -211,7 +214,7 @@ startup_synopsis(const startup_t *st, FILE *out)
 	col = fprintf(out, "usage: %s [-hV]", st->prog->name);
 	for (size_t i = 0; i <= st->prog->noptions + 1; i++) {
 		o = i == 0 ? &startup_config_opt : startup_row(st, i - 1);
-		if (o->arg == NULL)
+		if (o->arg == NULL && o->key == NULL) /* -h, -V */
 			continue;
 		item = startup_synopsis_item(o);
 		if (col + 1 + (int)strlen(item) >= STARTUP_USAGE_WIDTH)

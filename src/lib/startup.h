@@ -49,7 +49,7 @@
 typedef struct {
 	int letter;       /* short option, e.g. 'r'; 0 for a long option only */
 	const char *name; /* long option, e.g. "router" */
-	const char *arg;  /* its argument in the help, e.g. "ENDPOINT" */
+	const char *arg;  /* its argument in the help, e.g. "ENDPOINT"; NULL: sets "true" */
 	const char *key;  /* the key it sets, e.g. "router" */
 	int repeat;       /* nonzero: each use adds an item to a comma-separated list */
 	const char *help; /* one line for -h */

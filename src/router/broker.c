@@ -618,6 +618,20 @@ on_inform_scheduler(broker_t *b, const void *id, size_t idlen, const proto_msg_t
 
 /* ---- requests ---- */
 
+/* Dispatches j (new, on no list) or queues it, then acknowledges it to its
+ * client. A stopping broker queues it only: its job managers were told to go. */
+static void
+job_accept(broker_t *b, bjob_t *j)
+{
+	bworker_t *w = b->stopping ? NULL : queue_pick(j->queue);
+
+	if (!w || job_dispatch(b, j, w) != 0)
+		job_enqueue(b, j, w != NULL);
+	if (send_ref(b, BROKER_FRONTEND, j->client, j->clen, PROTO_REPLY, gh_frame_str(j->msgid)) !=
+	    0)
+		send_failed(b, j->client, j->clen, "REPLY");
+}
+
 static void
 on_request(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m)
 {
@@ -635,9 +649,11 @@ on_request(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m)
 	}
 	q = queue_get(b, m->queue.data, m->queue.size, 1);
 	w = queue_pick(q);
-	if (!w && ((long)q->waiting.n >= b->conf.max_length || (long)b->nwaiting >= max_waiting)) {
+	if (!w && ((long)(q->waiting.n + q->npending) >= b->conf.max_length ||
+	           (long)(b->nwaiting + b->pending.n) >= max_waiting)) {
 		q->rejected++;
-		snprintf(text, sizeof(text), "REQUEST: queue is full (%zu waiting)", q->waiting.n);
+		snprintf(text, sizeof(text), "REQUEST: queue is full (%zu waiting)",
+		         q->waiting.n + q->npending);
 		send_error(b, BROKER_FRONTEND, id, idlen, m->msgid.data, m->msgid.size,
 		           "queue-full", text);
 		return;
@@ -688,12 +704,14 @@ on_request(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m)
 		                    .accepted_ms = b->wall_ms};
 		b->jadd(b->jctx, &jj);
 		j->journaled = 1;
+		/* Acknowledged once the journal's transaction has committed
+		 * (broker_journal_committed), as publisher confirms are. */
+		j->state = JOB_PENDING;
+		list_push(&b->pending, j, 0);
+		q->npending++;
+		return;
 	}
-
-	if (!w || job_dispatch(b, j, w) != 0)
-		job_enqueue(b, j, w != NULL);
-	if (send_ref(b, BROKER_FRONTEND, id, idlen, PROTO_REPLY, m->msgid) != 0)
-		send_failed(b, id, idlen, "REPLY");
+	job_accept(b, j);
 }
 
 /* Looks up the in-flight job ref that w may answer for; NULL if none. */
@@ -1312,7 +1330,7 @@ sweep(broker_t *b)
 		dict_iter_init(b->queues, &it);
 		while (dict_iter_next(&it, &k, &kl, &v)) {
 			bqueue_t *q = v;
-			if (!q->waiting.n && !q->inflight && !q->nworkers)
+			if (!q->waiting.n && !q->inflight && !q->npending && !q->nworkers)
 				dict_iter_del(&it);
 		}
 	}
@@ -1414,6 +1432,60 @@ broker_set_journal(broker_t *b, broker_journal_add_fn *add, broker_journal_del_f
 	b->jctx = ctx;
 }
 
+/* The journal failed to store j: its client is told, and nothing of it
+ * stays (the transaction was rolled back, so there is no row to delete). */
+static void
+job_not_stored(broker_t *b, bjob_t *j)
+{
+	char text[512];
+
+	snprintf(text, sizeof(text), "REQUEST: the journal could not store the job (%s)",
+	         b->jerror);
+	j->journaled = 0;
+	j->queue->rejected++;
+	b->not_stored++;
+	log_info("job %s on %s refused: not stored", j->msgid, j->queue->name);
+	job_error(b, j, "not-stored", text);
+	job_drop(b, j);
+}
+
+void
+broker_journal_committed(broker_t *b, int ok, const char *error)
+{
+	bjob_t *j;
+
+	if (!ok) {
+		gh_strlcpy(b->jerror, error && *error ? error : "write failed", sizeof(b->jerror));
+		if (!b->jfailing)
+			log_error("journal: %s: guarantee jobs are refused (not-stored) until it "
+			          "can be written; jobs without guarantee are served",
+			          b->jerror);
+		b->jfailing = 1;
+	} else if (b->jfailing) {
+		log_notice("journal: written again; %llu guarantee job(s) were refused",
+		           (unsigned long long)b->not_stored);
+		b->jfailing = 0;
+	}
+	while ((j = b->pending.head) != NULL) {
+		list_unlink(&b->pending, j);
+		j->queue->npending--;
+		j->state = 0;
+		if (ok)
+			job_accept(b, j);
+		else
+			job_not_stored(b, j);
+	}
+	broker_reap(b);
+}
+
+int
+broker_restorable(const journal_job_t *job)
+{
+	return job->msgid && proto_valid_msgid(job->msgid, strlen(job->msgid)) && job->queue &&
+	       proto_valid_name(job->queue, strlen(job->queue)) && job->headers &&
+	       proto_headers_parse(job->headers, job->hlen, &(proto_headers_t){0}, NULL) == 0;
+}
+
 int
 broker_restore(broker_t *b, const journal_job_t *job, uint64_t now_ms, int64_t wall_ms)
 {
@@ -1424,9 +1496,7 @@ broker_restore(broker_t *b, const journal_job_t *job, uint64_t now_ms, int64_t w
 
 	b->now_ms = now_ms;
 	b->wall_ms = wall_ms;
-	if (!proto_valid_msgid(job->msgid, mlen) || !proto_valid_name(job->queue, qlen) ||
-	    dict_get(b->jobs, job->msgid, mlen) ||
-	    proto_headers_parse(job->headers, job->hlen, &(proto_headers_t){0}, NULL) != 0)
+	if (!broker_restorable(job) || dict_get(b->jobs, job->msgid, mlen))
 		return -1;
 	j = gh_calloc(1, sizeof(*j));
 	j->client = gh_malloc(job->clen ? job->clen : 1);

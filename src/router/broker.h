@@ -75,11 +75,28 @@ void broker_shutdown(broker_t *b);
 /* Journal hooks: add(ctx, job) when a guarantee job is accepted, del(ctx,
  * msgid) when a journaled job ends (result or failure). Either may be NULL.
  * ctx is borrowed for the broker's life. Journaled jobs that wait when the
- * router stops are kept (no ERROR shutdown), to be restored at start. */
+ * router stops are kept (no ERROR shutdown), to be restored at start.
+ * With add set, a guarantee job is written, then held: neither acknowledged
+ * nor queued until broker_journal_committed reports the commit of the
+ * transaction that holds it. */
 typedef void(broker_journal_add_fn)(void *ctx, const journal_job_t *job);
 typedef void(broker_journal_del_fn)(void *ctx, const char *msgid);
 void broker_set_journal(broker_t *b, broker_journal_add_fn *add, broker_journal_del_fn *del,
                         void *ctx);
+
+/* The caller has ended the journal's transaction (group commit: once per
+ * pass of its loop, after the messages of the pass): ok is 1 when the
+ * commit returned success, 0 when the transaction failed and was rolled
+ * back, with error (borrowed for the call; may be NULL) saying why. The
+ * jobs the transaction holds are then dispatched or queued and acknowledged
+ * (ok), or refused with ERROR not-stored and forgotten (not ok). Call it
+ * after every transaction, not when there was nothing to write: STATUS
+ * reports whether the last one failed. */
+void broker_journal_committed(broker_t *b, int ok, const char *error);
+
+/* 1 if a row of the journal holds a job broker_restore can take (a valid
+ * msgid, queue and headers), else 0. job is borrowed. */
+int broker_restorable(const journal_job_t *job);
 
 /* Puts a job from the journal back at the tail of its queue (not written to
  * the journal again, not acknowledged). job is borrowed; its accepted_ms is

@@ -17,10 +17,13 @@
 typedef struct bqueue bqueue_t;
 typedef struct bworker bworker_t;
 
-typedef enum { JOB_WAITING = 1, JOB_INFLIGHT } job_state_t;
+/* JOB_PENDING: a guarantee job written to the journal's open transaction,
+ * neither acknowledged nor queued until that transaction commits. */
+typedef enum { JOB_WAITING = 1, JOB_INFLIGHT, JOB_PENDING } job_state_t;
 
 /* A job: owned by the broker's jobs table (keyed by client msgid); linked
- * into its queue's waiting list or its worker's in-flight list. */
+ * into its queue's waiting list, its worker's in-flight list or the
+ * broker's pending list. */
 typedef struct bjob {
 	struct bjob *prev, *next;
 	job_state_t state;
@@ -58,6 +61,7 @@ struct bqueue {
 	bqueue_ref_t *workers; /* who serves it */
 	size_t nworkers, capworkers;
 	size_t inflight;
+	size_t npending; /* its jobs on the broker's pending list */
 	uint64_t processed, failed, expired, rejected;
 	uint32_t *lat; /* ring of recent latencies (ms), allocated on first use */
 	size_t nlat, latpos;
@@ -105,6 +109,10 @@ struct broker {
 	broker_journal_add_fn *jadd;
 	broker_journal_del_fn *jdel;
 	void *jctx;
+	bjob_list_t pending; /* JOB_PENDING, in arrival order */
+	int jfailing;        /* the last commit failed */
+	char jerror[256];    /* why the last failed commit failed */
+	uint64_t not_stored; /* guarantee jobs refused as the journal failed */
 	int stopping;
 	/* client msgid -> bsched_wait_t: SCHEDULEs and UNSCHEDULEs awaiting
 	 * their schedulers' answers (broker.c) */

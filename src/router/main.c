@@ -40,6 +40,8 @@ static const startup_option_t router_options[] = {
     {'b', "backend", "ENDPOINT", "backend", 0, "endpoint for job managers"},
     {'a', "admin", "ENDPOINT", "admin", 0, "endpoint for administration"},
     {0, "max-length", "N", "max_length", 0, "waiting requests per queue"},
+    {0, "journal-recover", NULL, "journal_recover", 0,
+     "start on the readable jobs of a damaged journal, keeping it aside"},
 };
 static const startup_program_t router_program = {"gearhorn-router", "router", router_options,
                                                  GH_ARRAY_LEN(router_options)};
@@ -112,6 +114,21 @@ router_denies(router_t *r, int ep, const wire_msg_t *m, const gh_frame_t *f, siz
 	return 1;
 }
 
+/* Group commit: the journal's transaction of this pass, then the broker
+ * acknowledges what it holds (or learns that it failed). */
+static void
+router_commit(router_t *r)
+{
+	char err[512];
+	int rc;
+
+	if (!r->journal)
+		return;
+	rc = journal_commit(r->journal, err, sizeof(err));
+	if (rc != 0)
+		broker_journal_committed(r->broker, rc > 0, rc > 0 ? NULL : err);
+}
+
 static int
 on_socket(loop_t *loop, void *sock, int fd, short revents, void *arg)
 {
@@ -146,7 +163,7 @@ on_socket(loop_t *loop, void *sock, int fd, short revents, void *arg)
 			break;
 		}
 	}
-	journal_commit(r->journal); /* group commit: one transaction per pass */
+	router_commit(r); /* one transaction per pass */
 	return 0;
 }
 
@@ -171,7 +188,7 @@ on_tick(loop_t *loop, uint64_t timer_id, void *arg)
 	router_t *r = arg;
 	GH_UNUSED(timer_id);
 	broker_tick(r->broker, loop_now(loop), wall_ms());
-	journal_commit(r->journal);
+	router_commit(r);
 	return 0;
 }
 
@@ -243,14 +260,57 @@ on_journal_del(void *ctx, const char *msgid)
 	journal_del(ctx, msgid);
 }
 
-static void
+/* Takes a row of a journal being checked or salvaged if it holds a job. */
+static int
+on_journal_check(void *arg, const journal_job_t *job)
+{
+	GH_UNUSED(arg);
+	return broker_restorable(job) ? 0 : -1;
+}
+
+static int
 on_journal_replay(void *arg, const journal_job_t *job)
 {
 	router_t *r = arg;
-	if (broker_restore(r->broker, job, gh_now_ms(), wall_ms()) != 0) {
-		log_warn("journal: job %s cannot be restored; dropped", job->msgid);
-		journal_del(r->journal, job->msgid);
+	return broker_restore(r->broker, job, gh_now_ms(), wall_ms());
+}
+
+/* Checks the journal at path before it is opened to write. A damaged one
+ * whose rows can all be read is rebuilt from them; one with rows that
+ * cannot be read stops the router, unless [router] journal_recover
+ * (--journal-recover) says to rebuild it from the rows that can. The
+ * damaged file is kept aside. Returns 0, or the exit status. */
+static int
+router_check_journal(router_t *r, const char *path, journal_sync_t sync)
+{
+	char err[512], what[256], aside[4096];
+	journal_report_t rep;
+	long n;
+
+	if (journal_check(path, on_journal_check, NULL, &rep, err, sizeof(err)) != 0) {
+		log_error("cannot read the journal: %s", err);
+		return EX_CANTCREAT;
 	}
+	if (!rep.damaged)
+		return 0;
+	journal_report_text(&rep, what, sizeof(what));
+	if (rep.lost && !conf_get_bool(r->conf, "router", "journal_recover")) {
+		log_error("journal %s is damaged (%s): %s; inspect it with `sqlite3 %s .recover` "
+		          "or `PRAGMA integrity_check`, or start with --journal-recover to keep it "
+		          "aside and go on with the %ld job(s) that can be read",
+		          path, rep.problem, what, path, rep.restored);
+		return EX_DATAERR;
+	}
+	n = journal_salvage(path, on_journal_check, NULL, sync, aside, sizeof(aside), err,
+	                    sizeof(err));
+	if (n < 0) {
+		log_error("cannot rebuild the damaged journal %s: %s", path, err);
+		return EX_CANTCREAT;
+	}
+	log_warn("journal %s was damaged (%s): %s; kept aside as %s (inspect it with `sqlite3 "
+	         "%s .recover`); the journal now holds the %ld job(s) that could be read",
+	         path, rep.problem, what, aside, aside, n);
+	return 0;
 }
 
 /* Opens the journal if [router] journal is on and puts its jobs back. */
@@ -258,20 +318,34 @@ static int
 router_open_journal(router_t *r)
 {
 	char *path, err[512];
-	long n;
+	journal_report_t rep;
+	journal_sync_t sync;
+	int rc;
 
 	if (!conf_get_bool(r->conf, "router", "journal"))
 		return 0;
 	path = startup_db_path(r->conf, "router", "journal_path", "router-journal.db");
-	r->journal = journal_open(path, err, sizeof(err));
+	sync = strcmp(conf_get(r->conf, "router", "journal_sync"), "full") == 0
+	           ? JOURNAL_SYNC_FULL
+	           : JOURNAL_SYNC_NORMAL;
+	if ((rc = router_check_journal(r, path, sync)) != 0) {
+		free(path);
+		return rc;
+	}
+	r->journal = journal_open(path, sync, err, sizeof(err));
 	if (!r->journal) {
 		log_error("cannot open the journal: %s", err);
 		free(path);
 		return EX_CANTCREAT;
 	}
-	n = journal_replay(r->journal, on_journal_replay, r);
-	journal_commit(r->journal);
-	log_notice("journal %s: %ld job(s) restored", path, n < 0 ? 0 : n);
+	if (journal_replay(r->journal, on_journal_replay, r, &rep, err, sizeof(err)) != 0 ||
+	    rep.damaged) {
+		/* It was read whole a moment ago. */
+		log_error("journal %s: %s", path, rep.damaged ? rep.problem : err);
+		free(path);
+		return EX_DATAERR;
+	}
+	log_notice("journal %s: %ld job(s) restored", path, rep.restored);
 	free(path);
 	broker_set_journal(r->broker, on_journal_add, on_journal_del, r->journal);
 	return 0;

@@ -135,6 +135,15 @@ broker_status_json(broker_t *b, uint64_t now_ms)
 	json_object_set_new(root, "version", json_string(PACKAGE_VERSION));
 	json_object_set_new(root, "undeliverable", json_integer((json_int_t)b->undeliverable));
 	json_object_set_new(root, "peer_queue_full", json_integer((json_int_t)b->hwm_full));
+	/* The journal: off, ok, or failing since its last commit failed, with
+	 * the last error and the guarantee jobs refused for it. */
+	json_object_set_new(root, "journal",
+	                    json_string(!b->jadd      ? "off"
+	                                : b->jfailing ? "failing"
+	                                              : "ok"));
+	json_object_set_new(root, "journal_error",
+	                    b->jerror[0] ? json_string(b->jerror) : json_null());
+	json_object_set_new(root, "not_stored", json_integer((json_int_t)b->not_stored));
 	return dump(root);
 }
 
