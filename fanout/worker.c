@@ -356,6 +356,15 @@ fanout_truthy(json_t *v)
 	}
 }
 
+/* A workload once read (fanout_read): views into its JSON. */
+typedef struct {
+	json_t *topic, *client; /* strings; client NULL for a fanout */
+	json_t *payload;        /* any JSON; NULL but for a fanout */
+	long ttl;               /* seconds; -1: not given (the default applies) */
+	const char *unique;     /* NULL: none (gearmand makes one up) */
+	int background;
+} fanout_work_t;
+
 /* ---- subscribe / unsubscribe ---- */
 
 /* Returns 1 if "<topic>_<client>" is one of our own functions, so that a
@@ -375,14 +384,12 @@ fanout_own_function(const char *topic, const char *client)
 
 static void fanout_announce(fanout_t *f, const char *topic);
 
+/* Reads a subscribe, register or unsubscribe workload j into w. Returns
+ * FANOUT_COMPLETE, or FANOUT_EXCEPTION with msg. */
 static fanout_status_t
-fanout_subunsub(fanout_t *f, fanout_fn_t fn, json_t *j, char *msg, size_t msglen)
+fanout_read_sub(fanout_fn_t fn, json_t *j, fanout_work_t *w, char *msg, size_t msglen)
 {
 	json_t *topic, *client, *ttl;
-	long ttl_s = __atomic_load_n(&f->default_ttl, __ATOMIC_RELAXED);
-	int64_t now = (int64_t)time(NULL);
-	char err[512];
-	int rc;
 
 	if (!json_is_object(j)) {
 		gh_err(msg, msglen, "must be a mapping");
@@ -422,8 +429,21 @@ fanout_subunsub(fanout_t *f, fanout_fn_t fn, json_t *j, char *msg, size_t msglen
 			       FANOUT_TTL_MAX);
 			return FANOUT_EXCEPTION;
 		}
-		ttl_s = (long)json_integer_value(ttl);
+		w->ttl = (long)json_integer_value(ttl);
 	}
+	w->topic = topic;
+	w->client = client;
+	return FANOUT_COMPLETE;
+}
+
+static fanout_status_t
+fanout_subunsub(fanout_t *f, fanout_fn_t fn, const fanout_work_t *w, char *msg, size_t msglen)
+{
+	json_t *topic = w->topic, *client = w->client;
+	long ttl_s = w->ttl >= 0 ? w->ttl : __atomic_load_n(&f->default_ttl, __ATOMIC_RELAXED);
+	int64_t now = (int64_t)time(NULL);
+	char err[512];
+	int rc;
 
 	err[0] = '\0';
 	if (fn == FN_UNSUBSCRIBE)
@@ -701,16 +721,12 @@ fanout_submit(fanout_t *f, const store_list_t *subs, const char *topic, const ch
 	}
 }
 
+/* Reads a fanout workload j into w. Returns FANOUT_COMPLETE, or
+ * FANOUT_EXCEPTION with msg. */
 static fanout_status_t
-fanout_fanout(fanout_t *f, json_t *j, char **out, size_t *outlen, char *msg, size_t msglen)
+fanout_read_fanout(json_t *j, fanout_work_t *w, char *msg, size_t msglen)
 {
 	json_t *topic, *payload, *unique, *bg;
-	const char *unique_s = NULL, *payload_s;
-	char *payload_dump = NULL, err[512] = "";
-	size_t plen, errors;
-	store_list_t subs;
-	fanout_copy_t *copies;
-	int background;
 
 	if (!json_is_object(j)) {
 		gh_err(msg, msglen, "must be a JSON mapping.");
@@ -746,10 +762,26 @@ fanout_fanout(fanout_t *f, json_t *j, char **out, size_t *outlen, char *msg, siz
 		}
 		/* An empty unique is none, as with gearhorn: gearmand makes one up. */
 		if (json_string_length(unique) > 0)
-			unique_s = json_string_value(unique);
+			w->unique = json_string_value(unique);
 	}
 	bg = json_object_get(j, "background");
-	background = bg != NULL && fanout_truthy(bg);
+	w->background = bg != NULL && fanout_truthy(bg);
+	w->topic = topic;
+	w->payload = payload;
+	return FANOUT_COMPLETE;
+}
+
+static fanout_status_t
+fanout_fanout(fanout_t *f, const fanout_work_t *w, char **out, size_t *outlen, char *msg,
+              size_t msglen)
+{
+	json_t *topic = w->topic, *payload = w->payload;
+	const char *unique_s = w->unique, *payload_s;
+	char *payload_dump = NULL, err[512] = "";
+	size_t plen, errors;
+	store_list_t subs;
+	fanout_copy_t *copies;
+	int background = w->background;
 
 	if (json_is_string(payload)) {
 		payload_s = json_string_value(payload);
@@ -890,12 +922,48 @@ fanout_housekeeping(fanout_t *f)
 
 /* ---- dispatch ---- */
 
+/* Reads the workload of fn (not FN_MATCHMAKING; len bytes at data,
+ * borrowed) into w. Returns the JSON that w points into (caller owns it),
+ * or NULL with msg. */
+static json_t *
+fanout_read(fanout_fn_t fn, const void *data, size_t len, fanout_work_t *w, char *msg,
+            size_t msglen)
+{
+	json_t *j = fanout_parse(data, len, msg, msglen);
+	fanout_status_t st;
+
+	if (j == NULL)
+		return NULL;
+	memset(w, 0, sizeof(*w));
+	w->ttl = -1;
+	st = fn == FN_FANOUT ? fanout_read_fanout(j, w, msg, msglen)
+	                     : fanout_read_sub(fn, j, w, msg, msglen);
+	if (st != FANOUT_COMPLETE) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+/* The function of the workloads named fn; FN_COUNT if none is. */
+static fanout_fn_t
+fanout_fn_lookup(const char *fn)
+{
+	int i;
+
+	for (i = 0; i < FN_MATCHMAKING; i++)
+		if (strcmp(fn, fanout_fn_names[i]) == 0)
+			return (fanout_fn_t)i;
+	return FN_COUNT;
+}
+
 static fanout_status_t
 fanout_dispatch(fanout_t *f, fanout_fn_t fn, const void *data, size_t len, char **out,
                 size_t *outlen)
 {
 	char msg[1024] = "";
 	fanout_status_t st;
+	fanout_work_t w;
 	json_t *j;
 
 	*out = NULL;
@@ -904,13 +972,13 @@ fanout_dispatch(fanout_t *f, fanout_fn_t fn, const void *data, size_t len, char 
 		fanout_matchmaking(f, data, len);
 		return FANOUT_COMPLETE;
 	}
-	j = fanout_parse(data, len, msg, sizeof(msg));
+	j = fanout_read(fn, data, len, &w, msg, sizeof(msg));
 	if (j == NULL)
 		st = FANOUT_EXCEPTION;
 	else if (fn == FN_FANOUT)
-		st = fanout_fanout(f, j, out, outlen, msg, sizeof(msg));
+		st = fanout_fanout(f, &w, out, outlen, msg, sizeof(msg));
 	else
-		st = fanout_subunsub(f, fn, j, msg, sizeof(msg));
+		st = fanout_subunsub(f, fn, &w, msg, sizeof(msg));
 	json_decref(j);
 	if (st == FANOUT_EXCEPTION && *out == NULL) {
 		/* Bad input (or a store error): one line in the log, the message to
@@ -935,14 +1003,28 @@ fanout_dispatch(fanout_t *f, fanout_fn_t fn, const void *data, size_t len, char 
 fanout_status_t
 fanout_handle(fanout_t *f, const char *fn, const void *data, size_t len, char **out, size_t *outlen)
 {
-	int i;
+	fanout_fn_t i = fanout_fn_lookup(fn);
 
-	for (i = 0; i < FN_MATCHMAKING; i++)
-		if (strcmp(fn, fanout_fn_names[i]) == 0)
-			return fanout_dispatch(f, (fanout_fn_t)i, data, len, out, outlen);
+	if (i != FN_COUNT)
+		return fanout_dispatch(f, i, data, len, out, outlen);
 	*out = gh_asprintf("unknown function %s", fn);
 	*outlen = strlen(*out);
 	return FANOUT_EXCEPTION;
+}
+
+int
+fanout_check_workload(const char *fn, const void *data, size_t len, char *msg, size_t msglen)
+{
+	fanout_fn_t i = fanout_fn_lookup(fn);
+	fanout_work_t w;
+	json_t *j;
+
+	if (i == FN_COUNT)
+		return gh_err(msg, msglen, "unknown function %s", fn);
+	if ((j = fanout_read(i, data, len, &w, msg, msglen)) == NULL)
+		return -1;
+	json_decref(j);
+	return 0;
 }
 
 static void *

@@ -73,4 +73,11 @@ int fanout_run(fanout_t *f, volatile sig_atomic_t *stop);
 fanout_status_t fanout_handle(fanout_t *f, const char *fn, const void *data, size_t len, char **out,
                               size_t *outlen);
 
+/* Reads a workload of function fn (NUL-terminated) as fanout_handle does
+ * before it touches the store or gearmand: the JSON, and the type and the
+ * limits of every key. len bytes at data, borrowed. Needs no worker, so it
+ * may run in any thread. Returns 0 if fanout_handle would act on the
+ * workload, or -1 with the message fanout_handle would answer in msg. */
+int fanout_check_workload(const char *fn, const void *data, size_t len, char *msg, size_t msglen);
+
 #endif

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -395,6 +396,8 @@ run_job(handler_t *h, json_t *spec, char **text, size_t *textlen)
 		if (fn == NULL)
 			return bad_job(text, textlen, "no callable \"%s\" in the builtin module",
 			               callable);
+	} else if (h == NULL) {
+		return set_text(text, textlen, HANDLER_OK, ""); /* checking: no module is loaded */
 	} else {
 		void *dl = module_load(h, module, err, sizeof(err));
 		char *sym;
@@ -412,6 +415,8 @@ run_job(handler_t *h, json_t *spec, char **text, size_t *textlen)
 		}
 		free(sym);
 	}
+	if (h == NULL)
+		return set_text(text, textlen, HANDLER_OK, ""); /* checking: nothing is run */
 
 	args = args ? json_incref(args) : json_array();
 	kwargs = kwargs ? json_incref(kwargs) : json_object();
@@ -722,8 +727,9 @@ run_exec(handler_t *h, json_t *spec, char **text, size_t *textlen)
 	return st;
 }
 
-handler_status_t
-handler_run(handler_t *h, const char *body, size_t len, char **text, size_t *textlen)
+/* handler_run, or with h NULL handler_check_job: the same reading, nothing run. */
+static handler_status_t
+job_body(handler_t *h, const char *body, size_t len, char **text, size_t *textlen)
 {
 	json_t *job, *spec;
 	json_error_t jerr;
@@ -744,10 +750,24 @@ handler_run(handler_t *h, const char *body, size_t len, char **text, size_t *tex
 	if (strcmp(verb, "run") == 0)
 		st = run_job(h, spec, text, textlen);
 	else if (strcmp(verb, "exec") == 0)
-		st = run_exec(h, spec, text, textlen);
+		st = h != NULL ? run_exec(h, spec, text, textlen)
+		               : set_text(text, textlen, HANDLER_OK, "");
 	else
 		st = bad_job(text, textlen, "unknown job verb \"%.64s\" (expected run or exec)",
 		             verb);
 	json_decref(job);
 	return st;
+}
+
+handler_status_t
+handler_run(handler_t *h, const char *body, size_t len, char **text, size_t *textlen)
+{
+	assert(h != NULL);
+	return job_body(h, body, len, text, textlen);
+}
+
+handler_status_t
+handler_check_job(const char *body, size_t len, char **text, size_t *textlen)
+{
+	return job_body(NULL, body, len, text, textlen);
 }

@@ -38,4 +38,14 @@ int handler_check_program(const char *item, char *err, size_t errlen);
 handler_status_t handler_run(handler_t *h, const char *body, size_t len, char **text,
                              size_t *textlen);
 
+/* Reads the job body (len bytes at body, borrowed) as handler_run does
+ * before it runs anything: the JSON, ["run" or "exec", {...}], and for "run"
+ * the callable, the path, the types of the arguments and, in the builtin
+ * module, the callable's name. Loads no module and starts nothing: an
+ * "exec" job's fields and a module's symbol are checked only when it runs.
+ * Sets *text (caller owns it, NUL-terminated, never NULL) and *textlen.
+ * Returns HANDLER_OK with an empty text, or HANDLER_BAD_JOB with the text
+ * handler_run would answer. */
+handler_status_t handler_check_job(const char *body, size_t len, char **text, size_t *textlen);
+
 #endif
