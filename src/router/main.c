@@ -216,6 +216,7 @@ on_hup(loop_t *loop, int signo, void *arg)
 	router_t *r = arg;
 	conf_t *c;
 	broker_conf_t bc;
+	char err[256];
 
 	GH_UNUSED(loop);
 	GH_UNUSED(signo);
@@ -225,6 +226,9 @@ on_hup(loop_t *loop, int signo, void *arg)
 	router_broker_conf(c, &bc);
 	broker_configure(r->broker, &bc);
 	r->max_message_size = (size_t)conf_get_int(c, "router", "max_message_size");
+	for (int ep = 0; ep < BROKER_ENDPOINTS; ep++)
+		if (wire_set_max_frame(r->sock[ep], r->max_message_size, err, sizeof(err)) != 0)
+			log_warn("reload: %s: %s", ep_keys[ep], err);
 	conf_destroy(&r->conf);
 	r->conf = c;
 	log_notice("configuration reloaded");
@@ -333,7 +337,11 @@ router_bind_admin(router_t *r, void *sock, const char *ep)
 }
 
 /* The ZAP handler, bound before any CURVE socket: libzmq lets every key
- * in while none is. Returns 0 or an exit status after logging why. */
+ * in while none is. Its socket has no ZMQ_MAXMSGSIZE: it is inproc, which
+ * libzmq does not bound, and its requests are built by libzmq from
+ * handshakes that the endpoints' own limit bounds (wire_recv keeps at most
+ * CURVE_ZAP_MAX bytes of one). Returns 0 or an exit status after logging
+ * why. */
 static int
 router_open_zap(router_t *r)
 {
@@ -370,9 +378,11 @@ router_open(router_t *r)
 	for (int ep = 0; ep < BROKER_ENDPOINTS; ep++) {
 		r->endpoint[ep] = gh_strdup(conf_get(r->conf, "router", ep_keys[ep]));
 		r->sock[ep] = wire_socket_new(r->ctx, ZMQ_ROUTER, ROUTER_HWM, err, sizeof(err));
-		if (!r->sock[ep] || (access_on(r->access) &&
-		                     curve_server_apply(r->sock[ep], access_secret_key(r->access),
-		                                        ep_keys[ep], err, sizeof(err)) != 0)) {
+		if (!r->sock[ep] ||
+		    wire_set_max_frame(r->sock[ep], r->max_message_size, err, sizeof(err)) != 0 ||
+		    (access_on(r->access) &&
+		     curve_server_apply(r->sock[ep], access_secret_key(r->access), ep_keys[ep], err,
+		                        sizeof(err)) != 0)) {
 			log_error("cannot open the %s: %s", ep_keys[ep], err);
 			return EX_SOFTWARE;
 		}
