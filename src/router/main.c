@@ -58,12 +58,28 @@ typedef struct {
 	size_t max_message_size;
 } router_t;
 
+/* The default of [router] max_bytes_total: a quarter of the physical
+ * memory (in a container, sysconf reports the host's); 1 GiB if unknown. */
+static size_t
+router_default_bytes(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+
+	if (pages <= 0 || page <= 0)
+		return (size_t)1 << 30;
+	return (size_t)pages / 4 * (size_t)page;
+}
+
 static void
 router_broker_conf(const conf_t *c, broker_conf_t *bc)
 {
 	memset(bc, 0, sizeof(*bc));
 	bc->max_length = conf_get_int(c, "router", "max_length");
 	bc->max_waiting = conf_get_int(c, "router", "max_waiting");
+	bc->max_bytes = (size_t)conf_get_int(c, "router", "max_bytes");
+	bc->max_bytes_total = (size_t)conf_get_int(c, "router", "max_bytes_total");
+	if (bc->max_bytes_total == 0)
+		bc->max_bytes_total = router_default_bytes();
 	bc->hb_interval_ms = (uint64_t)conf_get_int(c, "router", "heartbeat_interval") * 1000;
 	bc->hb_timeout_ms = (uint64_t)conf_get_int(c, "router", "heartbeat_timeout") * 1000;
 	bc->default_queue = conf_get(c, "router", "default_queue");
