@@ -16,6 +16,9 @@
 #include <unistd.h>
 
 #include <zmq.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "access.h"
 #include "broker.h"
@@ -32,6 +35,7 @@
 #define ROUTER_BATCH     64
 #define ROUTER_HWM       10000
 #define ROUTER_LINGER_MS 1000
+#define ROUTER_MMAP_MIN  (128 * 1024) /* bytes: larger blocks are mappings of their own */
 
 static const char *const ep_keys[BROKER_ENDPOINTS] = {"frontend", "backend", "admin"};
 
@@ -444,6 +448,20 @@ router_close(router_t *r)
 	access_destroy(&r->access);
 }
 
+/* Large blocks (job bodies, ZeroMQ frames) in mappings of their own, which
+ * go back to the system when they are freed. Otherwise glibc raises its
+ * mmap threshold to the largest block freed and keeps freed bodies in its
+ * heaps, and the router's memory would stay at its peak instead of
+ * following the bytes its jobs hold (max_bytes_total). */
+static void
+router_malloc_setup(void)
+{
+#ifdef __GLIBC__
+	if (mallopt(M_MMAP_THRESHOLD, ROUTER_MMAP_MIN) != 1)
+		log_warn("mallopt(M_MMAP_THRESHOLD) failed: freed jobs may stay in memory");
+#endif
+}
+
 /* Sockets, broker, journal and timer; then the loop until a signal or an
  * admin DISCONNECT stops it. Returns the exit status. */
 static int
@@ -452,6 +470,7 @@ router_run(router_t *r)
 	broker_conf_t bc;
 	int rc;
 
+	router_malloc_setup();
 	r->max_message_size = (size_t)conf_get_int(r->conf, "router", "max_message_size");
 	r->loop = startup_loop(on_stop_signal, on_hup, r);
 	if ((rc = router_open(r)) != 0)
