@@ -318,6 +318,15 @@ gslot_answer(bridge_t *b, const char *ref, gh_frame_t gen, gh_frame_t code, gh_f
 		         ref);
 		return;
 	}
+	if (gh_frame_is(code, "REPLY") && data.size > WIRE_FRAME_SLACK) {
+		/* A router closes the connection of a larger frame, unanswered
+		 * (wire_set_max_frame): refused here, as a job manager does. */
+		static const char big[] = "the gearman result is larger than 16 MiB";
+
+		log_info("job %s: result of %zu bytes too large", ref, data.size);
+		peer_send_error(b->peer, ref, "too-large", big, sizeof(big) - 1);
+		return;
+	}
 	if (gh_frame_is(code, "REPLY")) {
 		gh_uuid(id);
 		proto_msg_init(&r, PROTO_REPLY, id);

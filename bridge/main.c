@@ -212,6 +212,10 @@ bridge_read_gearman(bridge_t *b)
 
 /* The sockets: the inproc ROUTER of the slot and worker threads, the
  * workers' gearman and ZeroMQ ends, and the peer on the router backends.
+ * The ZeroMQ ends and the peer bound their frames (ZMQ_MAXMSGSIZE, see
+ * wire_set_max_frame); the inproc sockets need no bound: only the bridge's
+ * own threads reach them, with what came in through those ends or
+ * libgearman, and libzmq does not apply ZMQ_MAXMSGSIZE to inproc.
  * Returns EX_OK, or an exit status having logged why. */
 static int
 bridge_open(bridge_t *b)

@@ -30,7 +30,7 @@
 #include "wire.h"
 
 #define CLIENT_WAIT_MS     10000
-#define CLIENT_MAX_MESSAGE (256u << 20)
+#define CLIENT_MAX_MESSAGE WIRE_ROUTER_MAX_MESSAGE /* what a router may send */
 
 struct gearhorn_client {
 	void *ctx;
@@ -49,7 +49,8 @@ client_socket(void *ctx, const char *endpoints, const gearhorn_curve_t *keys, in
 
 	if (sock == NULL)
 		return NULL;
-	if (curve_client_apply(sock, keys, err, errlen) != 0 ||
+	if (wire_set_max_frame(sock, CLIENT_MAX_MESSAGE, err, errlen) != 0 ||
+	    curve_client_apply(sock, keys, err, errlen) != 0 ||
 	    wire_attach(sock, endpoints, 0, err, errlen) != 0) {
 		zmq_close(sock);
 		return NULL;

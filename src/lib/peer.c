@@ -127,7 +127,14 @@ connect_current(peer_t *p)
 	zmq_setsockopt(p->sock, ZMQ_SNDHWM, &p->cfg.hwm, sizeof(p->cfg.hwm));
 	zmq_setsockopt(p->sock, ZMQ_RCVHWM, &p->cfg.hwm, sizeof(p->cfg.hwm));
 	zmq_setsockopt(p->sock, ZMQ_ROUTING_ID, p->identity, GH_UUID_LEN);
-	if (curve_client_apply(p->sock, &p->cfg.curve, err, sizeof(err)) != 0) {
+	/* Whatever a router may send, so that none we trust drops us; a frame
+	 * past that is no router's. */
+	if (wire_set_max_frame(p->sock,
+	                       p->cfg.max_message > WIRE_ROUTER_MAX_MESSAGE
+	                           ? p->cfg.max_message
+	                           : WIRE_ROUTER_MAX_MESSAGE,
+	                       err, sizeof(err)) != 0 ||
+	    curve_client_apply(p->sock, &p->cfg.curve, err, sizeof(err)) != 0) {
 		log_error("%s: %s", ep, err);
 		zmq_close(p->sock);
 		p->sock = NULL;

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -257,6 +258,21 @@ wire_socket_new(void *ctx, int type, int hwm, char *err, size_t errlen)
 		return NULL;
 	}
 	return sock;
+}
+
+int
+wire_set_max_frame(void *sock, size_t max_bytes, char *err, size_t errlen)
+{
+	int64_t ceiling = (int64_t)max_bytes + (int64_t)WIRE_FRAME_SLACK;
+
+	if (zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &ceiling, sizeof(ceiling)) < 0) {
+		int e = errno;
+
+		gh_err(err, errlen, "zmq_setsockopt ZMQ_MAXMSGSIZE: %s", zmq_strerror(e));
+		errno = e;
+		return -1;
+	}
+	return 0;
 }
 
 int

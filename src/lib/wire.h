@@ -29,6 +29,15 @@
 
 #define WIRE_MAX_FRAMES  32
 #define WIRE_SMALL_FRAME 256 /* bytes: kept even past max_bytes (a trailing msgid) */
+/* bytes: a frame up to max_bytes + WIRE_FRAME_SLACK is read (and emptied
+ * past max_bytes, see wire_recv); a larger one drops its connection (see
+ * wire_set_max_frame). 16 MiB: a job manager's largest result. */
+#define WIRE_FRAME_SLACK (16u << 20)
+/* bytes: the largest message a router may be set to pass (the top of
+ * [router] max_message_size): a program that connects to routers reads
+ * frames up to this + WIRE_FRAME_SLACK, so that no router it trusts can
+ * make it drop the connection. */
+#define WIRE_ROUTER_MAX_MESSAGE (256u << 20)
 
 /* One received multipart message. Frames are ZeroMQ messages, so large
  * ones are reference-counted and forwarding them copies no bytes. */
@@ -53,6 +62,17 @@ typedef struct {
  * ETERM, ...; m then holds no frames). Caller owns m's frames and must call
  * wire_msg_close(). */
 int wire_recv(void *sock, wire_msg_t *m, size_t max_bytes, int flags);
+
+/* Sets ZMQ_MAXMSGSIZE on sock to the hard ceiling that goes with a
+ * wire_recv limit of max_bytes: max_bytes + WIRE_FRAME_SLACK. libzmq
+ * checks it against each frame as its size arrives, before it allocates the
+ * frame; a frame over it ends the connection (the peer sees it close, as if
+ * the network failed, and its DEALER reconnects) and nothing of that message
+ * reaches the socket. So frames up to the ceiling can still be answered (a
+ * too-large error), and no frame above it is ever held. It applies to
+ * connections made after the call. libzmq does not apply it to inproc://,
+ * which has no wire. Returns 0, or -1 with errno and err. */
+int wire_set_max_frame(void *sock, size_t max_bytes, char *err, size_t errlen);
 
 /* Releases m's frames; m stays valid and empty, so a second call is a
  * no-op. m must have been filled by wire_recv. */

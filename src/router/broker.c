@@ -334,10 +334,43 @@ job_dequeue(broker_t *b, bjob_t *j)
 	j->state = 0;
 }
 
+/* Counts j's bytes against its queue and the router, from its acceptance
+ * until job_drop. */
+static void
+job_charge(broker_t *b, bjob_t *j, size_t bytes)
+{
+	j->bytes = bytes;
+	j->queue->bytes += bytes;
+	b->nbytes += bytes;
+}
+
+/* Whether a job of bytes more would pass a byte limit of q or of the
+ * router: writes the refusal into text and returns 1, or returns 0. */
+static int
+bytes_full(const broker_t *b, const bqueue_t *q, size_t bytes, char *text, size_t len)
+{
+	size_t total = b->conf.max_bytes_total, per_queue = b->conf.max_bytes;
+
+	if (per_queue && (bytes > per_queue || q->bytes > per_queue - bytes))
+		snprintf(text, len,
+		         "REQUEST: queue is full (max_bytes %zu: %zu held, this job %zu)",
+		         per_queue, q->bytes, bytes);
+	else if (total && (bytes > total || b->nbytes > total - bytes))
+		snprintf(text, len,
+		         "REQUEST: queue is full (max_bytes_total %zu: %zu held in all queues, "
+		         "this job %zu)",
+		         total, b->nbytes, bytes);
+	else
+		return 0;
+	return 1;
+}
+
 /* Removes j from the table and frees it; it must be on no list. */
 static void
 job_drop(broker_t *b, bjob_t *j)
 {
+	j->queue->bytes -= j->bytes;
+	b->nbytes -= j->bytes;
 	if (j->journaled && b->jdel)
 		b->jdel(b->jctx, j->msgid);
 	dict_del(b->jobs, j->msgid, strlen(j->msgid));
@@ -639,6 +672,7 @@ on_request(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m)
 	bworker_t *w;
 	bjob_t *j;
 	char text[256];
+	size_t bytes;
 	long max_waiting = b->conf.max_waiting > 0 ? b->conf.max_waiting : 10 * b->conf.max_length;
 
 	if (dict_get(b->jobs, m->msgid.data, m->msgid.size)) {
@@ -649,11 +683,18 @@ on_request(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m)
 	}
 	q = queue_get(b, m->queue.data, m->queue.size, 1);
 	w = queue_pick(q);
-	if (!w && ((long)(q->waiting.n + q->npending) >= b->conf.max_length ||
-	           (long)(b->nwaiting + b->pending.n) >= max_waiting)) {
+	bytes = BROKER_JOB_BYTES(idlen, m->msgid.size, m->headers.size, m->body.size);
+	if (!w && (long)(q->waiting.n + q->npending) >= b->conf.max_length)
+		snprintf(text, sizeof(text), "REQUEST: queue is full (max_length %ld: %zu waiting)",
+		         b->conf.max_length, q->waiting.n + q->npending);
+	else if (!w && (long)(b->nwaiting + b->pending.n) >= max_waiting)
+		snprintf(text, sizeof(text),
+		         "REQUEST: queue is full (max_waiting %ld: %zu waiting in all queues)",
+		         max_waiting, b->nwaiting + b->pending.n);
+	else if (!bytes_full(b, q, bytes, text, sizeof(text)))
+		text[0] = '\0';
+	if (text[0] != '\0') {
 		q->rejected++;
-		snprintf(text, sizeof(text), "REQUEST: queue is full (%zu waiting)",
-		         q->waiting.n + q->npending);
 		send_error(b, BROKER_FRONTEND, id, idlen, m->msgid.data, m->msgid.size,
 		           "queue-full", text);
 		return;
@@ -665,6 +706,7 @@ on_request(broker_t *b, const void *id, size_t idlen, const proto_msg_t *m)
 	j->clen = idlen;
 	j->msgid = gh_strndup(m->msgid.data, m->msgid.size);
 	j->queue = q;
+	job_charge(b, j, bytes);
 	j->hdr = m->hdr;
 	j->reply_requested = (m->hdr.flags & PROTO_H_REPLY_REQUESTED) != 0;
 	j->guarantee = (m->hdr.flags & PROTO_H_GUARANTEE) != 0;
@@ -1368,6 +1410,8 @@ broker_configure(broker_t *b, const broker_conf_t *conf)
 	b->conf.default_queue = b->default_queue;
 	if (b->conf.max_length < 1)
 		b->conf.max_length = 1;
+	if (b->conf.max_bytes == 0)
+		b->conf.max_bytes = b->conf.max_bytes_total / 10;
 	if (b->conf.hb_interval_ms == 0)
 		b->conf.hb_interval_ms = 3000;
 	if (b->conf.hb_timeout_ms == 0)
@@ -1505,6 +1549,8 @@ broker_restore(broker_t *b, const journal_job_t *job, uint64_t now_ms, int64_t w
 	j->clen = job->clen;
 	j->msgid = gh_strdup(job->msgid);
 	j->queue = queue_get(b, job->queue, qlen, 1);
+	/* Counted even past the limits: it was acknowledged. */
+	job_charge(b, j, BROKER_JOB_BYTES(job->clen, mlen, job->hlen, job->blen));
 	j->headers = gh_strndup(job->headers, job->hlen);
 	j->hlen = job->hlen;
 	proto_headers_parse(j->headers, j->hlen, &j->hdr, NULL);

@@ -21,6 +21,15 @@
 
 typedef struct broker broker_t;
 
+/* What a job counts against max_bytes and max_bytes_total: its client's
+ * identity, msgid, headers and body as the client sent them, and
+ * BROKER_JOB_OVERHEAD for the broker's record of it (which also covers the
+ * reply-requested header the broker may add). */
+#define BROKER_JOB_OVERHEAD 512
+#define BROKER_JOB_BYTES(idlen, msgidlen, hlen, blen)                             \
+	((size_t)(idlen) + (size_t)(msgidlen) + (size_t)(hlen) + (size_t)(blen) + \
+	 BROKER_JOB_OVERHEAD)
+
 /* The router's three endpoints. */
 enum { BROKER_FRONTEND = 0, BROKER_BACKEND = 1, BROKER_ADMIN = 2, BROKER_ENDPOINTS = 3 };
 
@@ -31,10 +40,16 @@ enum { BROKER_FRONTEND = 0, BROKER_BACKEND = 1, BROKER_ADMIN = 2, BROKER_ENDPOIN
 typedef int(broker_send_fn)(void *ctx, int endpoint, const void *identity, size_t idlen,
                             const gh_frame_t *frames, size_t n);
 
-/* Tunables; the ones marked (reload) may change with broker_configure. */
+/* Tunables; the ones marked (reload) may change with broker_configure.
+ * max_length and max_waiting count waiting jobs. max_bytes and
+ * max_bytes_total count the bytes of the jobs the broker holds, waiting and
+ * in flight: each job counts BROKER_JOB_BYTES(...) from its acceptance to
+ * its end. A REQUEST past any limit is refused with ERROR queue-full. */
 typedef struct {
 	long max_length;           /* (reload) waiting requests per queue */
 	long max_waiting;          /* (reload) waiting requests in all queues; 0: 10 x max_length */
+	size_t max_bytes;          /* (reload) bytes of one queue's jobs; 0: max_bytes_total / 10 */
+	size_t max_bytes_total;    /* (reload) bytes of all jobs; 0: no limit */
 	uint64_t hb_interval_ms;   /* (reload) */
 	uint64_t hb_timeout_ms;    /* (reload) */
 	const char *default_queue; /* (reload) for INFORM without queues; borrowed, copied */

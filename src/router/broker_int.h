@@ -42,6 +42,7 @@ typedef struct bjob {
 	uint64_t accepted_ms, dispatched_ms;
 	bworker_t *worker; /* in flight on */
 	int journaled;     /* written to the journal */
+	size_t bytes;      /* counted against the byte limits (BROKER_JOB_BYTES) */
 } bjob_t;
 
 typedef struct {
@@ -62,6 +63,7 @@ struct bqueue {
 	size_t nworkers, capworkers;
 	size_t inflight;
 	size_t npending; /* its jobs on the broker's pending list */
+	size_t bytes;    /* of its jobs, waiting and in flight */
 	uint64_t processed, failed, expired, rejected;
 	uint32_t *lat; /* ring of recent latencies (ms), allocated on first use */
 	size_t nlat, latpos;
@@ -100,6 +102,7 @@ struct broker {
 	dict_t *queues;     /* name -> bqueue_t */
 	dict_t *jobs;       /* client msgid -> bjob_t */
 	size_t nwaiting;
+	size_t nbytes; /* of all jobs, waiting and in flight */
 	size_t sched_rr;
 	uint64_t dispatch_seq;
 	uint64_t started_ms, now_ms, next_hb_ms, next_sweep_ms;

@@ -16,6 +16,9 @@
 #include <unistd.h>
 
 #include <zmq.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "access.h"
 #include "broker.h"
@@ -32,6 +35,7 @@
 #define ROUTER_BATCH     64
 #define ROUTER_HWM       10000
 #define ROUTER_LINGER_MS 1000
+#define ROUTER_MMAP_MIN  (128 * 1024) /* bytes: larger blocks are mappings of their own */
 
 static const char *const ep_keys[BROKER_ENDPOINTS] = {"frontend", "backend", "admin"};
 
@@ -60,12 +64,28 @@ typedef struct {
 	size_t max_message_size;
 } router_t;
 
+/* The default of [router] max_bytes_total: a quarter of the physical
+ * memory (in a container, sysconf reports the host's); 1 GiB if unknown. */
+static size_t
+router_default_bytes(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+
+	if (pages <= 0 || page <= 0)
+		return (size_t)1 << 30;
+	return (size_t)pages / 4 * (size_t)page;
+}
+
 static void
 router_broker_conf(const conf_t *c, broker_conf_t *bc)
 {
 	memset(bc, 0, sizeof(*bc));
 	bc->max_length = conf_get_int(c, "router", "max_length");
 	bc->max_waiting = conf_get_int(c, "router", "max_waiting");
+	bc->max_bytes = (size_t)conf_get_int(c, "router", "max_bytes");
+	bc->max_bytes_total = (size_t)conf_get_int(c, "router", "max_bytes_total");
+	if (bc->max_bytes_total == 0)
+		bc->max_bytes_total = router_default_bytes();
 	bc->hb_interval_ms = (uint64_t)conf_get_int(c, "router", "heartbeat_interval") * 1000;
 	bc->hb_timeout_ms = (uint64_t)conf_get_int(c, "router", "heartbeat_timeout") * 1000;
 	bc->default_queue = conf_get(c, "router", "default_queue");
@@ -233,6 +253,7 @@ on_hup(loop_t *loop, int signo, void *arg)
 	router_t *r = arg;
 	conf_t *c;
 	broker_conf_t bc;
+	char err[256];
 
 	GH_UNUSED(loop);
 	GH_UNUSED(signo);
@@ -242,6 +263,9 @@ on_hup(loop_t *loop, int signo, void *arg)
 	router_broker_conf(c, &bc);
 	broker_configure(r->broker, &bc);
 	r->max_message_size = (size_t)conf_get_int(c, "router", "max_message_size");
+	for (int ep = 0; ep < BROKER_ENDPOINTS; ep++)
+		if (wire_set_max_frame(r->sock[ep], r->max_message_size, err, sizeof(err)) != 0)
+			log_warn("reload: %s: %s", ep_keys[ep], err);
 	conf_destroy(&r->conf);
 	r->conf = c;
 	log_notice("configuration reloaded");
@@ -407,7 +431,11 @@ router_bind_admin(router_t *r, void *sock, const char *ep)
 }
 
 /* The ZAP handler, bound before any CURVE socket: libzmq lets every key
- * in while none is. Returns 0 or an exit status after logging why. */
+ * in while none is. Its socket has no ZMQ_MAXMSGSIZE: it is inproc, which
+ * libzmq does not bound, and its requests are built by libzmq from
+ * handshakes that the endpoints' own limit bounds (wire_recv keeps at most
+ * CURVE_ZAP_MAX bytes of one). Returns 0 or an exit status after logging
+ * why. */
 static int
 router_open_zap(router_t *r)
 {
@@ -444,9 +472,11 @@ router_open(router_t *r)
 	for (int ep = 0; ep < BROKER_ENDPOINTS; ep++) {
 		r->endpoint[ep] = gh_strdup(conf_get(r->conf, "router", ep_keys[ep]));
 		r->sock[ep] = wire_socket_new(r->ctx, ZMQ_ROUTER, ROUTER_HWM, err, sizeof(err));
-		if (!r->sock[ep] || (access_on(r->access) &&
-		                     curve_server_apply(r->sock[ep], access_secret_key(r->access),
-		                                        ep_keys[ep], err, sizeof(err)) != 0)) {
+		if (!r->sock[ep] ||
+		    wire_set_max_frame(r->sock[ep], r->max_message_size, err, sizeof(err)) != 0 ||
+		    (access_on(r->access) &&
+		     curve_server_apply(r->sock[ep], access_secret_key(r->access), ep_keys[ep], err,
+		                        sizeof(err)) != 0)) {
 			log_error("cannot open the %s: %s", ep_keys[ep], err);
 			return EX_SOFTWARE;
 		}
@@ -492,6 +522,20 @@ router_close(router_t *r)
 	access_destroy(&r->access);
 }
 
+/* Large blocks (job bodies, ZeroMQ frames) in mappings of their own, which
+ * go back to the system when they are freed. Otherwise glibc raises its
+ * mmap threshold to the largest block freed and keeps freed bodies in its
+ * heaps, and the router's memory would stay at its peak instead of
+ * following the bytes its jobs hold (max_bytes_total). */
+static void
+router_malloc_setup(void)
+{
+#ifdef __GLIBC__
+	if (mallopt(M_MMAP_THRESHOLD, ROUTER_MMAP_MIN) != 1)
+		log_warn("mallopt(M_MMAP_THRESHOLD) failed: freed jobs may stay in memory");
+#endif
+}
+
 /* Sockets, broker, journal and timer; then the loop until a signal or an
  * admin DISCONNECT stops it. Returns the exit status. */
 static int
@@ -500,6 +544,7 @@ router_run(router_t *r)
 	broker_conf_t bc;
 	int rc;
 
+	router_malloc_setup();
 	r->max_message_size = (size_t)conf_get_int(r->conf, "router", "max_message_size");
 	r->loop = startup_loop(on_stop_signal, on_hup, r);
 	if ((rc = router_open(r)) != 0)

@@ -87,6 +87,7 @@ broker_status_json(broker_t *b, uint64_t now_ms)
 			json_object_set_new(waiting, name, json_integer((json_int_t)q->waiting.n));
 		json_object_set_new(o, "waiting", json_integer((json_int_t)q->waiting.n));
 		json_object_set_new(o, "inflight", json_integer((json_int_t)q->inflight));
+		json_object_set_new(o, "bytes", json_integer((json_int_t)q->bytes));
 		json_object_set_new(o, "workers", json_integer((json_int_t)q->nworkers));
 		json_object_set_new(o, "processed", json_integer((json_int_t)q->processed));
 		json_object_set_new(o, "failed", json_integer((json_int_t)q->failed));
@@ -144,6 +145,11 @@ broker_status_json(broker_t *b, uint64_t now_ms)
 	json_object_set_new(root, "journal_error",
 	                    b->jerror[0] ? json_string(b->jerror) : json_null());
 	json_object_set_new(root, "not_stored", json_integer((json_int_t)b->not_stored));
+	/* The bytes of all jobs held, and the limits (0: none). */
+	json_object_set_new(root, "bytes", json_integer((json_int_t)b->nbytes));
+	json_object_set_new(root, "max_bytes", json_integer((json_int_t)b->conf.max_bytes));
+	json_object_set_new(root, "max_bytes_total",
+	                    json_integer((json_int_t)b->conf.max_bytes_total));
 	return dump(root);
 }
 
