@@ -413,14 +413,15 @@ open_loop(jm_t *jm)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-/* Forks the worker processes. Returns EX_OK, EX_CONFIG (a bad programs
- * item) or EX_OSERR. */
+/* Forks the worker processes. Returns EX_OK, or pool_new's status
+ * (EX_CONFIG for a bad programs item, else EX_OSERR). */
 static int
 start_pool(jm_t *jm)
 {
-	char err[1024], **dirs, **programs;
+	char **dirs, **programs;
 	size_t ndirs, nprograms;
 	pool_config_t pc;
+	gh_error_t e;
 
 	dirs = conf_get_list(jm->conf, SECTION, "handler_dirs", &ndirs);
 	programs = conf_get_list(jm->conf, SECTION, "programs", &nprograms);
@@ -441,12 +442,12 @@ start_pool(jm_t *jm)
 	if (pc.depth > JM_MAX_DEPTH)
 		pc.depth = JM_MAX_DEPTH;
 	pc.arg = jm;
-	jm->pool = pool_new(jm->loop, &pc, err, sizeof(err));
+	jm->pool = pool_new(jm->loop, &pc, &e);
 	conf_list_free(dirs, ndirs);
 	conf_list_free(programs, nprograms);
 	if (jm->pool == NULL) {
-		log_error("%s", err);
-		return strstr(err, "program") ? EX_CONFIG : EX_OSERR;
+		log_error("%s", e.text);
+		return e.status;
 	}
 	log_notice("started: %zu workers, queues %s, router %s", pc.workers, jm->queues_json,
 	           jm->routers[0]);
