@@ -103,9 +103,10 @@ queues_to_json(const char *spec, gh_error_t *e)
 			tok = colon ? colon + 1 : tok;
 			if (!proto_valid_name(tok, strlen(tok)) ||
 			    gh_strlcpy(q[n].name, tok, sizeof(q[n].name)) >= sizeof(q[n].name)) {
-				free(copy);
+				/* tok points into copy. */
 				gh_error_set(e, EX_CONFIG, "[%s] queues: bad queue name \"%.64s\"",
 				             SECTION, tok);
+				free(copy);
 				return NULL;
 			}
 			q[n++].weight = w;
