@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "handler.h"
@@ -126,7 +127,7 @@ start_waiting(size_t workers, long max_jobs, size_t depth, size_t max_waiting)
 	static char *const programs[] = {"cat=/bin/cat", "sh=/bin/sh", "missing=/nonexistent/prog"};
 	char *const dirs[] = {"/nonexistent-dir", moddir};
 	pool_config_t cfg;
-	char err[256];
+	gh_error_t e = {0, ""};
 
 	memset(&cfg, 0, sizeof(cfg));
 	memset(&res, 0, sizeof(res));
@@ -143,8 +144,8 @@ start_waiting(size_t workers, long max_jobs, size_t depth, size_t max_waiting)
 	cfg.done = on_done;
 	cfg.freed = on_freed;
 	loop = loop_new();
-	pool = pool_new(loop, &cfg, err, sizeof(err));
-	ck_assert_msg(pool != NULL, "pool_new: %s", err);
+	pool = pool_new(loop, &cfg, &e);
+	ck_assert_msg(pool != NULL, "pool_new: %s", e.text);
 	ck_assert_uint_eq(pool_idle(pool), workers);
 }
 
@@ -847,7 +848,10 @@ END_TEST
 
 START_TEST(test_program_items)
 {
+	static char *const bad[] = {"c/t=/bin/cat"};
 	char err[256];
+	pool_config_t cfg;
+	gh_error_t e = {0, ""};
 
 	ck_assert_int_eq(handler_check_program("cat=/bin/cat", err, sizeof(err)), 0);
 	ck_assert_int_eq(handler_check_program("cat", err, sizeof(err)), -1);
@@ -855,6 +859,18 @@ START_TEST(test_program_items)
 	ck_assert_int_eq(handler_check_program("cat=bin/cat", err, sizeof(err)), -1);
 	ck_assert_int_eq(handler_check_program("c/t=/bin/cat", err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "name must match"));
+	/* A pool with a bad item is a configuration error. */
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.workers = 1;
+	cfg.done = on_done;
+	cfg.returns = on_returned;
+	cfg.programs = bad;
+	cfg.nprograms = 1;
+	loop = loop_new();
+	ck_assert_ptr_null(pool_new(loop, &cfg, &e));
+	ck_assert_int_eq(e.status, EX_CONFIG);
+	ck_assert_ptr_nonnull(strstr(e.text, "name must match"));
+	loop_destroy(&loop);
 }
 END_TEST
 

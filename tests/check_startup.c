@@ -588,6 +588,62 @@ START_TEST(test_reload)
 }
 END_TEST
 
+/* A startup_check_fn that refuses the database "/refused" and copies the
+ * database it saw to arg (64 bytes). */
+static int
+check_database(const conf_t *c, void *arg, gh_error_t *e)
+{
+	const char *db = conf_get(c, "scheduler", "database");
+
+	/* The log is not open yet: the level is still the default. */
+	ck_assert_int_eq(log_get_level(), LOG_LEVEL_INFO);
+	gh_strlcpy(arg, db, 64);
+	if (strcmp(db, "/refused") == 0)
+		return gh_error_set(e, EX_CONFIG, "[scheduler] database: refused");
+	return 0;
+}
+
+START_TEST(test_begin_check)
+{
+	char *argv[] = {"gearhorn-test", "-c", "/dev/null", "-l", "debug", "-d", "/ok", NULL};
+	char *bad[] = {"gearhorn-test", "-c", "/dev/null", "-l", "debug", "-d", "/refused", NULL};
+	startup_t *st = startup_new(&test_program);
+	char seen[64] = "";
+	conf_t *c = NULL;
+
+	ck_assert_int_eq(startup_begin_check(st, count(bad), bad, check_database, seen, &c),
+	                 EX_CONFIG);
+	ck_assert_ptr_null(c);
+	ck_assert_str_eq(seen, "/refused");
+	ck_assert_int_eq(log_get_level(), LOG_LEVEL_INFO);
+	ck_assert_int_eq(startup_begin_check(st, count(argv), argv, check_database, seen, &c),
+	                 STARTUP_RUN);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_str_eq(conf_get(c, "scheduler", "database"), "/ok");
+	ck_assert_int_eq(log_get_level(), LOG_LEVEL_DEBUG);
+	conf_destroy(&c);
+	startup_destroy(&st);
+}
+END_TEST
+
+START_TEST(test_log_fail)
+{
+	FILE *logf = tmpfile();
+	gh_error_t e;
+	char *text;
+
+	ck_assert_ptr_nonnull(logf);
+	log_set_fd(fileno(logf));
+	gh_error_set(&e, EX_OSERR, "cannot %s", "fork");
+	ck_assert_int_eq(startup_log_fail(&e), EX_OSERR);
+	log_set_fd(2);
+	text = read_all(logf);
+	ck_assert_ptr_nonnull(strstr(text, "error: cannot fork\n"));
+	free(text);
+	fclose(logf);
+}
+END_TEST
+
 Suite *
 suite(void)
 {
@@ -613,6 +669,8 @@ suite(void)
 	tcase_add_test(tc, test_gearman_servers);
 	tcase_add_test(tc, test_log_settings);
 	tcase_add_test(tc, test_reload);
+	tcase_add_test(tc, test_begin_check);
+	tcase_add_test(tc, test_log_fail);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -2,18 +2,17 @@
  * jobmanager.c: gearhorn-jobmanager(8). Connects one DEALER to a router
  * backend, INFORMs it of the queues it serves, advertises one READY per idle
  * worker and runs each REQUEST in the prefork pool (pool.h), answering with
- * REPLY (result) or ERROR, then READY for the freed slot.
+ * REPLY (result) or ERROR, then READY for the freed slot. Start-up is the
+ * kit's (startup.h); the queues are checked before the log opens, and the
+ * CURVE keys read only once the worker processes have forked.
  */
 #include "config.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
-#include <unistd.h>
 
 #include <jansson.h>
 #include <zmq.h>
@@ -29,45 +28,42 @@
 #include "util.h"
 #include "wire.h"
 
-#define SECTION          "jobmanager"
-#define JM_HWM           100000
-#define JM_MAX_WAITING   10000
-#define JM_MAX_MESSAGE   (16u * 1024 * 1024 + 65536)
-#define JM_MAX_OVERRIDES 16
-#define JM_MAX_DEPTH     8 /* jobs one worker process holds, with prefetch */
+#define SECTION        "jobmanager"
+#define JM_HWM         100000
+#define JM_MAX_WAITING 10000
+#define JM_MAX_MESSAGE (16u * 1024 * 1024 + 65536)
+#define JM_MAX_DEPTH   8 /* jobs one worker process holds, with prefetch */
 
-extern char **environ;
+static const startup_option_t jm_options[] = {
+    {'r', "router", "LIST", "router", 0, "router backend endpoints, tried in order"},
+    {'Q', "queues", "QUEUES", "queues", 0, "queues: [[20,\"email\"]] or 20:email,10:default"},
+    {'j', "jobs", "N", "concurrent_jobs", 0, "worker processes (concurrent_jobs)"},
+};
+static const startup_program_t jm_program = {"gearhorn-jobmanager", SECTION, jm_options,
+                                             GH_ARRAY_LEN(jm_options)};
 
 typedef struct {
-	const char *config_path;
-	conf_override_t overrides[JM_MAX_OVERRIDES];
-	size_t noverrides;
-
+	startup_t *startup;
 	conf_t *conf;
-	char **routers; /* [jobmanager] router */
-	size_t nrouters;
 	loop_t *loop;
 	void *ctx;
 	peer_t *peer;
 	pool_t *pool;
-	char *queues_json;
+	char *queues_json; /* [jobmanager] queues as the INFORM JSON */
 	long timeout;
 	size_t prefetch; /* slots advertised beyond the worker processes */
 	int stopping, said_goodbye;
 	uint64_t grace_timer;
 } jm_t;
 
-/* Start-up (at the end of the file). */
-static conf_t *load_conf(jm_t *jm, char *err, size_t errlen);
-static void apply_log_level(const conf_t *c);
-
 /* Queues. */
 
 /* Turns "[[20,\"email\"],[10,\"default\"]]", "20:email,10:default" or
  * "email reports" (weight 10) into the INFORM queues JSON. Caller owns the
- * result; NULL with err on a bad spec. */
+ * result; NULL with EX_CONFIG "[jobmanager] queues: ..." in e on a bad
+ * spec. */
 static char *
-queues_to_json(const char *spec, char *err, size_t errlen)
+queues_to_json(const char *spec, gh_error_t *e)
 {
 	proto_queue_t q[PROTO_MAX_INFORM_QUEUES];
 	size_t n = 0, i;
@@ -81,7 +77,7 @@ queues_to_json(const char *spec, char *err, size_t errlen)
 		proto_err_t perr;
 		gh_frame_t f = {s, strlen(s)};
 		if (proto_parse_queues(f, q, GH_ARRAY_LEN(q), &n, &perr) == -1) {
-			gh_err(err, errlen, "queues: %s", perr.text);
+			gh_error_set(e, EX_CONFIG, "[%s] queues: %s", SECTION, perr.text);
 			return NULL;
 		}
 	} else {
@@ -92,8 +88,8 @@ queues_to_json(const char *spec, char *err, size_t errlen)
 			long w = 10;
 			if (n == GH_ARRAY_LEN(q)) {
 				free(copy);
-				gh_err(err, errlen, "queues: more than %d queues",
-				       PROTO_MAX_INFORM_QUEUES);
+				gh_error_set(e, EX_CONFIG, "[%s] queues: more than %d queues",
+				             SECTION, PROTO_MAX_INFORM_QUEUES);
 				return NULL;
 			}
 			if (colon != NULL) {
@@ -107,8 +103,10 @@ queues_to_json(const char *spec, char *err, size_t errlen)
 			tok = colon ? colon + 1 : tok;
 			if (!proto_valid_name(tok, strlen(tok)) ||
 			    gh_strlcpy(q[n].name, tok, sizeof(q[n].name)) >= sizeof(q[n].name)) {
+				/* tok points into copy. */
+				gh_error_set(e, EX_CONFIG, "[%s] queues: bad queue name \"%.64s\"",
+				             SECTION, tok);
 				free(copy);
-				gh_err(err, errlen, "queues: bad queue name \"%.64s\"", tok);
 				return NULL;
 			}
 			q[n++].weight = w;
@@ -116,7 +114,7 @@ queues_to_json(const char *spec, char *err, size_t errlen)
 		free(copy);
 	}
 	if (n == 0) {
-		gh_err(err, errlen, "queues: no queue given");
+		gh_error_set(e, EX_CONFIG, "[%s] queues: no queue given", SECTION);
 		return NULL;
 	}
 	arr = json_array();
@@ -353,25 +351,25 @@ on_stop_signal(loop_t *loop, int signo, void *arg)
 	return 0;
 }
 
+/* SIGHUP: log_level, timeout and the heartbeat settings apply at once, and
+ * kill_grace_period at the next stop; the keys of restart take a restart. */
 static int
 on_hup(loop_t *loop, int signo, void *arg)
 {
+	static const char *const restart[] = {
+	    "router",       "queues",   "concurrent_jobs",  "prefetch",         "max_job_count",
+	    "handler_dirs", "programs", "curve_secret_key", "curve_server_key", NULL};
 	jm_t *jm = arg;
-	char err[1024];
 	conf_t *c;
 
 	GH_UNUSED(loop);
 	GH_UNUSED(signo);
-	if ((c = load_conf(jm, err, sizeof(err))) == NULL) {
-		log_error("SIGHUP: configuration not reloaded: %s", err);
+	if ((c = startup_reload(jm->startup, jm->conf, restart)) == NULL)
 		return 0;
-	}
 	conf_destroy(&jm->conf);
 	jm->conf = c;
-	apply_log_level(c);
 	jm->timeout = conf_get_int(c, SECTION, "timeout");
-	peer_set_heartbeat(jm->peer, conf_get_int(c, SECTION, "heartbeat_interval") * 1000,
-	                   conf_get_int(c, SECTION, "heartbeat_timeout") * 1000);
+	startup_peer_heartbeat(jm->peer, c, SECTION);
 	log_notice("SIGHUP: reloaded log_level (%s), timeout (%ld s) and the heartbeat settings; "
 	           "other keys need a restart",
 	           log_level_name(log_get_level()), jm->timeout);
@@ -380,47 +378,42 @@ on_hup(loop_t *loop, int signo, void *arg)
 
 /* Set-up. */
 
-/* Reads what is set once at start: the routers, the queues (as the INFORM
- * JSON), the timeout and the prefetch. Returns EX_OK or EX_CONFIG. */
+/* Checks the queues before the log opens, and keeps them as the INFORM
+ * JSON (a startup_check_fn). */
 static int
+read_queues(const conf_t *c, void *arg, gh_error_t *e)
+{
+	jm_t *jm = arg;
+
+	jm->queues_json = queues_to_json(conf_get(c, SECTION, "queues"), e);
+	return jm->queues_json != NULL ? 0 : -1;
+}
+
+/* Reads what else is set once at start: the timeout and the prefetch. */
+static void
 read_settings(jm_t *jm)
 {
-	char err[1024];
-
-	jm->routers = conf_get_list(jm->conf, SECTION, "router", &jm->nrouters);
-	if (jm->nrouters == 0) {
-		log_error("[jobmanager] router: no endpoint given");
-		return EX_CONFIG;
-	}
-	jm->queues_json = queues_to_json(conf_get(jm->conf, SECTION, "queues"), err, sizeof(err));
-	if (jm->queues_json == NULL) {
-		log_error("[jobmanager] %s", err);
-		return EX_CONFIG;
-	}
 	jm->timeout = conf_get_int(jm->conf, SECTION, "timeout");
 	jm->prefetch = (size_t)conf_get_int(jm->conf, SECTION, "prefetch");
-	return EX_OK;
 }
 
 /* The event loop, with the signals it handles. */
 static void
 open_loop(jm_t *jm)
 {
-	jm->loop = loop_new();
-	loop_add_signal(jm->loop, SIGTERM, on_stop_signal, jm);
-	loop_add_signal(jm->loop, SIGINT, on_stop_signal, jm);
-	loop_add_signal(jm->loop, SIGHUP, on_hup, jm);
+	jm->loop = startup_loop(on_stop_signal, on_hup, jm);
 	signal(SIGPIPE, SIG_IGN);
 }
 
-/* Forks the worker processes. Returns EX_OK, EX_CONFIG (a bad programs
- * item) or EX_OSERR. */
+/* Forks the worker processes. Returns EX_OK, or pool_new's status
+ * (EX_CONFIG for a bad programs item, else EX_OSERR) having logged why. */
 static int
 start_pool(jm_t *jm)
 {
-	char err[1024], **dirs, **programs;
+	char **dirs, **programs;
 	size_t ndirs, nprograms;
 	pool_config_t pc;
+	gh_error_t e;
 
 	dirs = conf_get_list(jm->conf, SECTION, "handler_dirs", &ndirs);
 	programs = conf_get_list(jm->conf, SECTION, "programs", &nprograms);
@@ -441,26 +434,21 @@ start_pool(jm_t *jm)
 	if (pc.depth > JM_MAX_DEPTH)
 		pc.depth = JM_MAX_DEPTH;
 	pc.arg = jm;
-	jm->pool = pool_new(jm->loop, &pc, err, sizeof(err));
+	jm->pool = pool_new(jm->loop, &pc, &e);
 	conf_list_free(dirs, ndirs);
 	conf_list_free(programs, nprograms);
-	if (jm->pool == NULL) {
-		log_error("%s", err);
-		return strstr(err, "program") ? EX_CONFIG : EX_OSERR;
-	}
-	log_notice("started: %zu workers, queues %s, router %s", pc.workers, jm->queues_json,
-	           jm->routers[0]);
-	return EX_OK;
+	return jm->pool != NULL ? EX_OK : startup_log_fail(&e);
 }
 
-/* The ZeroMQ context and the connection to the routers (peer.h). Returns
- * EX_OK, EX_OSERR or EX_CONFIG (no endpoint could be connected). */
+/* The ZeroMQ context and the connection to the routers (peer.h), whose
+ * CURVE keys are read here, after the workers forked, and wiped once the
+ * peer holds them. Returns EX_OK, EX_OSERR or EX_CONFIG (a bad key, no
+ * endpoint could be connected). */
 static int
 connect_router(jm_t *jm)
 {
-	char err[1024];
 	peer_config_t pc;
-	gh_error_t cerr;
+	gh_error_t e;
 
 	if ((jm->ctx = zmq_ctx_new()) == NULL) {
 		log_error("zmq_ctx_new: %s", zmq_strerror(errno));
@@ -469,28 +457,14 @@ connect_router(jm_t *jm)
 	memset(&pc, 0, sizeof(pc));
 	pc.type = "worker";
 	pc.queues = jm->queues_json;
-	pc.endpoints = jm->routers;
-	pc.nendpoints = jm->nrouters;
-	pc.hb_interval_ms = conf_get_int(jm->conf, SECTION, "heartbeat_interval") * 1000;
-	pc.hb_timeout_ms = conf_get_int(jm->conf, SECTION, "heartbeat_timeout") * 1000;
 	pc.max_message = JM_MAX_MESSAGE;
 	pc.hwm = JM_HWM;
 	pc.message = on_message;
 	pc.registered = on_registered;
 	pc.lost = on_lost;
 	pc.arg = jm;
-	if (startup_curve(jm->conf, SECTION, &pc.curve, &cerr) != 0) {
-		log_error("%s", cerr.text);
-		return cerr.status;
-	}
-	jm->peer = peer_new(jm->loop, jm->ctx, &pc, err, sizeof(err));
-	/* The keys are wiped as soon as the socket holds them. */
-	explicit_bzero(&pc.curve, sizeof(pc.curve));
-	if (jm->peer == NULL) {
-		log_error("%s", err);
-		return EX_CONFIG;
-	}
-	return EX_OK;
+	jm->peer = startup_peer_new(jm->loop, jm->ctx, jm->conf, SECTION, "router", &pc, &e);
+	return jm->peer != NULL ? EX_OK : startup_log_fail(&e);
 }
 
 /* Runs until a stop signal has run its course. Returns EX_OK, or
@@ -500,6 +474,9 @@ run(jm_t *jm)
 {
 	int rc = EX_OK;
 
+	log_notice("started: %ld workers, queues %s, router %s",
+	           conf_get_int(jm->conf, SECTION, "concurrent_jobs"), jm->queues_json,
+	           peer_endpoint(jm->peer));
 	if (loop_run(jm->loop) == -1) {
 		log_error("event loop: %s", zmq_strerror(errno));
 		rc = EX_SOFTWARE;
@@ -521,19 +498,17 @@ teardown(jm_t *jm)
 	if (jm->ctx != NULL)
 		zmq_ctx_term(jm->ctx);
 	loop_destroy(&jm->loop);
-	conf_list_free(jm->routers, jm->nrouters);
-	free(jm->queues_json);
 }
 
 /* The job manager: set up, serve, tear down. The pool forks before the
- * ZeroMQ context exists, so that no worker inherits it. */
+ * ZeroMQ context exists and before the CURVE keys are read, so that no
+ * worker holds either. */
 static int
 jobmanager(jm_t *jm)
 {
 	int rc;
 
-	if ((rc = read_settings(jm)) != EX_OK)
-		goto out;
+	read_settings(jm);
 	open_loop(jm);
 	if ((rc = start_pool(jm)) != EX_OK)
 		goto out;
@@ -545,115 +520,42 @@ out:
 	return rc;
 }
 
-/* Start-up: configuration, logging and options. */
-
-static conf_t *
-load_conf(jm_t *jm, char *err, size_t errlen)
+/* A job manager with only its start-up made. Caller owns the result
+ * (jm_destroy). */
+static jm_t *
+jm_new(void)
 {
-	return conf_load_overrides(jm->config_path, environ, SECTION, jm->overrides, jm->noverrides,
-	                           err, errlen);
+	jm_t *jm = gh_calloc(1, sizeof(*jm));
+
+	jm->startup = startup_new(&jm_program);
+	return jm;
 }
 
+/* Frees what jm_new and the start-up made (jobmanager frees its own) and
+ * sets *self_p to NULL. Accepts NULL and a pointer to NULL. */
 static void
-apply_log_level(const conf_t *c)
+jm_destroy(jm_t **self_p)
 {
-	log_level_t lv = LOG_LEVEL_INFO;
+	jm_t *jm;
 
-	log_level_parse(conf_get(c, SECTION, "log_level"), &lv);
-	log_set_level(lv);
-}
-
-static void
-usage(FILE *f)
-{
-	fprintf(f,
-	        "usage: gearhorn-jobmanager [-hV] [-c file] [-j jobs] [-l level] [-Q queues]\n"
-	        "                           [-r endpoints]\n"
-	        "  -c, --config FILE      configuration file (default %s)\n"
-	        "  -r, --router LIST      router backend endpoints, tried in order\n"
-	        "  -Q, --queues QUEUES    queues: [[20,\"email\"]] or 20:email,10:default\n"
-	        "  -j, --jobs N           worker processes (concurrent_jobs)\n"
-	        "  -l, --log-level LEVEL  error, warn, notice, info or debug\n"
-	        "  -h, --help             show this help\n"
-	        "  -V, --version          show the version\n",
-	        conf_default_path());
+	if (self_p == NULL || (jm = *self_p) == NULL)
+		return;
+	free(jm->queues_json);
+	conf_destroy(&jm->conf);
+	startup_destroy(&jm->startup);
+	free(jm);
+	*self_p = NULL;
 }
 
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'},    {"router", required_argument, NULL, 'r'},
-	    {"queues", required_argument, NULL, 'Q'},    {"jobs", required_argument, NULL, 'j'},
-	    {"log-level", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0}};
-	jm_t jm;
-	char err[1024];
-	int c, rc;
+	jm_t *jm = jm_new();
+	int rc = startup_begin_check(jm->startup, argc, argv, read_queues, jm, &jm->conf);
 
-	memset(&jm, 0, sizeof(jm));
-	log_open("gearhorn-jobmanager", LOG_LEVEL_INFO, 0);
-	while ((c = getopt_long(argc, argv, "c:r:Q:j:l:hV", opts, NULL)) != -1) {
-		const char *key = NULL;
-		switch (c) {
-		case 'c':
-			jm.config_path = optarg;
-			break;
-		case 'r':
-			key = "router";
-			break;
-		case 'Q':
-			key = "queues";
-			break;
-		case 'j':
-			key = "concurrent_jobs";
-			break;
-		case 'l':
-			key = "log_level";
-			break;
-		case 'h':
-			usage(stdout);
-			return EX_OK;
-		case 'V':
-			printf("gearhorn-jobmanager %s (protocol %s)\n", PACKAGE_VERSION,
-			       PROTO_VERSION);
-			return EX_OK;
-		default:
-			usage(stderr);
-			return EX_USAGE;
-		}
-		if (key != NULL) {
-			if (jm.noverrides == JM_MAX_OVERRIDES) {
-				fprintf(stderr, "gearhorn-jobmanager: too many options\n");
-				return EX_USAGE;
-			}
-			jm.overrides[jm.noverrides].key = key;
-			jm.overrides[jm.noverrides].value = optarg;
-			jm.noverrides++;
-		}
-	}
-	if (optind < argc) {
-		usage(stderr);
-		return EX_USAGE;
-	}
-	if ((jm.conf = load_conf(&jm, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "gearhorn-jobmanager: %s\n", err);
-		return EX_CONFIG;
-	}
-	{
-		char *q = queues_to_json(conf_get(jm.conf, SECTION, "queues"), err, sizeof(err));
-		if (q == NULL) {
-			fprintf(stderr, "gearhorn-jobmanager: [jobmanager] %s\n", err);
-			conf_destroy(&jm.conf);
-			return EX_CONFIG;
-		}
-		free(q);
-	}
-	log_open("gearhorn-jobmanager", LOG_LEVEL_INFO,
-	         strcmp(conf_get(jm.conf, SECTION, "log_target"), "syslog") == 0);
-	apply_log_level(jm.conf);
-	rc = jobmanager(&jm);
-	conf_destroy(&jm.conf);
+	if (rc == STARTUP_RUN)
+		rc = jobmanager(jm);
+	jm_destroy(&jm);
 	log_close();
 	return rc;
 }

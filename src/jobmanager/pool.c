@@ -37,6 +37,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "handler.h"
@@ -843,7 +844,7 @@ on_sigchld(loop_t *loop, int signo, void *arg)
 }
 
 pool_t *
-pool_new(loop_t *loop, const pool_config_t *cfg, char *err, size_t errlen)
+pool_new(loop_t *loop, const pool_config_t *cfg, gh_error_t *e)
 {
 	pool_t *p;
 
@@ -861,26 +862,29 @@ pool_new(loop_t *loop, const pool_config_t *cfg, char *err, size_t errlen)
 	p->shared =
 	    mmap(NULL, sizeof(shared_t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (p->shared == MAP_FAILED) {
-		gh_err(err, errlen, "cannot map a shared page: %s", strerror(errno));
+		gh_error_set(e, EX_OSERR, "cannot map a shared page: %s", strerror(errno));
 		free(p);
 		return NULL;
 	}
 	memset(p->shared, 0, sizeof(*p->shared));
-	p->handler = handler_new(cfg->dirs, cfg->ndirs, cfg->programs, cfg->nprograms, err, errlen);
+	p->handler = handler_new(cfg->dirs, cfg->ndirs, cfg->programs, cfg->nprograms, e->text,
+	                         sizeof(e->text));
 	if (p->handler == NULL) {
+		e->status = EX_CONFIG;
 		munmap(p->shared, sizeof(shared_t));
 		free(p);
 		return NULL;
 	}
 	if (loop_add_signal(loop, SIGCHLD, on_sigchld, p) == -1) {
-		gh_err(err, errlen, "cannot watch SIGCHLD: %s", strerror(errno));
+		gh_error_set(e, EX_OSERR, "cannot watch SIGCHLD: %s", strerror(errno));
 		pool_destroy(&p);
 		return NULL;
 	}
 	loop_set_prepare(loop, on_prepare, p);
 	while (p->nlive < p->cfg.workers)
 		if (spawn(p) == -1) {
-			gh_err(err, errlen, "cannot start worker processes: %s", strerror(errno));
+			gh_error_set(e, EX_OSERR, "cannot start worker processes: %s",
+			             strerror(errno));
 			pool_destroy(&p);
 			return NULL;
 		}

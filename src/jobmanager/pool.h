@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "loop.h"
+#include "util.h"
 
 #define POOL_MAX_REF   128 /* bytes, a job reference (the request msgid) */
 #define POOL_MAX_DEPTH 64  /* jobs one worker may hold */
@@ -68,10 +69,11 @@ typedef struct {
 } pool_config_t;
 
 /* Creates the pool and forks its workers; registers SIGCHLD and the prepare
- * hook on loop (which is borrowed and must outlive the pool). Returns NULL
- * with err on failure (a bad programs item, fork failing for the first
- * worker). Caller owns the result. */
-pool_t *pool_new(loop_t *loop, const pool_config_t *cfg, char *err, size_t errlen);
+ * hook on loop (which is borrowed and must outlive the pool). Caller owns
+ * the result. Returns NULL with the status and the message in e: EX_CONFIG
+ * for a bad programs item; EX_OSERR when the shared page cannot be mapped,
+ * SIGCHLD cannot be watched or a worker cannot be started. */
+pool_t *pool_new(loop_t *loop, const pool_config_t *cfg, gh_error_t *e);
 
 /* Kills (SIGKILL) and reaps every worker without reporting their jobs, and
  * frees *self_p. Accepts NULL and clears it. */

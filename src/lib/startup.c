@@ -279,16 +279,7 @@ startup_fail(const startup_t *st, const gh_error_t *e)
 int
 startup_begin(startup_t *st, int argc, char **argv, conf_t **conf)
 {
-	gh_error_t e;
-	int rc;
-
-	*conf = NULL;
-	if ((rc = startup_args(st, argc, argv)) != STARTUP_RUN)
-		return rc;
-	if ((*conf = startup_conf(st, &e)) == NULL)
-		return startup_fail(st, &e);
-	startup_log_open(*conf, st->prog->section, st->prog->name);
-	return STARTUP_RUN;
+	return startup_begin_check(st, argc, argv, NULL, NULL, conf);
 }
 
 /* Warns that [section] key changed and takes a restart, if it did. */
@@ -493,4 +484,33 @@ startup_conf_file(const char *path, gh_error_t *e)
 	if (c == NULL)
 		e->status = EX_CONFIG;
 	return c;
+}
+
+/* ---- a daemon that checks its configuration before it runs ---- */
+
+int
+startup_begin_check(startup_t *st, int argc, char **argv, startup_check_fn *check, void *arg,
+                    conf_t **conf)
+{
+	gh_error_t e;
+	int rc;
+
+	*conf = NULL;
+	if ((rc = startup_args(st, argc, argv)) != STARTUP_RUN)
+		return rc;
+	if ((*conf = startup_conf(st, &e)) == NULL)
+		return startup_fail(st, &e);
+	if (check != NULL && check(*conf, arg, &e) != 0) {
+		conf_destroy(conf);
+		return startup_fail(st, &e);
+	}
+	startup_log_open(*conf, st->prog->section, st->prog->name);
+	return STARTUP_RUN;
+}
+
+int
+startup_log_fail(const gh_error_t *e)
+{
+	log_error("%s", e->text);
+	return e->status;
 }

@@ -98,7 +98,8 @@ int startup_fail(const startup_t *st, const gh_error_t *e);
 
 /* The first steps of a daemon: startup_args, startup_conf (an error goes
  * through startup_fail), then startup_log_open. Returns STARTUP_RUN with *conf set (caller owns
- * it), or the status to exit with (*conf NULL). */
+ * it), or the status to exit with (*conf NULL). startup_begin_check adds a
+ * check of the configuration. */
 int startup_begin(startup_t *st, int argc, char **argv, conf_t **conf);
 
 /* SIGHUP: loads the configuration as startup_conf does and applies the log
@@ -177,5 +178,22 @@ void startup_print_version(FILE *out, const char *name);
  * NULL: GEARHORN_CONFIG, else the default) and the environment. Caller owns
  * the result; NULL with EX_CONFIG and the message in e. */
 conf_t *startup_conf_file(const char *path, gh_error_t *e);
+
+/* A check of the configuration c (borrowed) that a program makes before it
+ * runs; arg is the caller's, borrowed. Returns 0, or -1 with the status and
+ * the message in e. */
+typedef int(startup_check_fn)(const conf_t *c, void *arg, gh_error_t *e);
+
+/* startup_begin with check(conf, arg, e) between the configuration and the
+ * log (check may be NULL): a refusal is written by startup_fail, as an
+ * error of startup_conf is, while the log still goes to stderr, and the
+ * configuration is freed. Returns STARTUP_RUN with *conf set (caller owns
+ * it), or the status to exit with (*conf NULL). */
+int startup_begin_check(startup_t *st, int argc, char **argv, startup_check_fn *check, void *arg,
+                        conf_t **conf);
+
+/* Logs e's message as an error and returns e->status: what startup_fail
+ * does for a program whose log is open. */
+int startup_log_fail(const gh_error_t *e);
 
 #endif
