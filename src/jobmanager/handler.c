@@ -290,6 +290,18 @@ set_value(char **text, size_t *textlen, json_t *value)
 static handler_status_t bad_job(char **text, size_t *textlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The length of the longest prefix of s, at most max bytes, that does not
+ * cut a UTF-8 character in two. */
+static int
+utf8_prefix(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max);
+
+	while (n > 0 && s[n] != '\0' && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--;
+	return (int)n;
+}
+
 static handler_status_t
 bad_job(char **text, size_t *textlen, const char *fmt, ...)
 {
@@ -753,8 +765,8 @@ job_body(handler_t *h, const char *body, size_t len, char **text, size_t *textle
 		st = h != NULL ? run_exec(h, spec, text, textlen)
 		               : set_text(text, textlen, HANDLER_OK, "");
 	else
-		st = bad_job(text, textlen, "unknown job verb \"%.64s\" (expected run or exec)",
-		             verb);
+		st = bad_job(text, textlen, "unknown job verb \"%.*s\" (expected run or exec)",
+		             utf8_prefix(verb, 64), verb);
 	json_decref(job);
 	return st;
 }

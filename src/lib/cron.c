@@ -84,7 +84,9 @@ parse_field(const field_t *f, const char *s, size_t len, uint64_t *bits, int *an
 				goto bad;
 			memcpy(buf, slash + 1, sl);
 			buf[sl] = '\0';
-			if (gh_parse_long(buf, 1, f->max + 1, &st) != 0)
+			/* Digits only: strtol would also take a sign or spaces. */
+			if (!isdigit((unsigned char)buf[0]) ||
+			    gh_parse_long(buf, 1, f->max + 1, &st) != 0)
 				goto bad;
 			step = (int)st;
 		} else {
@@ -144,9 +146,18 @@ cron_parse(const char *expr, cron_t *c, char *err, size_t errlen)
 		for (i = 0; i < GH_ARRAY_LEN(macros); i++) {
 			size_t ml = strlen(macros[i].name);
 
-			if (strncmp(p, macros[i].name, ml) == 0 &&
-			    (p[ml] == '\0' || isspace((unsigned char)p[ml])))
-				return cron_parse(macros[i].expr, c, err, errlen);
+			const char *rest = p + ml;
+
+			if (strncmp(p, macros[i].name, ml) != 0 ||
+			    (*rest != '\0' && !isspace((unsigned char)*rest)))
+				continue;
+			while (isspace((unsigned char)*rest))
+				rest++;
+			if (*rest != '\0')
+				return gh_err(err, errlen,
+				              "%s takes nothing after it, got \"%.20s\"",
+				              macros[i].name, rest);
+			return cron_parse(macros[i].expr, c, err, errlen);
 		}
 		return gh_err(err, errlen, "unknown shorthand \"%.20s\"", p);
 	}
