@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <libgearman-1.0/gearman.h>
+#include <libpq-fe.h>
 
 #include "lib/harness.h"
 #include "lib/check_main.h"
@@ -58,17 +59,52 @@ START_TEST(test_gearmand_round_trip)
 }
 END_TEST
 
+/* A private PostgreSQL cluster starts, answers a query over its Unix
+ * socket, and is gone once stopped by the postmaster's pid. */
+START_TEST(test_pg_round_trip)
+{
+	harness_pg_t pg;
+	PGconn *conn;
+	PGresult *res;
+	pid_t pid;
+	int rc = harness_pg_start(&pg);
+
+	ck_assert_int_eq(rc, 0);
+	ck_assert_int_gt(pg.pid, 0);
+	pid = pg.pid;
+	conn = PQconnectdb(pg.uri);
+	ck_assert_msg(PQstatus(conn) == CONNECTION_OK, "connect: %s", PQerrorMessage(conn));
+	res = PQexec(conn, "SELECT 40 + 2");
+	ck_assert_int_eq(PQresultStatus(res), PGRES_TUPLES_OK);
+	ck_assert_str_eq(PQgetvalue(res, 0, 0), "42");
+	PQclear(res);
+	PQfinish(conn);
+
+	harness_pg_stop(&pg, 0);
+	ck_assert_int_eq(pg.pid, 0);
+	ck_assert_int_eq(kill(pid, 0), -1);
+	ck_assert_int_eq(errno, ESRCH);
+}
+END_TEST
+
 Suite *
 suite(void)
 {
 	Suite *s = suite_create("harness");
 	TCase *tc = tcase_create("gearmand");
+	TCase *pg = tcase_create("postgresql");
 
-	if (harness_gearmand_path() == NULL)
-		gh_check_skip("gearmand not found");
+	if (harness_gearmand_path() == NULL && harness_pg_bindir() == NULL)
+		gh_check_skip("neither gearmand nor PostgreSQL found");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_free_port);
-	tcase_add_test(tc, test_gearmand_round_trip);
+	if (harness_gearmand_path() != NULL)
+		tcase_add_test(tc, test_gearmand_round_trip);
 	suite_add_tcase(s, tc);
+	if (harness_pg_bindir() != NULL) {
+		tcase_set_timeout(pg, 120);
+		tcase_add_test(pg, test_pg_round_trip);
+		suite_add_tcase(s, pg);
+	}
 	return s;
 }

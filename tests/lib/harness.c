@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -266,5 +267,174 @@ harness_gearmand_stop(harness_gearmand_t *g, int keep_dir)
 	if (!keep_dir && g->dir[0] != '\0') {
 		gh_tmpdir_remove(g->dir);
 		g->dir[0] = '\0';
+	}
+}
+
+const char *
+harness_pg_bindir(void)
+{
+	static char dir[512];
+	const char *env = getenv("PG_BINDIR"), *path = getenv("PATH");
+	char best[512] = "";
+	long best_version = -1;
+	DIR *d;
+	struct dirent *e;
+
+	if (env != NULL && *env != '\0') {
+		snprintf(dir, sizeof(dir), "%s", env);
+		return dir;
+	}
+	if ((d = opendir("/usr/lib/postgresql")) != NULL) {
+		while ((e = readdir(d)) != NULL) {
+			char initdb[512], pg_ctl[512];
+			long v = strtol(e->d_name, NULL, 10);
+
+			snprintf(initdb, sizeof(initdb), "/usr/lib/postgresql/%s/bin/initdb",
+			         e->d_name);
+			snprintf(pg_ctl, sizeof(pg_ctl), "/usr/lib/postgresql/%s/bin/pg_ctl",
+			         e->d_name);
+			if (e->d_name[0] == '.' || access(initdb, X_OK) != 0 ||
+			    access(pg_ctl, X_OK) != 0 || v <= best_version)
+				continue;
+			best_version = v;
+			snprintf(best, sizeof(best), "/usr/lib/postgresql/%s/bin", e->d_name);
+		}
+		closedir(d);
+	}
+	if (best[0] != '\0') {
+		snprintf(dir, sizeof(dir), "%s", best);
+		return dir;
+	}
+	while (path != NULL && *path != '\0') {
+		const char *end = strchr(path, ':');
+		size_t len = end != NULL ? (size_t)(end - path) : strlen(path);
+		char initdb[600], pg_ctl[600];
+
+		snprintf(dir, sizeof(dir), "%.*s", (int)len, path);
+		snprintf(initdb, sizeof(initdb), "%s/initdb", dir);
+		snprintf(pg_ctl, sizeof(pg_ctl), "%s/pg_ctl", dir);
+		if (len > 0 && access(initdb, X_OK) == 0 && access(pg_ctl, X_OK) == 0)
+			return dir;
+		path = end != NULL ? end + 1 : NULL;
+	}
+	return NULL;
+}
+
+/* Runs argv (argv[0] a full path), as the postgres user when we are root,
+ * with its output appended to the file log. Returns its exit status, or -1. */
+static int
+pg_run(char *const argv[], const char *log)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDONLY);
+		int out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		char *ru[32] = {"runuser", "-u", "postgres", "--"};
+		size_t i;
+
+		if (null >= 0)
+			dup2(null, 0);
+		if (out >= 0) {
+			dup2(out, 1);
+			dup2(out, 2);
+		}
+		if (geteuid() != 0)
+			execv(argv[0], argv);
+		for (i = 0; argv[i] != NULL && i + 5 < sizeof(ru) / sizeof(ru[0]); i++)
+			ru[i + 4] = argv[i];
+		ru[i + 4] = NULL;
+		execvp("runuser", ru);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int
+harness_pg_start(harness_pg_t *pg)
+{
+	const char *bin = harness_pg_bindir();
+	char initdb[600], pg_ctl[600], data[1100], log[1100], runlog[1100], opts[1200];
+	char pidfile[1200];
+	FILE *f;
+	long pid = 0;
+
+	memset(pg, 0, sizeof(*pg));
+	if (bin == NULL) {
+		fprintf(stderr, "harness: PostgreSQL (initdb, pg_ctl) is not installed\n");
+		return 1;
+	}
+	if (gh_tmpdir_make(pg->dir, sizeof(pg->dir), "pg") != 0) {
+		fprintf(stderr, "harness: mkdtemp: %s\n", strerror(errno));
+		return -1;
+	}
+	if (geteuid() == 0) {
+		/* PostgreSQL refuses to run as root: the cluster is postgres's. */
+		struct passwd *pw = getpwnam("postgres");
+
+		if (pw == NULL || chown(pg->dir, pw->pw_uid, pw->pw_gid) != 0) {
+			fprintf(stderr, "harness: running as root and there is no postgres user\n");
+			harness_pg_stop(pg, 0);
+			return 1;
+		}
+	}
+	snprintf(initdb, sizeof(initdb), "%s/initdb", bin);
+	snprintf(pg_ctl, sizeof(pg_ctl), "%s/pg_ctl", bin);
+	snprintf(data, sizeof(data), "%s/data", pg->dir);
+	snprintf(log, sizeof(log), "%s/postgres.log", pg->dir);
+	snprintf(runlog, sizeof(runlog), "%s/pg_ctl.log", pg->dir);
+	snprintf(opts, sizeof(opts), "-c listen_addresses='' -k %s -c fsync=off", pg->dir);
+	{
+		char *init_argv[] = {initdb, "-D",    data,        "-U", "postgres",
+		                     "-A",   "trust", "--no-sync", NULL};
+		char *start_argv[] = {pg_ctl, "-D", data, "-l", log,     "-w",
+		                      "-t",   "60", "-o", opts, "start", NULL};
+
+		if (pg_run(init_argv, runlog) != 0) {
+			fprintf(stderr, "harness: initdb failed (see %s)\n", runlog);
+			return -1;
+		}
+		if (pg_run(start_argv, runlog) != 0) {
+			fprintf(stderr, "harness: PostgreSQL did not start (see %s)\n", log);
+			return -1;
+		}
+	}
+	snprintf(pidfile, sizeof(pidfile), "%s/postmaster.pid", data);
+	if ((f = fopen(pidfile, "r")) != NULL) {
+		if (fscanf(f, "%ld", &pid) != 1)
+			pid = 0;
+		fclose(f);
+	}
+	if (pid <= 0) {
+		fprintf(stderr, "harness: no pid in %s\n", pidfile);
+		return -1;
+	}
+	pg->pid = (pid_t)pid;
+	snprintf(pg->uri, sizeof(pg->uri), "postgresql:///postgres?host=%s&user=postgres", pg->dir);
+	return 0;
+}
+
+void
+harness_pg_stop(harness_pg_t *pg, int keep_dir)
+{
+	if (pg->pid > 0) {
+		int i;
+
+		/* Not our child (pg_ctl started it): wait for it to be gone. */
+		kill(pg->pid, SIGINT);
+		for (i = 0; i < 200 && kill(pg->pid, 0) == 0; i++)
+			sleep_ms(50);
+		if (i == 200)
+			kill(pg->pid, SIGKILL);
+		pg->pid = 0;
+	}
+	if (!keep_dir && pg->dir[0] != '\0') {
+		gh_tmpdir_remove(pg->dir);
+		pg->dir[0] = '\0';
 	}
 }

@@ -34,4 +34,27 @@ void harness_gearmand_stop(harness_gearmand_t *g, int keep_dir);
  * to the terminating ".\n" line (caller owns), or NULL on error. */
 char *harness_gearmand_admin(const harness_gearmand_t *g, const char *command);
 
+typedef struct {
+	pid_t pid;      /* the postmaster's, from postmaster.pid; 0 when not running */
+	char dir[1024]; /* private directory: data/, the Unix socket, the logs */
+	char uri[1200]; /* postgresql:// URI of the database "postgres" over that socket */
+} harness_pg_t;
+
+/* The directory holding initdb and pg_ctl: $PG_BINDIR, else the newest
+ * /usr/lib/postgresql/N/bin (Debian's postgresql package), else the directory
+ * of pg_ctl on PATH. Borrowed (static); NULL when PostgreSQL is absent. */
+const char *harness_pg_bindir(void);
+
+/* Starts a private PostgreSQL cluster in a fresh directory (gh_tmpdir_make)
+ * listening on a Unix socket there only (listen_addresses=''), as the
+ * postgres user when we are root, and waits until it accepts connections.
+ * Returns 0; 1 when PostgreSQL (or, as root, the postgres user) is absent,
+ * which a test reports as a skip; -1 with a message on stderr. */
+int harness_pg_start(harness_pg_t *pg);
+
+/* Stops the cluster by the postmaster's pid (SIGINT, its fast shutdown, then
+ * SIGKILL after 10 s) and removes its directory unless keep_dir. Accepts a
+ * never-started pg. */
+void harness_pg_stop(harness_pg_t *pg, int keep_dir);
+
 #endif

@@ -30,6 +30,8 @@ gh_cleanup() {
 	for pid in "${GH_PIDS[@]}"; do
 		gh_stop_pid "$pid"
 	done
+	# PostgreSQL last, once its clients are gone: SIGINT is its fast shutdown.
+	[ -z "${GH_PG_PID:-}" ] || gh_stop_pid "$GH_PG_PID" INT
 	if [ "${GH_KEEP_TMP:-0}" = 1 ]; then
 		echo "harness: kept $GH_TMP" >&2
 	else
@@ -46,11 +48,12 @@ gh_require_input() { [ -e "$1" ] || gh_skip "$1 not found (is top_srcdir right?)
 
 gh_free_port() { "$top_builddir/tests/freeport"; }
 
-# Stops a process by pid: SIGTERM, then SIGKILL after 10 s; reaps it if it is our child.
+# Stops a process by pid: signal $2 (default TERM), then SIGKILL after 10 s;
+# reaps it if it is our child.
 gh_stop_pid() {
-	local pid=$1 i
+	local pid=$1 sig=${2:-TERM} i
 	kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
-	kill -TERM "$pid" 2>/dev/null || true
+	kill "-$sig" "$pid" 2>/dev/null || true
 	for i in $(seq 1 100); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
@@ -162,4 +165,72 @@ gh_start_gearmand() {
 		gh_stop_pid "$pid"
 	done
 	gh_fail "gearmand did not start"
+}
+
+# The directory holding initdb and pg_ctl: $PG_BINDIR, else the newest
+# /usr/lib/postgresql/*/bin (Debian's postgresql package), else PATH. Prints
+# nothing when PostgreSQL is not installed.
+gh_pg_bindir() {
+	local d
+	if [ -n "${PG_BINDIR:-}" ]; then
+		printf '%s\n' "$PG_BINDIR"
+		return
+	fi
+	for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+		[ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && { printf '%s\n' "$d"; return; }
+	done
+	d=$(command -v pg_ctl 2>/dev/null) && [ -x "$(dirname "$d")/initdb" ] && dirname "$d"
+}
+
+# Runs a command as the owner of the cluster: postgres when we are root
+# (PostgreSQL refuses to run as root), else ourselves.
+gh_pg_run() {
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+# Starts a private PostgreSQL cluster in $GH_TMP/pg, listening on a Unix
+# socket in that directory only (no TCP). Exits 77 (skip) when PostgreSQL is
+# absent. Sets GH_PG_DIR, GH_PG_PID (the postmaster's, from postmaster.pid)
+# and GH_PG_URI (postgresql:// to the database "gearhorn"); the cluster is
+# stopped by that pid on exit, after the processes in GH_PIDS (its clients).
+gh_start_postgres() {
+	local bin
+	bin=$(gh_pg_bindir)
+	[ -n "$bin" ] || gh_skip "PostgreSQL (initdb, pg_ctl) is not installed"
+	if [ "$(id -u)" = 0 ]; then
+		id postgres >/dev/null 2>&1 || gh_skip "running as root and there is no postgres user"
+		command -v runuser >/dev/null || gh_skip "running as root and there is no runuser"
+	fi
+	GH_PG_DIR=$GH_TMP/pg
+	mkdir -p "$GH_PG_DIR"
+	chmod 700 "$GH_PG_DIR"
+	if [ "$(id -u)" = 0 ]; then
+		chown postgres: "$GH_PG_DIR"
+		# postgres must reach the directory through ours.
+		chmod o+x "$GH_TMP"
+	fi
+	gh_pg_run "$bin/initdb" -D "$GH_PG_DIR/data" -U postgres -A trust --no-sync \
+		>"$GH_PG_DIR/initdb.log" 2>&1 || {
+		tail -n 20 "$GH_PG_DIR/initdb.log" >&2
+		gh_skip "initdb failed (see above)"
+	}
+	gh_pg_run "$bin/pg_ctl" -D "$GH_PG_DIR/data" -l "$GH_PG_DIR/postgres.log" -w -t 60 \
+		-o "-c listen_addresses='' -k $GH_PG_DIR -c fsync=off" start >/dev/null 2>&1 || {
+		tail -n 20 "$GH_PG_DIR/postgres.log" >&2
+		gh_fail "PostgreSQL did not start"
+	}
+	GH_PG_PID=$(head -n 1 "$GH_PG_DIR/data/postmaster.pid")
+	[ -n "$GH_PG_PID" ] || gh_fail "no postmaster.pid"
+	gh_pg_run "$bin/createdb" -h "$GH_PG_DIR" -U postgres gearhorn ||
+		gh_fail "createdb failed"
+	GH_PG_URI="postgresql:///gearhorn?host=$GH_PG_DIR&user=postgres"
+}
+
+# Runs psql (from the same directory as pg_ctl) against the private cluster.
+gh_psql() {
+	"$(gh_pg_bindir)/psql" -X -q -v ON_ERROR_STOP=1 -h "$GH_PG_DIR" -U postgres -d gearhorn "$@"
 }
