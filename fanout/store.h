@@ -1,5 +1,14 @@
 /*
- * store.h: the subscriber database of gearhorn-fanout, in SQLite.
+ * store.h: the subscriber database of gearhorn-fanout, in SQLite (the
+ * default, for one host) or in PostgreSQL (shared by workers on several
+ * hosts).
+ *
+ * The database is named by a path, an SQLite file, or by a PostgreSQL
+ * connection URI (postgresql://... or postgres://...); store.c hands each
+ * call to the engine (store_sqlite.c, store_pg.c), and every call below
+ * means the same on both. Each engine has its own numbered migrations,
+ * schema/fanout-NNN.sql and schema/fanout-pg-NNN.sql, in step: version N
+ * is the same schema on both.
  *
  * A subscription is the pair (topic, client_id) with an optional expiry
  * time. The schema comes from schema/fanout-NNN.sql, compiled in at build
@@ -7,12 +16,13 @@
  * version in PRAGMA user_version. The database runs in WAL mode with synchronous=NORMAL
  * and a busy timeout of 5 seconds, so several processes may share the file.
  * Every statement is prepared once in store_open and reused; names are only
- * ever bound as parameters, never spliced into SQL.
+ * ever bound as parameters, never spliced into SQL. (PostgreSQL: see
+ * store_pg.c; the version is kept in the table fanout_schema_version.)
  *
- * A store_t is one SQLite connection: use it from one thread at a time
+ * A store_t is one connection: use it from one thread at a time
  * (each worker thread opens its own). A connection from store_open_readonly
- * (gearhorn(1) reads the worker's file so) never writes, creates or migrates
- * the file: every call that would change it fails.
+ * (gearhorn(1) reads the worker's database so) never writes, creates or
+ * migrates it: every call that would change it fails.
  *
  * Times are Unix seconds supplied by the caller (now), so tests control
  * the clock. A subscription with expires_at <= now is expired: it is not
@@ -23,9 +33,11 @@
  * subscriptions may share one, or a fanout to one topic would reach the
  * other's subscriber ("a_b" + "c" and "a" + "b_c" both name a_b_c).
  * store_subscribe refuses the second (STORE_TAKEN), atomically with respect
- * to every other connection to the same database.
+ * to every other connection to the same database (SQLite: BEGIN IMMEDIATE;
+ * PostgreSQL: a transaction holding an advisory lock).
  *
- * A change is reported done only once it is where the next store_open of
+ * SQLite only (a PostgreSQL database has no file to lose): a change is
+ * reported done only once it is where the next store_open of
  * the path will find it. After each commit the store checks that the file
  * it has open (and its write-ahead log) is still the one at the path
  * (SQLITE_FCNTL_HAS_MOVED): if it was deleted, renamed or replaced, the
@@ -71,10 +83,12 @@ typedef struct {
 } store_subs_t;
 
 /* Opens (creating if needed) the database at path and brings its schema up
- * to date. path is borrowed. Caller owns the result (store_destroy); NULL
+ * to date. path (a file, or a PostgreSQL URI whose database must exist) is
+ * borrowed. Caller owns the result (store_destroy); NULL
  * on error with the reason in err, e.g. "cannot open PATH: unable to open
- * database file" or "PATH: schema version 7 is newer than this program
- * knows (1)". */
+ * database file", "cannot connect to the PostgreSQL database: ..." (never
+ * the URI, which may hold a password) or "PATH: schema version 7 is newer
+ * than this program knows (1)". */
 store_t *store_open(const char *path, char *err, size_t errlen);
 
 /* Opens the existing database at path read-only: no file is created, no
@@ -85,14 +99,17 @@ store_t *store_open(const char *path, char *err, size_t errlen);
  * fanout database this program can read ("PATH: file is not a database",
  * "PATH: not a fanout database (schema version 0)", "PATH: schema version 7
  * is newer than this program knows (1)"); else the system's reason why the
- * file cannot be opened, "cannot open PATH: ...". */
+ * file cannot be opened, "cannot open PATH: ..." (PostgreSQL: ECONNREFUSED,
+ * "cannot connect to the PostgreSQL database: ..."; EINVAL as above, with
+ * every transaction read-only). */
 store_t *store_open_readonly(const char *path, char *err, size_t errlen);
 
 /* Finalizes the statements, closes the connection, frees *self_p and sets
  * it to NULL. Accepts NULL and a pointer to NULL. */
 void store_destroy(store_t **self_p);
 
-/* Returns the schema version of the open database (PRAGMA user_version). */
+/* Returns the schema version of the open database (PRAGMA user_version, or
+ * the highest row of fanout_schema_version), or -1 on error. */
 int store_schema_version(store_t *s);
 
 /* Returns the number of schema versions this program knows. */

@@ -1,6 +1,8 @@
 /*
- * check_store: the SQLite subscriber store of gearhorn-fanout and its
- * subscriber cache, on real database files in a private directory.
+ * check_store: the subscriber store of gearhorn-fanout and its subscriber
+ * cache. The cases that hold for every engine run twice: on real SQLite
+ * files in a private directory, and on a private PostgreSQL cluster
+ * (tests/lib/harness.h), whose cases are left out when it cannot start.
  */
 #include "config.h"
 
@@ -13,15 +15,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "cache.h"
 #include "store.h"
 #include "lib/check_main.h"
 #include "lib/files.h"
+#include "lib/harness.h"
+
+/* The migrations of each engine (fanout/store-sql.c, store-pg-sql.c). */
+extern const size_t store_nmigrations;
+extern const size_t store_pg_nmigrations;
 
 static char tmpdir[1024];
-static char dbpath[1100];
+static char dbpath[1300]; /* the database the case opens: a file or a URI */
+static harness_pg_t pg;   /* the cluster, started by suite() */
 
 static void
 setup(void)
@@ -34,6 +43,37 @@ static void
 teardown(void)
 {
 	gh_tmpdir_remove(tmpdir);
+}
+
+/* Runs sql on the cluster's database as its owner. */
+static void
+pg_sql(const char *sql)
+{
+	PGconn *conn = PQconnectdb(pg.uri);
+	PGresult *res;
+
+	ck_assert_msg(PQstatus(conn) == CONNECTION_OK, "connect: %s", PQerrorMessage(conn));
+	res = PQexec(conn, sql);
+	ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK ||
+	                  PQresultStatus(res) == PGRES_TUPLES_OK,
+	              "%s: %s", sql, PQerrorMessage(conn));
+	PQclear(res);
+	PQfinish(conn);
+}
+
+/* Each PostgreSQL case begins on an empty database. */
+static void
+setup_pg(void)
+{
+	snprintf(dbpath, sizeof(dbpath), "%s", pg.uri);
+	pg_sql("SET client_min_messages = warning;"
+	       " DROP TABLE IF EXISTS subscriber, fanout_schema_version");
+}
+
+static void
+stop_pg(void)
+{
+	harness_pg_stop(&pg, 0);
 }
 
 static store_t *
@@ -329,7 +369,8 @@ START_TEST(test_readonly_refuses_writes)
 	ck_assert_int_eq(store_schema_version(ro), store_schema_latest());
 	err[0] = '\0';
 	ck_assert_int_eq(store_subscribe(ro, "t", "c", 0, 1000, err, sizeof(err)), -1);
-	ck_assert_msg(strstr(err, "readonly") != NULL, "err: %s", err);
+	ck_assert_msg(strstr(err, "readonly") != NULL || strstr(err, "read-only") != NULL,
+	              "err: %s", err);
 	ck_assert_int_eq(store_unsubscribe(ro, "t", "a", err, sizeof(err)), -1);
 	ck_assert_int_eq(store_purge_client(ro, "a", err, sizeof(err)), -1);
 	ck_assert_int_eq(store_expire(ro, 5000, err, sizeof(err)), -1);
@@ -497,7 +538,7 @@ static const char *const db_files[] = {"", "-wal", "-shm"};
 static void
 remove_db_files(void)
 {
-	char path[1200];
+	char path[1400];
 	size_t i;
 
 	for (i = 0; i < sizeof(db_files) / sizeof(db_files[0]); i++) {
@@ -510,7 +551,7 @@ START_TEST(test_moved)
 {
 	/* A change is done only once it is in the file at the path. */
 	store_t *s = open_ok(), *fresh;
-	char err[512], path[1200], moved[1200];
+	char err[512], path[1400], moved[1400];
 	size_t i;
 
 	ck_assert_int_eq(store_subscribe(s, "t", "old", 0, 1000, err, sizeof(err)), 0);
@@ -567,6 +608,65 @@ START_TEST(test_moved)
 		snprintf(moved, sizeof(moved), "%s.old%s", dbpath, db_files[i]);
 		unlink(moved);
 	}
+}
+END_TEST
+
+START_TEST(test_pg_open_creates_schema)
+{
+	store_t *s = open_ok();
+	char err[512] = "";
+
+	/* Migration N of one engine is migration N of the other. */
+	ck_assert_int_eq((int)store_pg_nmigrations, (int)store_nmigrations);
+	ck_assert_int_eq(store_schema_version(s), store_schema_latest());
+	store_destroy(&s);
+	ck_assert_ptr_null(s);
+	/* Reopening an up-to-date database changes nothing. */
+	s = open_ok();
+	ck_assert_int_eq(store_schema_version(s), store_schema_latest());
+	store_destroy(&s);
+
+	/* A database from a newer program is refused, not downgraded. */
+	pg_sql("INSERT INTO fanout_schema_version VALUES (99)");
+	ck_assert_ptr_null(store_open(dbpath, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "schema version 99 is newer") != NULL, "err: %s", err);
+	errno = 0;
+	ck_assert_ptr_null(store_open_readonly(dbpath, err, sizeof(err)));
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_msg(strstr(err, "schema version 99 is newer") != NULL, "err: %s", err);
+}
+END_TEST
+
+START_TEST(test_pg_readonly_schema)
+{
+	char err[512] = "";
+
+	/* A database without the schema is not created by a read-only open. */
+	errno = 0;
+	ck_assert_ptr_null(store_open_readonly(dbpath, err, sizeof(err)));
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_msg(strstr(err, "not a fanout database") != NULL, "err: %s", err);
+	errno = 0;
+	ck_assert_ptr_null(store_open_readonly(dbpath, err, sizeof(err)));
+	ck_assert_int_eq(errno, EINVAL);
+}
+END_TEST
+
+START_TEST(test_pg_connect_error)
+{
+	/* No server there: the reason, not the URI (it may hold a password). */
+	char err[512] = "", uri[1400];
+
+	snprintf(uri, sizeof(uri), "postgres://gearhorn:s3cret@/postgres?host=%s/nowhere", pg.dir);
+	errno = 0;
+	ck_assert_ptr_null(store_open(uri, err, sizeof(err)));
+	ck_assert_int_ne(errno, EINVAL);
+	ck_assert_msg(strstr(err, "cannot connect to the PostgreSQL database") != NULL, "err: %s",
+	              err);
+	ck_assert_msg(strstr(err, "s3cret") == NULL, "err: %s", err);
+	errno = 0;
+	ck_assert_ptr_null(store_open_readonly(uri, err, sizeof(err)));
+	ck_assert_int_ne(errno, EINVAL);
 }
 END_TEST
 
@@ -643,7 +743,9 @@ suite(void)
 {
 	Suite *s = suite_create("store");
 	TCase *tc = tcase_create("sqlite");
+	TCase *tcp = tcase_create("postgresql");
 	TCase *tcc = tcase_create("cache");
+	int rc;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
@@ -663,5 +765,29 @@ suite(void)
 	tcase_add_test(tcc, test_cache);
 	suite_add_tcase(s, tc);
 	suite_add_tcase(s, tcc);
+
+	/* The same cases on PostgreSQL, and its own; the moved-file check and
+	 * the missing file are SQLite's alone. */
+	rc = harness_pg_start(&pg);
+	if (rc != 0) {
+		fprintf(stderr, "check_store: PostgreSQL cases skipped: the cluster %s\n",
+		        rc > 0 ? "is not installed" : "did not start");
+		return s;
+	}
+	gh_check_at_end(stop_pg);
+	tcase_add_checked_fixture(tcp, setup_pg, NULL);
+	tcase_set_timeout(tcp, 60);
+	tcase_add_test(tcp, test_pg_open_creates_schema);
+	tcase_add_test(tcp, test_pg_readonly_schema);
+	tcase_add_test(tcp, test_pg_connect_error);
+	tcase_add_test(tcp, test_subscribe_unsubscribe);
+	tcase_add_test(tcp, test_ttl_and_expire);
+	tcase_add_test(tcp, test_function_names);
+	tcase_add_test(tcp, test_purge_and_topics);
+	tcase_add_test(tcp, test_sql_metacharacters);
+	tcase_add_test(tcp, test_two_connections);
+	tcase_add_test(tcp, test_readonly_refuses_writes);
+	tcase_add_test(tcp, test_subscriptions_and_counts);
+	suite_add_tcase(s, tcp);
 	return s;
 }
