@@ -176,6 +176,18 @@ database_path(cli_t *cli, const cli_args_t *args)
 	return path;
 }
 
+/* After store_open_readonly failed with err (borrowed) and errno: prints err
+ * and returns EX_DATAERR for a database that is not a fanout database, else
+ * EX_NOINPUT. */
+static int
+open_store_failed(const char *err)
+{
+	int rc = errno == EINVAL ? EX_DATAERR : EX_NOINPUT;
+
+	cli_error("%s", err);
+	return rc;
+}
+
 /* Opens the store at path read-only into *store (caller owns it). Returns 0,
  * or after a message EX_NOINPUT for a file that is missing or cannot be
  * opened, EX_DATAERR for one that is not a fanout database. */
@@ -183,13 +195,10 @@ static int
 open_store(const char *path, store_t **store)
 {
 	char err[512];
-	int rc;
 
 	if ((*store = store_open_readonly(path, err, sizeof(err))) != NULL)
 		return 0;
-	rc = errno == EINVAL ? EX_DATAERR : EX_NOINPUT;
-	cli_error("%s", err);
-	return rc;
+	return open_store_failed(err);
 }
 
 /* Where gearmand is and how long to wait for it. */
@@ -797,12 +806,14 @@ print_store_counts(const char *path)
 	store_t *store;
 	int rc;
 
-	if (access(path, F_OK) != 0) {
+	/* A missing SQLite file is no error here; a PostgreSQL database is
+	 * never absent, only unreachable. */
+	if ((store = store_open_readonly(path, err, sizeof(err))) == NULL) {
+		if (errno != ENOENT)
+			return open_store_failed(err);
 		printf("\ndatabase %s: absent\n", path);
 		return EX_OK;
 	}
-	if ((rc = open_store(path, &store)) != 0)
-		return rc;
 	rc = store_count(store, (int64_t)time(NULL), &topics, &subs, err, sizeof(err));
 	store_destroy(&store);
 	if (rc != 0) {
