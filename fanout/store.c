@@ -9,6 +9,7 @@
 
 #include "store.h"
 #include "store_backend.h"
+#include "util.h"
 
 /* The engine for name: PostgreSQL for a connection URI, else SQLite. */
 static const store_ops_t *
@@ -102,6 +103,34 @@ int
 store_expire(store_t *s, int64_t now, char *err, size_t errlen)
 {
 	return s->ops->expire(s, now, err, errlen);
+}
+
+int
+store_taken(store_t *s, const char *topic, const char *client, int64_t now, store_live_fn live,
+            char *err, size_t errlen)
+{
+	char *fn = gh_asprintf("%s_%s", topic, client);
+	size_t len = strlen(fn), tlen = strlen(topic), p;
+	int rc = 0;
+
+	/* Neither name may be empty: the split is at 1 .. len - 2. */
+	for (p = 1; p + 1 < len && rc == 0; p++) {
+		char *other;
+
+		if (fn[p] != '_' || p == tlen)
+			continue;
+		other = gh_strndup(fn, p);
+		rc = live(s, other, fn + p + 1, now, err, errlen);
+		if (rc > 0)
+			gh_err(
+			    err, errlen,
+			    "topic_client_id %s already names the function of client_id \"%s\" on "
+			    "topic \"%s\"",
+			    fn, fn + p + 1, other);
+		free(other);
+	}
+	free(fn);
+	return rc > 0 ? STORE_TAKEN : rc;
 }
 
 void

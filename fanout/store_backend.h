@@ -45,6 +45,20 @@ struct store_ops {
 	int (*expire)(store_t *s, int64_t now, char *err, size_t errlen);
 };
 
+/* An engine's lookup for the function-name rule of store.h: returns 1 if
+ * topic/client (borrowed) is a live subscription at now, 0 if not, -1 with
+ * the reason in err. */
+typedef int (*store_live_fn)(store_t *s, const char *topic, const char *client, int64_t now,
+                             char *err, size_t errlen);
+
+/* Whether another live subscription has the function name of topic/client
+ * (borrowed), "<topic>_<client>": asks live about every other split of that
+ * name at a '_' into two non-empty names. Returns STORE_TAKEN with the
+ * reason in err, 0 if none, -1 with the reason in err. Called by the
+ * engines inside the transaction that then subscribes. */
+int store_taken(store_t *s, const char *topic, const char *client, int64_t now, store_live_fn live,
+                char *err, size_t errlen);
+
 extern const store_ops_t store_sqlite_ops; /* store_sqlite.c */
 extern const store_ops_t store_pg_ops;     /* store_pg.c */
 

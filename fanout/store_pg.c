@@ -305,42 +305,23 @@ pg_schema_version(store_t *base)
 	return pg_read_version(s, NULL, 0) == 0 ? s->version : -1;
 }
 
-/* Whether another live subscription has the function name fn, the one of
- * its first tlen bytes as topic excepted (store_taken in store_sqlite.c).
- * Returns STORE_TAKEN with the reason in err, 0 if none, -1 on error. */
+/* Whether topic/client is a live subscription (store_live_fn). */
 static int
-pg_taken(pg_t *s, const char *fn, size_t tlen, const char *now, char *err, size_t errlen)
+pg_live(store_t *base, const char *topic, const char *client, int64_t now, char *err, size_t errlen)
 {
-	size_t len = strlen(fn), p;
-	char *topic = gh_strdup(fn);
-	int rc = 0;
+	char snow[24];
+	const char *params[3] = {topic, client, snow};
+	PGresult *res;
+	int live;
 
-	for (p = 1; p + 1 < len && rc == 0; p++) {
-		const char *params[3] = {topic, fn + p + 1, now};
-		PGresult *res;
-
-		if (fn[p] != '_' || p == tlen)
-			continue;
-		memcpy(topic, fn, p);
-		topic[p] = '\0';
-		res = pg_run(s, PS_LIVE, 3, params, PGRES_TUPLES_OK, "check the function name", err,
-		             errlen);
-		if (res == NULL) {
-			rc = -1;
-			break;
-		}
-		if (PQntuples(res) > 0) {
-			gh_err(
-			    err, errlen,
-			    "topic_client_id %s already names the function of client_id \"%s\" on "
-			    "topic \"%s\"",
-			    fn, fn + p + 1, topic);
-			rc = STORE_TAKEN;
-		}
-		PQclear(res);
-	}
-	free(topic);
-	return rc;
+	snprintf(snow, sizeof(snow), "%" PRId64, now);
+	res = pg_run((pg_t *)base, PS_LIVE, 3, params, PGRES_TUPLES_OK, "check the function name",
+	             err, errlen);
+	if (res == NULL)
+		return -1;
+	live = PQntuples(res) > 0;
+	PQclear(res);
+	return live;
 }
 
 static int
@@ -348,12 +329,11 @@ pg_subscribe(store_t *base, const char *topic, const char *client, int64_t ttl_s
              char *err, size_t errlen)
 {
 	pg_t *s = (pg_t *)base;
-	char snow[24], sexp[24], *fn;
+	char sexp[24];
 	const char *params[3] = {topic, client, NULL};
 	PGresult *res;
 	int rc;
 
-	snprintf(snow, sizeof(snow), "%" PRId64, now);
 	if (ttl_s > 0) {
 		snprintf(sexp, sizeof(sexp), "%" PRId64, now + ttl_s);
 		params[2] = sexp;
@@ -363,11 +343,8 @@ pg_subscribe(store_t *base, const char *topic, const char *client, int64_t ttl_s
 	res = pg_run(s, PS_LOCK, 0, NULL, PGRES_TUPLES_OK, "lock", err, errlen);
 	rc = res != NULL ? 0 : -1;
 	PQclear(res);
-	if (rc == 0) {
-		fn = gh_asprintf("%s_%s", topic, client);
-		rc = pg_taken(s, fn, strlen(topic), snow, err, errlen);
-		free(fn);
-	}
+	if (rc == 0)
+		rc = store_taken(base, topic, client, now, pg_live, err, errlen);
 	if (rc == 0) {
 		res =
 		    pg_run(s, PS_SUBSCRIBE, 3, params, PGRES_COMMAND_OK, "subscribe", err, errlen);

@@ -286,36 +286,23 @@ store_committed(sq_t *s, int rc, char *err, size_t errlen)
 	return STORE_MOVED;
 }
 
-/* Returns STORE_TAKEN (with the reason in err) if another live
- * subscription has the function name fn, the subscription of its first
- * tlen bytes as topic: one whose topic ends at another '_' of fn. Each
- * candidate is one primary key lookup. Returns 0 if none, -1 on error. */
+/* Whether topic/client is a live subscription (store_live_fn): one primary
+ * key lookup. */
 static int
-sq_taken(sq_t *s, const char *fn, size_t tlen, int64_t now, char *err, size_t errlen)
+sq_live(store_t *base, const char *topic, const char *client, int64_t now, char *err, size_t errlen)
 {
+	sq_t *s = (sq_t *)base;
 	sqlite3_stmt *st = s->st[ST_LIVE];
-	size_t len = strlen(fn), p;
-	int rc = SQLITE_DONE;
+	int rc;
 
-	/* Neither name may be empty: the split is at 1 .. len - 2. */
-	for (p = 1; p + 1 < len && rc == SQLITE_DONE; p++) {
-		if (fn[p] != '_' || p == tlen)
-			continue;
-		sqlite3_bind_text(st, 1, fn, (int)p, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, fn + p + 1, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 3, now);
-		rc = sqlite3_step(st);
-		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
-		if (rc == SQLITE_ROW)
-			gh_err(
-			    err, errlen,
-			    "topic_client_id %s already names the function of client_id \"%s\" on "
-			    "topic \"%.*s\"",
-			    fn, fn + p + 1, (int)p, fn);
-	}
+	sqlite3_bind_text(st, 1, topic, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, client, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
 	if (rc == SQLITE_ROW)
-		return STORE_TAKEN;
+		return 1;
 	if (rc != SQLITE_DONE)
 		return store_fail(s, err, errlen, "check the function name");
 	return 0;
@@ -327,16 +314,13 @@ sq_subscribe(store_t *base, const char *topic, const char *client, int64_t ttl_s
 {
 	sq_t *s = (sq_t *)base;
 	sqlite3_stmt *st = s->st[ST_SUBSCRIBE];
-	char *fn;
 	int rc;
 
 	if (store_changes_refused(s, err, errlen) < 0)
 		return STORE_MOVED;
 	if (store_exec(s, s->st[ST_BEGIN], "begin", err, errlen) < 0)
 		return -1;
-	fn = gh_asprintf("%s_%s", topic, client);
-	rc = sq_taken(s, fn, strlen(topic), now, err, errlen);
-	free(fn);
+	rc = store_taken(base, topic, client, now, sq_live, err, errlen);
 	if (rc == 0) {
 		sqlite3_bind_text(st, 1, topic, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, client, -1, SQLITE_STATIC);
