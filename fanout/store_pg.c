@@ -413,7 +413,8 @@ pg_collect(pg_t *s, int st, int n, const char *const *params, int with_expiry, c
 	if (res == NULL)
 		return -1;
 	rows = PQntuples(res);
-	out->items = gh_calloc(rows > 0 ? (size_t)rows : 1, sizeof(*out->items));
+	if (rows > 0) /* none: items stays NULL, as the SQLite engine leaves it */
+		out->items = gh_calloc((size_t)rows, sizeof(*out->items));
 	for (i = 0; i < rows; i++) {
 		out->items[out->n++] = gh_strdup(PQgetvalue(res, i, 0));
 		if (with_expiry && !PQgetisnull(res, i, 1)) {
@@ -474,7 +475,8 @@ pg_subscriptions(store_t *base, const char *topic, int64_t now, store_subs_t *ou
 	if (res == NULL)
 		return -1;
 	rows = PQntuples(res);
-	out->items = gh_calloc(rows > 0 ? (size_t)rows : 1, sizeof(*out->items));
+	if (rows > 0) /* none: items stays NULL, as the SQLite engine leaves it */
+		out->items = gh_calloc((size_t)rows, sizeof(*out->items));
 	for (i = 0; i < rows; i++) {
 		store_sub_t *sub = &out->items[out->n++];
 

@@ -743,7 +743,7 @@ suite(void)
 {
 	Suite *s = suite_create("store");
 	TCase *tc = tcase_create("sqlite");
-	TCase *tcp = tcase_create("postgresql");
+	TCase *tcp;
 	TCase *tcc = tcase_create("cache");
 	int rc;
 
@@ -775,6 +775,7 @@ suite(void)
 		return s;
 	}
 	gh_check_at_end(stop_pg);
+	tcp = tcase_create("postgresql");
 	tcase_add_checked_fixture(tcp, setup_pg, NULL);
 	tcase_set_timeout(tcp, 60);
 	tcase_add_test(tcp, test_pg_open_creates_schema);

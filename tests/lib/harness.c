@@ -373,6 +373,21 @@ harness_pg_start(harness_pg_t *pg)
 		fprintf(stderr, "harness: mkdtemp: %s\n", strerror(errno));
 		return -1;
 	}
+	/* The server runs in its data directory: the socket directory and the
+	 * URI need the full path. */
+	if (pg->dir[0] != '/') {
+		char *abs = realpath(pg->dir, NULL);
+
+		if (abs == NULL || strlen(abs) >= sizeof(pg->dir)) {
+			fprintf(stderr, "harness: %s: %s\n", pg->dir,
+			        abs == NULL ? strerror(errno) : "path too long");
+			free(abs);
+			harness_pg_stop(pg, 0);
+			return -1;
+		}
+		snprintf(pg->dir, sizeof(pg->dir), "%s", abs);
+		free(abs);
+	}
 	if (geteuid() == 0) {
 		/* PostgreSQL refuses to run as root: the cluster is postgres's. */
 		struct passwd *pw = getpwnam("postgres");

@@ -205,7 +205,8 @@ gh_start_postgres() {
 		id postgres >/dev/null 2>&1 || gh_skip "running as root and there is no postgres user"
 		command -v runuser >/dev/null || gh_skip "running as root and there is no runuser"
 	fi
-	GH_PG_DIR=$GH_TMP/pg
+	# The server runs in its data directory: the socket needs the full path.
+	GH_PG_DIR=$(cd "$GH_TMP" && pwd)/pg
 	mkdir -p "$GH_PG_DIR"
 	chmod 700 "$GH_PG_DIR"
 	if [ "$(id -u)" = 0 ]; then
