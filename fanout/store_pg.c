@@ -85,15 +85,27 @@ static const char *const pg_sql[PS_COUNT] = {
     [PS_LOCK] = "SELECT pg_advisory_xact_lock(" STORE_PG_LOCK ")",
 };
 
-/* libpq's message without its trailing newline, into err. Returns -1. */
+/* The length of libpq's last message on conn without its trailing newline;
+ * *msg is set to the message (borrowed from conn). */
+static int
+pg_message(const PGconn *conn, const char **msg)
+{
+	int len;
+
+	*msg = conn != NULL ? PQerrorMessage(conn) : "out of memory";
+	len = (int)strlen(*msg);
+	while (len > 0 && ((*msg)[len - 1] == '\n' || (*msg)[len - 1] == ' '))
+		len--;
+	return len;
+}
+
+/* libpq's message, with what failed, into err. Returns -1. */
 static int
 pg_fail(pg_t *s, char *err, size_t errlen, const char *what)
 {
-	const char *msg = PQerrorMessage(s->conn);
-	int len = (int)strlen(msg);
+	const char *msg;
+	int len = pg_message(s->conn, &msg);
 
-	while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
-		len--;
 	return gh_err(err, errlen, "PostgreSQL database %s: %s: %.*s", PQdb(s->conn), what, len,
 	              msg);
 }
@@ -271,11 +283,9 @@ pg_open(const char *uri, int readonly, char *err, size_t errlen)
 	s->base.ops = &store_pg_ops;
 	s->conn = PQconnectdb(uri);
 	if (s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK) {
-		const char *msg = s->conn != NULL ? PQerrorMessage(s->conn) : "out of memory";
-		int len = (int)strlen(msg);
+		const char *msg;
+		int len = pg_message(s->conn, &msg);
 
-		while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
-			len--;
 		/* Not the URI: it may hold a password. */
 		gh_err(err, errlen, "cannot connect to the PostgreSQL database: %.*s", len, msg);
 		pg_destroy(&s->base);
