@@ -281,8 +281,12 @@ harness_pg_bindir(void)
 	struct dirent *e;
 
 	if (env != NULL && *env != '\0') {
+		char initdb[600], pg_ctl[600];
+
 		snprintf(dir, sizeof(dir), "%s", env);
-		return dir;
+		snprintf(initdb, sizeof(initdb), "%s/initdb", dir);
+		snprintf(pg_ctl, sizeof(pg_ctl), "%s/pg_ctl", dir);
+		return access(initdb, X_OK) == 0 && access(pg_ctl, X_OK) == 0 ? dir : NULL;
 	}
 	if ((d = opendir("/usr/lib/postgresql")) != NULL) {
 		while ((e = readdir(d)) != NULL) {

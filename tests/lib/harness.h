@@ -40,7 +40,7 @@ typedef struct {
 	char uri[1200]; /* postgresql:// URI of the database "postgres" over that socket */
 } harness_pg_t;
 
-/* The directory holding initdb and pg_ctl: $PG_BINDIR, else the newest
+/* The directory holding initdb and pg_ctl: $PG_BINDIR (only, when set), else the newest
  * /usr/lib/postgresql/N/bin (Debian's postgresql package), else the directory
  * of pg_ctl on PATH. Borrowed (static); NULL when PostgreSQL is absent. */
 const char *harness_pg_bindir(void);

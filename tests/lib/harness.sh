@@ -167,13 +167,13 @@ gh_start_gearmand() {
 	gh_fail "gearmand did not start"
 }
 
-# The directory holding initdb and pg_ctl: $PG_BINDIR, else the newest
+# The directory holding initdb and pg_ctl: $PG_BINDIR (only), else the newest
 # /usr/lib/postgresql/*/bin (Debian's postgresql package), else PATH. Prints
 # nothing when PostgreSQL is not installed.
 gh_pg_bindir() {
 	local d
 	if [ -n "${PG_BINDIR:-}" ]; then
-		printf '%s\n' "$PG_BINDIR"
+		[ -x "$PG_BINDIR/initdb" ] && [ -x "$PG_BINDIR/pg_ctl" ] && printf '%s\n' "$PG_BINDIR"
 		return
 	fi
 	for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
