@@ -74,36 +74,6 @@ client_socket(void *ctx, const char *endpoints, const gearhorn_curve_t *keys, in
 	return sock;
 }
 
-size_t
-client_split(const char *endpoints, char ***list)
-{
-	size_t n = 0;
-
-	*list = NULL;
-	for (const char *p = endpoints != NULL ? endpoints : ""; *p != '\0';) {
-		size_t len;
-
-		p += strspn(p, " ,");
-		len = strcspn(p, ",");
-		while (len > 0 && p[len - 1] == ' ')
-			len--;
-		if (len == 0)
-			continue;
-		*list = gh_realloc(*list, (n + 1) * sizeof(**list));
-		(*list)[n++] = gh_strndup(p, len);
-		p += len;
-	}
-	return n;
-}
-
-void
-client_split_free(char **list, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(list[i]);
-	free(list);
-}
-
 /* Closes router i's socket, dropping what is still queued in it, and opens
  * a new one. Returns 0, or -1 with err. */
 static int
@@ -137,7 +107,7 @@ client_new_in(void *ctx, const char *endpoints, const gearhorn_curve_t *keys, ch
 {
 	gearhorn_client_t *c = gh_calloc(1, sizeof(*c));
 	char **list;
-	size_t n = client_split(endpoints, &list);
+	size_t n = wire_split(endpoints, &list);
 
 	c->ctx = ctx;
 	c->curve = curve_client_on(keys);
@@ -517,7 +487,7 @@ client_admin(const char *endpoints, const gearhorn_curve_t *keys, const char *co
              char **reply, char **answered, char *err, size_t errlen)
 {
 	char **list;
-	size_t n = client_split(endpoints, &list);
+	size_t n = wire_split(endpoints, &list);
 	int rc = GEARHORN_ERR;
 
 	if (answered != NULL)
@@ -533,7 +503,7 @@ client_admin(const char *endpoints, const gearhorn_curve_t *keys, const char *co
 			break;
 		}
 	}
-	client_split_free(list, n);
+	wire_split_free(list, n);
 	return rc;
 }
 

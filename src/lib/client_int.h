@@ -16,12 +16,6 @@
 gearhorn_client_t *client_new_in(void *ctx, const char *endpoints, const gearhorn_curve_t *keys,
                                  char *err, size_t errlen);
 
-/* Splits a comma-separated endpoint list (spaces around commas ignored,
- * empty items skipped) into *list. Returns the count; caller owns *list,
- * freed with client_split_free (NULL when the count is 0). */
-size_t client_split(const char *endpoints, char ***list);
-void client_split_free(char **list, size_t n);
-
 /* The endpoint of the router c sends requests to first: the one that
  * acknowledged the last request. Borrowed, valid until c is destroyed. */
 const char *client_current(const gearhorn_client_t *c);
