@@ -40,7 +40,9 @@ submit_thread(void *arg)
 
 	gearhorn_submit_opts_init(&o);
 	o.guarantee = 1;
-	o.wait_ms = WAIT_MS;
+	/* A long wait for answers; the failover waits only ack_wait_ms. */
+	o.wait_ms = 60000;
+	o.ack_wait_ms = WAIT_MS;
 	s->rc =
 	    gearhorn_submit(s->c, "q", "[\"run\", {}]", 11, &o, NULL, NULL, s->err, sizeof(s->err));
 	return NULL;

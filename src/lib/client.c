@@ -397,7 +397,8 @@ gearhorn_submit(gearhorn_client_t *c, const char *queue, const char *body, size_
 		msg.hdr.ttl = opts->ttl;
 	if (proto_msg_set_headers(&msg, hbuf, sizeof(hbuf)) != 0)
 		return gh_err(err, errlen, "headers do not fit");
-	if ((rc = send_and_ack(c, &msg, opts->wait_ms, err, errlen)) != 0)
+	if ((rc = send_and_ack(c, &msg, opts->ack_wait_ms > 0 ? opts->ack_wait_ms : opts->wait_ms,
+	                       err, errlen)) != 0)
 		return rc;
 	if (!opts->wait)
 		return 0;

@@ -83,13 +83,15 @@ gearhorn_client_t *gearhorn_client_new_curve(const char *endpoints, const gearho
 void gearhorn_client_destroy(gearhorn_client_t **self_p);
 
 typedef struct {
-	int wait;      /* 1: wait for the job's result (sends reply-requested) */
-	int guarantee; /* 1: requeue the job if its job manager dies */
-	long retries;  /* retry-count:N with guarantee; -1: the router's default */
-	long timeout;  /* timeout:N seconds for the job to run; -1: none given */
-	long ttl;      /* ttl:N seconds the job may wait for a job manager; -1: none */
-	long wait_ms;  /* how long to wait for each router's acknowledgement, then
-	                * for the result; 0: 10 s */
+	int wait;         /* 1: wait for the job's result (sends reply-requested) */
+	int guarantee;    /* 1: requeue the job if its job manager dies */
+	long retries;     /* retry-count:N with guarantee; -1: the router's default */
+	long timeout;     /* timeout:N seconds for the job to run; -1: none given */
+	long ttl;         /* ttl:N seconds the job may wait for a job manager; -1: none */
+	long wait_ms;     /* how long to wait for each router's acknowledgement, then
+	                   * for the result; 0: 10 s */
+	long ack_wait_ms; /* how long to wait for each router's acknowledgement,
+	                   * before the next is tried; 0: wait_ms */
 } gearhorn_submit_opts_t;
 
 /* Default options: fire and forget, nothing else set. */
