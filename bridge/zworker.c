@@ -20,7 +20,8 @@
 #include "log.h"
 #include "startup.h"
 
-#define BRIDGE_POLL_MS 1000 /* gearman_worker_work returns to look at the stop flag */
+#define BRIDGE_POLL_MS 1000  /* gearman_worker_work returns to look at the stop flag */
+#define ZW_ACK_WAIT_MS 10000 /* a router acknowledges a job within this, or the next is tried */
 
 static long
 job_wait_ms(bridge_t *b)
@@ -50,6 +51,8 @@ zw_job(gearman_job_st *job, void *context, size_t *result_size, gearman_return_t
 	o.guarantee = __atomic_load_n(&b->guarantee, __ATOMIC_RELAXED);
 	o.timeout = t > 0 ? t : -1;
 	o.wait_ms = job_wait_ms(b);
+	/* A router that does not take the job soon is passed for the next. */
+	o.ack_wait_ms = ZW_ACK_WAIT_MS;
 	ok = gearhorn_submit(r->z->client, r->in->queue, body, blen, &o, &res, &rlen, err,
 	                     sizeof(err)) == 0 &&
 	     bridge_result_from_json(r->in, res, rlen, &out, &outlen, err, sizeof(err)) == 0;

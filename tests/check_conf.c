@@ -144,7 +144,7 @@ START_TEST(test_defaults)
 		ck_assert_str_eq(conf_origin(c, info->section, info->key), "default");
 		ck_assert(conf_key_valid(info->section, info->key));
 	}
-	ck_assert_uint_eq(i, 59);
+	ck_assert_uint_eq(i, 61);
 	ck_assert_ptr_null(conf_key_at(i));
 	ck_assert_ptr_null(conf_key_at((size_t)-1));
 

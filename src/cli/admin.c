@@ -12,6 +12,7 @@
 #include <sysexits.h>
 
 #include "cli.h"
+#include "client_int.h"
 #include "curve.h"
 #include "gearhorn.h"
 #include "util.h"
@@ -47,7 +48,9 @@ const cli_cmd_t cli_cmd_keygen = {
 };
 
 static const cli_opt_t opt_admin = {'a', "admin", "ENDPOINT",
-                                    "the router's admin endpoint (default: [router] admin)", 0};
+                                    "the router admin endpoints, the first that answers is asked "
+                                    "(default: [cli] admin, else [router] admin)",
+                                    0};
 static const cli_opt_t opt_json = {0, "json", NULL, "print the router's JSON", 0};
 static const cli_opt_t *const json_admin_opts[] = {&opt_json, &opt_admin, NULL};
 static const cli_opt_t *const admin_opts[] = {&opt_admin, NULL};
@@ -148,11 +151,13 @@ cmd_keygen(cli_t *cli, const cli_args_t *args)
  * of [cli]. On success *json is
  * the parsed reply (if json is not NULL) and *text the reply as it came
  * (if text is not NULL), either NULL for a command without a reply; the
- * caller owns both. Returns an exit status, after a message if not 0. */
+ * caller owns both. show: with several endpoints, print which router
+ * answered. Returns an exit status, after a message if not 0. */
 static int
-admin_call(cli_t *cli, const cli_args_t *args, const char *command, json_t **json, char **text)
+admin_call(cli_t *cli, const cli_args_t *args, const char *command, int show, json_t **json,
+           char **text)
 {
-	char err[512], *ep, *reply = NULL;
+	char err[512], *ep, *reply = NULL, *answered = NULL;
 	gearhorn_curve_t keys;
 	json_error_t jerr;
 	int rc;
@@ -162,8 +167,14 @@ admin_call(cli_t *cli, const cli_args_t *args, const char *command, json_t **jso
 	if (cli_curve(cli, &keys) != 0 ||
 	    (ep = cli_router_endpoint(cli, cli_arg(args, "admin"), "admin")) == NULL)
 		return EX_CONFIG;
-	rc = gearhorn_admin_curve(ep, &keys, command, 0, &reply, err, sizeof(err));
+	rc = client_admin(ep, &keys, command, 0, &reply, &answered, err, sizeof(err));
 	explicit_bzero(&keys, sizeof(keys));
+	/* With several routers, say which one answered (not in JSON or the
+	 * Prometheus text, which must stay as the router sent them). */
+	if (rc == 0 && show && answered != NULL && strchr(ep, ',') != NULL &&
+	    !cli_has(args, "json"))
+		printf("router at %s\n", answered);
+	free(answered);
 	free(ep);
 	if (rc != 0) {
 		cli_error("%s: %s", command, err);
@@ -259,7 +270,7 @@ admin_json_command(cli_t *cli, const cli_args_t *args, const char *command, void
 	json_t *reply;
 	int rc;
 
-	if ((rc = admin_call(cli, args, command, &reply, &text)) != EX_OK)
+	if ((rc = admin_call(cli, args, command, 1, &reply, &text)) != EX_OK)
 		return rc;
 	if (cli_has(args, "json"))
 		printf("%s\n", text != NULL ? text : "null");
@@ -288,7 +299,7 @@ cmd_queues(cli_t *cli, const cli_args_t *args)
 	json_t *reply;
 	int rc;
 
-	if ((rc = admin_call(cli, args, "STATUS", &reply, NULL)) != EX_OK)
+	if ((rc = admin_call(cli, args, "STATUS", 1, &reply, NULL)) != EX_OK)
 		return rc;
 	if (cli_has(args, "json"))
 		cli_print_json(json_object_get(reply, "queues"), JSON_COMPACT);
@@ -373,7 +384,7 @@ cmd_metrics(cli_t *cli, const cli_args_t *args)
 	json_t *reply;
 	int rc;
 
-	if ((rc = admin_call(cli, args, "STATUS", &reply, NULL)) != EX_OK)
+	if ((rc = admin_call(cli, args, "STATUS", 0, &reply, NULL)) != EX_OK)
 		return rc;
 	print_queue_metrics(json_object_get(reply, "queues"));
 	print_latency_metrics(json_object_get(reply, "queues"));
@@ -388,7 +399,7 @@ cmd_metrics(cli_t *cli, const cli_args_t *args)
 static int
 cmd_shutdown(cli_t *cli, const cli_args_t *args)
 {
-	int rc = admin_call(cli, args, "DISCONNECT", NULL, NULL);
+	int rc = admin_call(cli, args, "DISCONNECT", 0, NULL, NULL);
 
 	if (rc == EX_OK)
 		printf("router is shutting down\n");

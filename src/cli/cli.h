@@ -134,8 +134,10 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * (startup_conf_file). Caller owns the result; NULL after a message. */
 conf_t *cli_conf(cli_t *cli);
 
-/* The router endpoint to connect to: flag if given, else key of [router]
- * in the configuration, with a bound "*" turned into loopback. Caller owns
+/* The router endpoints to connect to (a comma-separated list): flag if
+ * given, else [cli] router (key "frontend") or [cli] admin (key "admin"),
+ * else key of [router] in the configuration, with a bound "*" turned into
+ * loopback. Caller owns
  * the result; NULL after a message if the configuration is bad. */
 char *cli_router_endpoint(cli_t *cli, const char *flag, const char *key);
 

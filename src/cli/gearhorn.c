@@ -101,13 +101,16 @@ char *
 cli_router_endpoint(cli_t *cli, const char *flag, const char *key)
 {
 	conf_t *conf;
+	const char *v;
 	char *ep;
 
 	if (flag != NULL)
 		return gh_strdup(flag);
 	if ((conf = cli_conf(cli)) == NULL)
 		return NULL;
-	ep = connect_endpoint(conf_get(conf, "router", key));
+	/* [cli] router or admin: the routers of a client on another host. */
+	v = conf_get(conf, "cli", strcmp(key, "frontend") == 0 ? "router" : key);
+	ep = *v != '\0' ? gh_strdup(v) : connect_endpoint(conf_get(conf, "router", key));
 	conf_destroy(&conf);
 	return ep;
 }

@@ -20,7 +20,9 @@ static int cmd_schedule(cli_t *cli, const cli_args_t *args);
 static int cmd_unschedule(cli_t *cli, const cli_args_t *args);
 
 static const cli_opt_t opt_router = {'r', "router", "ENDPOINT",
-                                     "the router's frontend (default: [router] frontend)", 0};
+                                     "the router frontends, a list tried in order (default: "
+                                     "[cli] router, else [router] frontend)",
+                                     0};
 static const cli_opt_t opt_wait_ms = {
     0, "wait-ms", "MS", "how long to wait for the router's answers (default 10000)", 0};
 

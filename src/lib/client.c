@@ -1,10 +1,19 @@
 /*
  * client.c: the client half of the public API (see gearhorn.h).
  *
- * A DEALER socket speaks eMQP/1.0 to the router frontend. Every accepted
- * request is acknowledged by the router with REPLY [msgid, our msgid]; a
- * result comes as REPLY [msgid, result, our msgid]; a refusal or failure as
- * ERROR [msgid, our msgid, code, text].
+ * One DEALER socket per router frontend speaks eMQP/1.0 to it. Every
+ * accepted request is acknowledged by the router with REPLY [msgid, our
+ * msgid]; a result comes as REPLY [msgid, result, our msgid]; a refusal or
+ * failure as ERROR [msgid, our msgid, code, text].
+ *
+ * Several routers: a request goes to the current router; when it is not
+ * acknowledged within the wait, the socket to that router is closed and
+ * opened anew (so that the copy still queued in it is dropped, not delivered
+ * when the router comes back) and the same message, same msgid, goes to the
+ * next router of the list, which becomes the current one. A router that was
+ * only slow may still have taken the first copy: the job then runs twice, at
+ * most once per router. Each router refuses a msgid it still holds
+ * (duplicate-msgid), so a job never runs twice through one router.
  *
  * With CURVE keys (gearhorn_client_new_curve, gearhorn_admin_curve) the
  * socket is a CURVE client before it connects (curve.h); a router that
@@ -32,11 +41,18 @@
 #define CLIENT_WAIT_MS     10000
 #define CLIENT_MAX_MESSAGE WIRE_ROUTER_MAX_MESSAGE /* what a router may send */
 
+typedef struct {
+	char *endpoint;
+	void *sock;
+} client_router_t;
+
 struct gearhorn_client {
 	void *ctx;
-	void *sock;
 	int own_ctx;
-	int curve; /* a CURVE client: a refused key looks like a silent router */
+	int curve;             /* a CURVE client: a refused key looks like a silent router */
+	gearhorn_curve_t keys; /* to open a router's socket anew */
+	client_router_t *routers;
+	size_t nrouters, cur; /* cur: the router requests go to first */
 };
 
 /* A DEALER socket connected to endpoints, a CURVE client with keys when
@@ -58,20 +74,67 @@ client_socket(void *ctx, const char *endpoints, const gearhorn_curve_t *keys, in
 	return sock;
 }
 
+/* Closes router i's socket, dropping what is still queued in it, and opens
+ * a new one. Returns 0, or -1 with err. */
+static int
+router_reopen(gearhorn_client_t *c, size_t i, char *err, size_t errlen)
+{
+	client_router_t *r = &c->routers[i];
+
+	if (r->sock != NULL)
+		zmq_close(r->sock);
+	r->sock =
+	    client_socket(c->ctx, r->endpoint, c->curve ? &c->keys : NULL, 10000, err, errlen);
+	return r->sock != NULL ? 0 : -1;
+}
+
+static void
+client_free(gearhorn_client_t *c)
+{
+	for (size_t i = 0; i < c->nrouters; i++) {
+		if (c->routers[i].sock != NULL)
+			zmq_close(c->routers[i].sock);
+		free(c->routers[i].endpoint);
+	}
+	free(c->routers);
+	explicit_bzero(&c->keys, sizeof(c->keys));
+	free(c);
+}
+
 gearhorn_client_t *
 client_new_in(void *ctx, const char *endpoints, const gearhorn_curve_t *keys, char *err,
               size_t errlen)
 {
 	gearhorn_client_t *c = gh_calloc(1, sizeof(*c));
+	char **list;
+	size_t n = wire_split(endpoints, &list);
 
 	c->ctx = ctx;
-	c->sock = client_socket(c->ctx, endpoints, keys, 10000, err, errlen);
-	if (c->sock == NULL) {
+	c->curve = curve_client_on(keys);
+	if (c->curve)
+		c->keys = *keys;
+	if (n == 0) {
+		gh_err(err, errlen, "connect: no endpoint given");
 		free(c);
 		return NULL;
 	}
-	c->curve = curve_client_on(keys);
+	c->routers = gh_calloc(n, sizeof(*c->routers));
+	c->nrouters = n;
+	for (size_t i = 0; i < n; i++)
+		c->routers[i].endpoint = list[i];
+	free(list);
+	for (size_t i = 0; i < n; i++)
+		if (router_reopen(c, i, err, errlen) != 0) {
+			client_free(c);
+			return NULL;
+		}
 	return c;
+}
+
+const char *
+client_current(const gearhorn_client_t *c)
+{
+	return c->routers[c->cur].endpoint;
 }
 
 gearhorn_client_t *
@@ -106,10 +169,12 @@ gearhorn_client_destroy(gearhorn_client_t **self_p)
 
 	if (self_p == NULL || (c = *self_p) == NULL)
 		return;
-	zmq_close(c->sock);
-	if (c->own_ctx)
-		zmq_ctx_term(c->ctx);
-	free(c);
+	void *ctx = c->ctx;
+	int own_ctx = c->own_ctx;
+
+	client_free(c);
+	if (own_ctx)
+		zmq_ctx_term(ctx);
 	*self_p = NULL;
 }
 
@@ -120,6 +185,12 @@ gearhorn_submit_opts_init(gearhorn_submit_opts_t *opts)
 	opts->retries = -1;
 	opts->timeout = -1;
 	opts->ttl = -1;
+}
+
+static uint64_t
+deadline_after(long wait_ms)
+{
+	return gh_now_ms() + (uint64_t)(wait_ms > 0 ? wait_ms : CLIENT_WAIT_MS);
 }
 
 /* Waits for the next REPLY, ACK or ERROR that refers to msgid (or, with
@@ -193,26 +264,46 @@ send_msg(void *sock, const proto_msg_t *msg, const char *endpoint, char *err, si
 	              endpoint != NULL ? endpoint : "", zmq_strerror(errno));
 }
 
-/* Encodes msg, sends it and waits for the router's acknowledgement
- * (REPLY [msgid, our msgid]) or refusal (ERROR). Returns 0 or a
- * gearhorn_err_t. */
+/* Encodes msg, sends it to the current router and waits up to wait_ms for
+ * its acknowledgement (REPLY [msgid, our msgid]) or refusal (ERROR); with
+ * no answer in time, fails over to the next router with the same msgid (see
+ * the top of the file), each router in turn once. Returns 0 or a
+ * gearhorn_err_t; on 0 the router that acknowledged is the current one. */
 static int
-send_and_ack(gearhorn_client_t *c, proto_msg_t *msg, uint64_t deadline, char *err, size_t errlen)
+send_and_ack(gearhorn_client_t *c, proto_msg_t *msg, long wait_ms, char *err, size_t errlen)
 {
 	char msgid[PROTO_MAX_MSGID + 1];
 	proto_msg_t in;
 	wire_msg_t m;
-	int rc;
+	int rc = 0;
 
-	if (send_msg(c->sock, msg, NULL, err, errlen) != 0)
-		return -1;
 	memcpy(msgid, msg->msgid.data, msg->msgid.size);
 	msgid[msg->msgid.size] = '\0';
-	if ((rc = await(c->sock, msgid, deadline, &m, &in)) <= 0)
-		return no_answer(rc, "acknowledgement", c->curve, err, errlen);
-	rc = in.cmd == PROTO_ERROR ? error_reply(&in, err, errlen) : 0;
-	wire_msg_close(&m);
-	return rc;
+	for (size_t tries = 0; tries < c->nrouters; tries++) {
+		size_t i = (c->cur + tries) % c->nrouters;
+		void *sock = c->routers[i].sock;
+
+		if (send_msg(sock, msg, c->nrouters > 1 ? c->routers[i].endpoint : NULL, err,
+		             errlen) != 0)
+			return -1;
+		if ((rc = await(sock, msgid, deadline_after(wait_ms), &m, &in)) > 0) {
+			c->cur = i;
+			rc = in.cmd == PROTO_ERROR ? error_reply(&in, err, errlen) : 0;
+			wire_msg_close(&m);
+			return rc;
+		}
+		if (rc < 0)
+			break;
+		/* No answer: drop the copy still queued for this router. */
+		if (router_reopen(c, i, err, errlen) != 0)
+			return -1;
+	}
+	if (rc == 0 && c->nrouters > 1) {
+		gh_err(err, errlen, "timeout: no acknowledgement from any of %zu routers in time%s",
+		       c->nrouters, c->curve ? " (CURVE: do the routers take our key?)" : "");
+		return GEARHORN_ERR_TIMEOUT;
+	}
+	return no_answer(rc, "acknowledgement", c->curve, err, errlen);
 }
 
 void
@@ -221,12 +312,6 @@ gearhorn_schedule_opts_init(gearhorn_schedule_opts_t *opts)
 	memset(opts, 0, sizeof(*opts));
 	opts->interval = -1;
 	opts->run_count = -1;
-}
-
-static uint64_t
-deadline_after(long wait_ms)
-{
-	return gh_now_ms() + (uint64_t)(wait_ms > 0 ? wait_ms : CLIENT_WAIT_MS);
 }
 
 static int
@@ -251,7 +336,7 @@ send_schedule(gearhorn_client_t *c, proto_cmd_t cmd, const char *queue, const ch
 	snprintf(ibuf, sizeof(ibuf), "%ld", o->cron != NULL ? -1L : o->interval);
 	msg.interval = gh_frame_str(ibuf);
 	msg.cron = o->cron != NULL ? gh_frame_str(o->cron) : (gh_frame_t){"", 0};
-	return send_and_ack(c, &msg, deadline_after(o->wait_ms), err, errlen);
+	return send_and_ack(c, &msg, o->wait_ms, err, errlen);
 }
 
 int
@@ -285,6 +370,7 @@ gearhorn_submit(gearhorn_client_t *c, const char *queue, const char *body, size_
 	proto_msg_t msg, in;
 	wire_msg_t m;
 	uint64_t deadline;
+	void *sock;
 	int rc;
 
 	if (result != NULL)
@@ -311,13 +397,16 @@ gearhorn_submit(gearhorn_client_t *c, const char *queue, const char *body, size_
 		msg.hdr.ttl = opts->ttl;
 	if (proto_msg_set_headers(&msg, hbuf, sizeof(hbuf)) != 0)
 		return gh_err(err, errlen, "headers do not fit");
-	deadline = deadline_after(opts->wait_ms);
-	if ((rc = send_and_ack(c, &msg, deadline, err, errlen)) != 0)
+	if ((rc = send_and_ack(c, &msg, opts->ack_wait_ms > 0 ? opts->ack_wait_ms : opts->wait_ms,
+	                       err, errlen)) != 0)
 		return rc;
 	if (!opts->wait)
 		return 0;
+	/* The result comes from the router that acknowledged the job. */
+	sock = c->routers[c->cur].sock;
+	deadline = deadline_after(opts->wait_ms);
 	for (;;) {
-		if ((rc = await(c->sock, msgid, deadline, &m, &in)) <= 0)
+		if ((rc = await(sock, msgid, deadline, &m, &in)) <= 0)
 			return no_answer(rc, "result", 0, err, errlen);
 		if (in.cmd == PROTO_ERROR) {
 			rc = error_reply(&in, err, errlen);
@@ -343,9 +432,10 @@ gearhorn_admin(const char *endpoint, const char *command, long wait_ms, char **r
 	return gearhorn_admin_curve(endpoint, NULL, command, wait_ms, reply, err, errlen);
 }
 
-int
-gearhorn_admin_curve(const char *endpoint, const gearhorn_curve_t *keys, const char *command,
-                     long wait_ms, char **reply, char *err, size_t errlen)
+/* gearhorn_admin_curve to one endpoint. */
+static int
+admin_one(const char *endpoint, const gearhorn_curve_t *keys, const char *command, long wait_ms,
+          char **reply, char *err, size_t errlen)
 {
 	char msgid[GH_UUID_LEN + 7] = "admin:";
 	proto_msg_t out, in;
@@ -391,4 +481,36 @@ out:
 	zmq_close(sock);
 	zmq_ctx_term(ctx);
 	return rc;
+}
+
+int
+client_admin(const char *endpoints, const gearhorn_curve_t *keys, const char *command, long wait_ms,
+             char **reply, char **answered, char *err, size_t errlen)
+{
+	char **list;
+	size_t n = wire_split(endpoints, &list);
+	int rc = GEARHORN_ERR;
+
+	if (answered != NULL)
+		*answered = NULL;
+	if (n == 0)
+		rc = gh_err(err, errlen, "connect: no endpoint given");
+	/* The first router that answers, refusal or not, is the one asked. */
+	for (size_t i = 0; i < n; i++) {
+		rc = admin_one(list[i], keys, command, wait_ms, reply, err, errlen);
+		if (rc != GEARHORN_ERR_TIMEOUT) {
+			if (answered != NULL)
+				*answered = gh_strdup(list[i]);
+			break;
+		}
+	}
+	wire_split_free(list, n);
+	return rc;
+}
+
+int
+gearhorn_admin_curve(const char *endpoint, const gearhorn_curve_t *keys, const char *command,
+                     long wait_ms, char **reply, char *err, size_t errlen)
+{
+	return client_admin(endpoint, keys, command, wait_ms, reply, NULL, err, errlen);
 }

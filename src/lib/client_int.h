@@ -16,4 +16,14 @@
 gearhorn_client_t *client_new_in(void *ctx, const char *endpoints, const gearhorn_curve_t *keys,
                                  char *err, size_t errlen);
 
+/* The endpoint of the router c sends requests to first: the one that
+ * acknowledged the last request. Borrowed, valid until c is destroyed. */
+const char *client_current(const gearhorn_client_t *c);
+
+/* gearhorn_admin_curve() that also stores in *answered (may be NULL; caller
+ * owns it, NULL when no router answered) the endpoint of the router that
+ * answered. */
+int client_admin(const char *endpoints, const gearhorn_curve_t *keys, const char *command,
+                 long wait_ms, char **reply, char **answered, char *err, size_t errlen);
+
 #endif

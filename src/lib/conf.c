@@ -200,6 +200,11 @@ static const conf_schema_t conf_schema[] = {
              "the bridge's subscriber name (client_id) for subscribe"),
     K_CURVE_CLIENT("bridge"),
 
+    K_STRING("cli", "router", "",
+             "router frontend endpoints for the client commands, tried in order; "
+             "empty: [router] frontend"),
+    K_STRING("cli", "admin", "",
+             "router admin endpoints, the first that answers is asked; empty: [router] admin"),
     K_CURVE_CLIENT("cli"),
 };
 #define CONF_NKEYS GH_ARRAY_LEN(conf_schema)

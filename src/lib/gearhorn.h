@@ -62,8 +62,15 @@ int gearhorn_curve_load(gearhorn_curve_t *keys, const char *secret_key_file,
 typedef struct gearhorn_client gearhorn_client_t;
 
 /* Connects to the frontend of one or more routers: a comma-separated list of
- * ZeroMQ endpoints (tcp://HOST:PORT). With several, requests are spread over
- * them. Returns NULL with a message in err. Caller owns the result. */
+ * ZeroMQ endpoints (tcp://HOST:PORT). With several, a request goes to one
+ * router (at first the first of the list) and, when that router does not
+ * acknowledge it within the wait (wait_ms), to the next one with the same
+ * msgid; the router that acknowledges becomes the one the next requests go
+ * to. A job is acknowledged by exactly one router, but a router that was
+ * only slow may still have taken the copy it did not acknowledge in time,
+ * so a job can run once on each of two routers; one router never runs the
+ * same msgid twice while it holds it (it refuses it as duplicate-msgid).
+ * Returns NULL with a message in err. Caller owns the result. */
 gearhorn_client_t *gearhorn_client_new(const char *endpoints, char *err, size_t errlen);
 
 /* gearhorn_client_new over CURVE with keys (borrowed for the call; NULL:
@@ -76,12 +83,15 @@ gearhorn_client_t *gearhorn_client_new_curve(const char *endpoints, const gearho
 void gearhorn_client_destroy(gearhorn_client_t **self_p);
 
 typedef struct {
-	int wait;      /* 1: wait for the job's result (sends reply-requested) */
-	int guarantee; /* 1: requeue the job if its job manager dies */
-	long retries;  /* retry-count:N with guarantee; -1: the router's default */
-	long timeout;  /* timeout:N seconds for the job to run; -1: none given */
-	long ttl;      /* ttl:N seconds the job may wait for a job manager; -1: none */
-	long wait_ms;  /* how long to wait for the router's answers; 0: 10 s */
+	int wait;         /* 1: wait for the job's result (sends reply-requested) */
+	int guarantee;    /* 1: requeue the job if its job manager dies */
+	long retries;     /* retry-count:N with guarantee; -1: the router's default */
+	long timeout;     /* timeout:N seconds for the job to run; -1: none given */
+	long ttl;         /* ttl:N seconds the job may wait for a job manager; -1: none */
+	long wait_ms;     /* how long to wait for each router's acknowledgement, then
+	                   * for the result; 0: 10 s */
+	long ack_wait_ms; /* how long to wait for each router's acknowledgement,
+	                   * before the next is tried; 0: wait_ms */
 } gearhorn_submit_opts_t;
 
 /* Default options: fire and forget, nothing else set. */
@@ -89,7 +99,7 @@ void gearhorn_submit_opts_init(gearhorn_submit_opts_t *opts);
 
 /* Sends a REQUEST with the job body (EventMQ's ["run", {...}] JSON) to queue
  * and waits until the router accepts it. With opts->wait it then waits for
- * the result and stores it in *result (the job manager's JSON,
+ * the result from the router that accepted it and stores it in *result (the job manager's JSON,
  * {"value": ...}; caller owns it, free() it), with its length in *result_len.
  * Returns 0, or a gearhorn_err_t with a message in err: GEARHORN_ERR_REFUSED
  * with the router's refusal or failure report ("queue-full: ...",
@@ -128,7 +138,9 @@ int gearhorn_unschedule(gearhorn_client_t *c, const char *body, size_t body_len,
 
 /* Sends one admin command (STATUS, ROUTER_SHOW_WORKERS,
  * ROUTER_SHOW_SCHEDULERS, DISCONNECT) to a router's admin endpoint and
- * waits up to wait_ms (0: 10 s) for the answer. For REPLY answers *reply is
+ * waits up to wait_ms (0: 10 s) for the answer. endpoint may be a
+ * comma-separated list: the command goes to each in turn until one
+ * answers, and only that one is asked. For REPLY answers *reply is
  * the JSON text (caller owns it, free() it); for DISCONNECT it is NULL.
  * Returns 0, or a gearhorn_err_t with a message in err: GEARHORN_ERR_REFUSED
  * for the router's error report, GEARHORN_ERR_TIMEOUT when no answer came in

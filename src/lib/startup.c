@@ -444,6 +444,45 @@ startup_peer_new(loop_t *loop, void *ctx, const conf_t *c, const char *section, 
 	return p;
 }
 
+peer_t **
+startup_peers_new(loop_t *loop, void *ctx, const conf_t *c, const char *section, const char *key,
+                  const peer_config_t *pc, size_t *n, gh_error_t *e)
+{
+	peer_config_t cfg = *pc, one;
+	peer_t **peers;
+	size_t i;
+
+	*n = 0;
+	if (startup_peer_config(c, section, key, &cfg, e) != 0)
+		return NULL;
+	peers = gh_calloc(cfg.nendpoints, sizeof(*peers));
+	one = cfg;
+	one.nendpoints = 1;
+	for (i = 0; i < cfg.nendpoints; i++) {
+		one.endpoints = &cfg.endpoints[i];
+		if ((peers[i] = peer_new(loop, ctx, &one, e->text, sizeof(e->text))) == NULL) {
+			e->status = EX_CONFIG;
+			startup_peers_destroy(&peers, i, 0);
+			break;
+		}
+	}
+	if (peers != NULL)
+		*n = cfg.nendpoints;
+	startup_peer_config_free(&cfg);
+	return peers;
+}
+
+void
+startup_peers_destroy(peer_t ***peers_p, size_t n, int linger_ms)
+{
+	if (peers_p == NULL || *peers_p == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		peer_destroy(&(*peers_p)[i], linger_ms);
+	free(*peers_p);
+	*peers_p = NULL;
+}
+
 void
 startup_peer_heartbeat(peer_t *p, const conf_t *c, const char *section)
 {

@@ -159,6 +159,17 @@ void startup_peer_config_free(peer_config_t *pc);
 peer_t *startup_peer_new(loop_t *loop, void *ctx, const conf_t *c, const char *section,
                          const char *key, const peer_config_t *pc, gh_error_t *e);
 
+/* As startup_peer_new, but one peer for each endpoint of the list, each
+ * connected to its router alone (a ring of one), so that the caller hears
+ * from every router at once. Returns the array of *n peers (caller owns it;
+ * free with startup_peers_destroy), or NULL with EX_CONFIG in e. */
+peer_t **startup_peers_new(loop_t *loop, void *ctx, const conf_t *c, const char *section,
+                           const char *key, const peer_config_t *pc, size_t *n, gh_error_t *e);
+
+/* peer_destroy on each of the n peers of *peers_p (linger_ms as there),
+ * then frees the array and clears *peers_p. Accepts NULL. */
+void startup_peers_destroy(peer_t ***peers_p, size_t n, int linger_ms);
+
 /* SIGHUP: applies [section] heartbeat_interval and heartbeat_timeout to p
  * (NULL: nothing). */
 void startup_peer_heartbeat(peer_t *p, const conf_t *c, const char *section);

@@ -275,19 +275,14 @@ wire_set_max_frame(void *sock, size_t max_bytes, char *err, size_t errlen)
 	return 0;
 }
 
-int
-wire_attach(void *sock, const char *endpoints, int bind, char *err, size_t errlen)
+size_t
+wire_split(const char *endpoints, char ***list)
 {
-	const char *p, *verb = bind ? "bind" : "connect";
+	size_t n = 0;
 
-	if (endpoints == NULL || endpoints[strspn(endpoints, " ,")] == '\0') {
-		errno = EINVAL;
-		return gh_err(err, errlen, "%s: no endpoint given", verb);
-	}
-	for (p = endpoints; *p != '\0';) {
-		char *endpoint;
+	*list = NULL;
+	for (const char *p = endpoints != NULL ? endpoints : ""; *p != '\0';) {
 		size_t len;
-		int rc;
 
 		p += strspn(p, " ,");
 		len = strcspn(p, ",");
@@ -295,20 +290,44 @@ wire_attach(void *sock, const char *endpoints, int bind, char *err, size_t errle
 			len--;
 		if (len == 0)
 			continue;
-		endpoint = gh_strndup(p, len);
-		rc = bind ? zmq_bind(sock, endpoint) : zmq_connect(sock, endpoint);
+		*list = gh_realloc(*list, (n + 1) * sizeof(**list));
+		(*list)[n++] = gh_strndup(p, len);
+		p += len;
+	}
+	return n;
+}
+
+void
+wire_split_free(char **list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
+}
+
+int
+wire_attach(void *sock, const char *endpoints, int bind, char *err, size_t errlen)
+{
+	const char *verb = bind ? "bind" : "connect";
+	char **list;
+	size_t n = wire_split(endpoints, &list);
+	int rc = 0;
+
+	if (n == 0) {
+		errno = EINVAL;
+		return gh_err(err, errlen, "%s: no endpoint given", verb);
+	}
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		rc = bind ? zmq_bind(sock, list[i]) : zmq_connect(sock, list[i]);
 		if (rc < 0) {
 			int e = errno;
 
-			gh_err(err, errlen, "%s %s: %s", verb, endpoint, zmq_strerror(e));
-			free(endpoint);
+			gh_err(err, errlen, "%s %s: %s", verb, list[i], zmq_strerror(e));
 			errno = e;
-			return -1;
 		}
-		free(endpoint);
-		p += len;
 	}
-	return 0;
+	wire_split_free(list, n);
+	return rc < 0 ? -1 : 0;
 }
 
 void *

@@ -137,4 +137,11 @@ void *wire_socket(void *ctx, int type, const char *endpoints, int bind, int hwm,
 void *wire_socket_new(void *ctx, int type, int hwm, char *err, size_t errlen);
 int wire_attach(void *sock, const char *endpoints, int bind, char *err, size_t errlen);
 
+/* Splits the comma-separated list endpoints (NULL: none) as wire_attach
+ * reads it: spaces around commas ignored, empty items skipped. Returns the
+ * count and stores the items in *list (caller owns it: free it with
+ * wire_split_free; NULL when the count is 0). */
+size_t wire_split(const char *endpoints, char ***list);
+void wire_split_free(char **list, size_t n);
+
 #endif

@@ -1,10 +1,11 @@
 /*
  * gearhorn-scheduler(8): runs jobs on intervals and cron schedules.
  *
- * It connects to the router's frontend as an eMQP peer of type
- * "scheduler", receives the SCHEDULE and UNSCHEDULE messages clients send
- * there, keeps the schedules in SQLite, and sends each job as a REQUEST
- * when it is due.
+ * It connects to the frontend of every router of its list as an eMQP peer
+ * of type "scheduler" (one connection each), receives the SCHEDULE and
+ * UNSCHEDULE messages clients send to any of them, keeps the schedules in
+ * SQLite, and sends each job as a REQUEST when it is due, once, through
+ * one router: the first of the list that has acknowledged us.
  */
 #include "config.h"
 
@@ -28,7 +29,7 @@
 #define TICK_MS 250
 
 static const startup_option_t scheduler_options[] = {
-    {'r', "router", "ENDPOINT[,...]", "router", 0, "router frontends, tried in order"},
+    {'r', "router", "ENDPOINT[,...]", "router", 0, "router frontends, each connected"},
     {'d', "database", "DATABASE", "database", 0, "schedule database ([scheduler] database)"},
 };
 static const startup_program_t scheduler_program = {
@@ -39,10 +40,22 @@ typedef struct {
 	conf_t *conf;
 	loop_t *loop;
 	void *ctx;
-	peer_t *peer;
+	peer_t **peers; /* one per router of [scheduler] router */
+	size_t npeers;
 	sched_t *sched;
 	int stopping;
 } scheduler_t;
+
+/* The router scheduled jobs go to: the first of the list that has
+ * acknowledged us, or NULL. */
+static peer_t *
+live_peer(const scheduler_t *s)
+{
+	for (size_t i = 0; i < s->npeers; i++)
+		if (peer_registered(s->peers[i]))
+			return s->peers[i];
+	return NULL;
+}
 
 static void
 fire(const sched_job_t *job, void *arg)
@@ -50,15 +63,16 @@ fire(const sched_job_t *job, void *arg)
 	scheduler_t *s = arg;
 	char id[GH_UUID_LEN + 1];
 	proto_msg_t msg;
+	peer_t *p = live_peer(s);
 
 	gh_uuid(id);
 	proto_msg_init(&msg, PROTO_REQUEST, id);
 	msg.queue = gh_frame_str(job->queue);
 	msg.headers = gh_frame_str(job->headers);
 	msg.body = gh_frame_str(job->body);
-	if (peer_send(s->peer, &msg) == 0)
-		log_info("sent scheduled job %s to queue %s (request %s%s)", job->key, job->queue,
-		         id, job->runs_left == 0 ? ", last run" : "");
+	if (peer_send(p, &msg) == 0)
+		log_info("sent scheduled job %s to queue %s of %s (request %s%s)", job->key,
+		         job->queue, peer_endpoint(p), id, job->runs_left == 0 ? ", last run" : "");
 }
 
 static void
@@ -71,11 +85,12 @@ on_registered(peer_t *p, void *arg)
 	           sched_writable(s->sched) ? "" : " (the database cannot be written)");
 }
 
-/* Answers a SCHEDULE or UNSCHEDULE whose msgid is ref: REPLY [ref] once it
- * is stored, ERROR [ref, code, "COMMAND: text"] when it is not. The router
- * acknowledges the client only with this answer. */
+/* Answers a SCHEDULE or UNSCHEDULE whose msgid is ref, through p, the
+ * router it came from: REPLY [ref] once it is stored, ERROR [ref, code,
+ * "COMMAND: text"] when it is not. The router acknowledges the client only
+ * with this answer. */
 static void
-answer(scheduler_t *s, proto_cmd_t cmd, gh_frame_t ref, const char *code, const char *text)
+answer(peer_t *p, proto_cmd_t cmd, gh_frame_t ref, const char *code, const char *text)
 {
 	char id[GH_UUID_LEN + 1], rbuf[PROTO_MAX_MSGID + 1], tbuf[640];
 	proto_msg_t msg;
@@ -84,17 +99,17 @@ answer(scheduler_t *s, proto_cmd_t cmd, gh_frame_t ref, const char *code, const 
 		memcpy(rbuf, ref.data, ref.size);
 		rbuf[ref.size] = '\0';
 		snprintf(tbuf, sizeof(tbuf), "%s: %s", proto_cmd_name(cmd), text);
-		peer_send_error(s->peer, rbuf, code, tbuf, strlen(tbuf));
+		peer_send_error(p, rbuf, code, tbuf, strlen(tbuf));
 		return;
 	}
 	gh_uuid(id);
 	proto_msg_init(&msg, PROTO_REPLY, id);
 	msg.ref = ref;
-	peer_send(s->peer, &msg);
+	peer_send(p, &msg);
 }
 
 static void
-on_schedule(scheduler_t *s, const proto_msg_t *msg)
+on_schedule(scheduler_t *s, peer_t *p, const proto_msg_t *msg)
 {
 	char err[512], esc[256], qesc[256];
 	int rc;
@@ -113,11 +128,11 @@ on_schedule(scheduler_t *s, const proto_msg_t *msg)
 			log_info("UNSCHEDULE %s: %s", esc, rc ? "removed" : "no such schedule");
 	}
 	if (rc >= 0) {
-		answer(s, msg->cmd, msg->msgid, NULL, NULL);
+		answer(p, msg->cmd, msg->msgid, NULL, NULL);
 		return;
 	}
 	log_warn("%s %s refused: %s", proto_cmd_name(msg->cmd), esc, err);
-	answer(s, msg->cmd, msg->msgid, rc == SCHED_ESTORE ? "not-stored" : "bad-schedule", err);
+	answer(p, msg->cmd, msg->msgid, rc == SCHED_ESTORE ? "not-stored" : "bad-schedule", err);
 }
 
 static void
@@ -127,7 +142,6 @@ on_message(peer_t *p, const proto_msg_t *msg, const wire_msg_t *raw, const proto
 	scheduler_t *s = arg;
 	char esc[256];
 
-	GH_UNUSED(p);
 	if (msg == NULL) {
 		log_warn("dropped an oversized message from the router (%zu bytes)", raw->bytes);
 		return;
@@ -139,7 +153,7 @@ on_message(peer_t *p, const proto_msg_t *msg, const wire_msg_t *raw, const proto
 	switch (msg->cmd) {
 	case PROTO_SCHEDULE:
 	case PROTO_UNSCHEDULE:
-		on_schedule(s, msg);
+		on_schedule(s, p, msg);
 		break;
 	case PROTO_ERROR:
 		/* A fired job failed, or the router refused something of ours. */
@@ -162,7 +176,8 @@ on_tick(loop_t *loop, uint64_t id, void *arg)
 
 	GH_UNUSED(loop);
 	GH_UNUSED(id);
-	if (peer_registered(s->peer))
+	/* Once per tick whatever the number of routers: each run fires once. */
+	if (live_peer(s) != NULL)
 		sched_run_due(s->sched, time(NULL), fire, s);
 	return 0;
 }
@@ -180,13 +195,15 @@ on_signal(loop_t *loop, int signo, void *arg)
 			return 0;
 		conf_destroy(&s->conf);
 		s->conf = c;
-		startup_peer_heartbeat(s->peer, c, "scheduler");
+		for (size_t i = 0; i < s->npeers; i++)
+			startup_peer_heartbeat(s->peers[i], c, "scheduler");
 		log_notice("configuration reloaded (the router address takes a restart)");
 		return 0;
 	}
 	log_notice("stopping on signal %d", signo);
-	if (peer_registered(s->peer))
-		peer_send_cmd(s->peer, PROTO_KBYE);
+	for (size_t i = 0; i < s->npeers; i++)
+		if (peer_registered(s->peers[i]))
+			peer_send_cmd(s->peers[i], PROTO_KBYE);
 	s->stopping = 1;
 	loop_stop(loop);
 	return 0;
@@ -221,7 +238,7 @@ scheduler_open_store(scheduler_t *s)
 	return 0;
 }
 
-/* Connects to the router as a "scheduler" peer. Returns 0 or an exit
+/* Connects to every router as a "scheduler" peer. Returns 0 or an exit
  * status. */
 static int
 scheduler_connect(scheduler_t *s)
@@ -240,8 +257,9 @@ scheduler_connect(scheduler_t *s)
 	pc.registered = on_registered;
 	pc.arg = s;
 	s->ctx = zmq_ctx_new();
-	s->peer = startup_peer_new(s->loop, s->ctx, s->conf, "scheduler", "router", &pc, &e);
-	if (s->peer == NULL) {
+	s->peers =
+	    startup_peers_new(s->loop, s->ctx, s->conf, "scheduler", "router", &pc, &s->npeers, &e);
+	if (s->peers == NULL) {
 		log_error("%s", e.text);
 		return e.status;
 	}
@@ -277,7 +295,7 @@ main(int argc, char **argv)
 	if (rc == STARTUP_RUN)
 		rc = scheduler_run(&s);
 	/* Let the KBYE reach the router. */
-	peer_destroy(&s.peer, 1000);
+	startup_peers_destroy(&s.peers, s.npeers, 1000);
 	if (s.ctx != NULL)
 		zmq_ctx_term(s.ctx);
 	loop_destroy(&s.loop);
