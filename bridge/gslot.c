@@ -183,28 +183,51 @@ gslot_run_on(bridge_t *b, size_t s, gearman_client_st **gcp, const char *fn, con
 	return code;
 }
 
-/* Runs one gearman job on the next job server in turn (gcs: a client per
+/* A slot's connection to one job server. */
+typedef struct {
+	gearman_client_st *gc; /* NULL until needed, or after an error */
+	uint64_t retry_at;     /* gh_now_ms(): tried after the others until then */
+	long backoff;          /* ms; 0 while the server takes jobs */
+} gslot_server_t;
+
+/* Runs one gearman job on the next job server in turn (sv: one per
  * server, *next: where to start); a server that did not take the job
  * ("not-run": its connection failed before gearmand queued it) gives it
- * to the next. A job a server took is never submitted again: it may have
- * run. Returns as gslot_run_on. */
+ * to the next, and is tried after the others for a while (backoff per
+ * server). A job a server took is never submitted again: it may have run.
+ * Returns as gslot_run_on. */
 static const char *
-gslot_run(bridge_t *b, gearman_client_st **gcs, size_t *next, const char *fn, const char *w,
-          size_t wlen, long timeout_ms, char **out, size_t *outlen)
+gslot_run(bridge_t *b, gslot_server_t *sv, size_t *next, const char *fn, const char *w, size_t wlen,
+          long timeout_ms, char **out, size_t *outlen)
 {
 	const char *code = "not-run";
-	size_t k;
+	uint64_t now = gh_now_ms();
+	size_t k, tried = 0;
+	int pass;
 
 	*next = (*next + 1) % b->nservers;
-	for (k = 0; k < b->nservers; k++) {
-		size_t s = (*next + k) % b->nservers;
+	for (pass = 0; pass < 2; pass++) {
+		for (k = 0; k < b->nservers; k++) {
+			size_t s = (*next + k) % b->nservers;
 
-		code = gslot_run_on(b, s, &gcs[s], fn, w, wlen, timeout_ms, out, outlen);
-		if (strcmp(code, "not-run") != 0 || k + 1 == b->nservers)
-			break;
-		log_info("%s: job server %s: %s; trying the next one", fn, b->servers[s], *out);
-		free(*out);
-		*out = NULL;
+			/* First the servers that took jobs lately. */
+			if ((sv[s].retry_at > now) != (pass == 1))
+				continue;
+			code = gslot_run_on(b, s, &sv[s].gc, fn, w, wlen, timeout_ms, out, outlen);
+			if (strcmp(code, "not-run") != 0) {
+				sv[s].backoff = 0;
+				sv[s].retry_at = 0;
+				return code;
+			}
+			sv[s].backoff = backoff_next(sv[s].backoff);
+			sv[s].retry_at = now + (uint64_t)sv[s].backoff;
+			if (++tried < b->nservers) {
+				log_info("%s: job server %s: %s; trying the next one", fn,
+				         b->servers[s], *out);
+				free(*out);
+				*out = NULL;
+			}
+		}
 	}
 	return code;
 }
@@ -215,7 +238,7 @@ gslot_main(void *arg)
 	gslot_t *s = arg;
 	bridge_t *b = s->b;
 	void *sock = zmq_socket(b->ctx, ZMQ_DEALER);
-	gearman_client_st **gcs = gh_calloc(b->nservers, sizeof(*gcs));
+	gslot_server_t *sv = gh_calloc(b->nservers, sizeof(*sv));
 	size_t next = 0, i;
 	char id[BRIDGE_ID_LEN];
 	int zero = 0;
@@ -226,7 +249,7 @@ gslot_main(void *arg)
 	if (zmq_connect(sock, BRIDGE_SLOTS) != 0) {
 		log_error("slot %d: %s", s->index, zmq_strerror(zmq_errno()));
 		zmq_close(sock);
-		free(gcs);
+		free(sv);
 		return NULL;
 	}
 	/* Hello: idle, nothing to report. */
@@ -261,7 +284,7 @@ gslot_main(void *arg)
 			outlen = strlen(out);
 			code = "bad-job";
 		} else {
-			code = gslot_run(b, gcs, &next, fn, w, wlen, timeout_ms, &out, &outlen);
+			code = gslot_run(b, sv, &next, fn, w, wlen, timeout_ms, &out, &outlen);
 		}
 		ans[0] = f[0];
 		ans[1] = f[3];
@@ -273,9 +296,9 @@ gslot_main(void *arg)
 		free(out);
 	}
 	for (i = 0; i < b->nservers; i++)
-		if (gcs[i] != NULL)
-			gearman_client_free(gcs[i]);
-	free(gcs);
+		if (sv[i].gc != NULL)
+			gearman_client_free(sv[i].gc);
+	free(sv);
 	zmq_close(sock);
 	return NULL;
 }
