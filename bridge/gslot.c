@@ -188,6 +188,7 @@ typedef struct {
 	gearman_client_st *gc; /* NULL until needed, or after an error */
 	uint64_t retry_at;     /* gh_now_ms(): tried after the others until then */
 	long backoff;          /* ms; 0 while the server takes jobs */
+	int tried;             /* by the job gslot_run runs */
 } gslot_server_t;
 
 /* Runs one gearman job on the next job server in turn (sv: one per
@@ -206,13 +207,16 @@ gslot_run(bridge_t *b, gslot_server_t *sv, size_t *next, const char *fn, const c
 	int pass;
 
 	*next = (*next + 1) % b->nservers;
+	for (k = 0; k < b->nservers; k++)
+		sv[k].tried = 0;
 	for (pass = 0; pass < 2; pass++) {
 		for (k = 0; k < b->nservers; k++) {
 			size_t s = (*next + k) % b->nservers;
 
 			/* First the servers that took jobs lately. */
-			if ((sv[s].retry_at > now) != (pass == 1))
+			if ((sv[s].retry_at > now) != (pass == 1) || sv[s].tried)
 				continue;
+			sv[s].tried = 1;
 			code = gslot_run_on(b, s, &sv[s].gc, fn, w, wlen, timeout_ms, out, outlen);
 			if (strcmp(code, "not-run") != 0) {
 				sv[s].backoff = 0;

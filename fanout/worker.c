@@ -76,6 +76,7 @@ typedef struct {
 	gearman_client_st *client; /* NULL until first needed, or after an error */
 	uint64_t retry_at;         /* gh_now_ms(): skipped before this, if others live */
 	long backoff;              /* ms; 0 while the server answers */
+	unsigned long tried;       /* the last batch (fanout.batch_seq) sent to it */
 } fanout_server_t;
 
 struct fanout {
@@ -89,6 +90,7 @@ struct fanout {
 	char **servers;
 	size_t nservers;
 	size_t next_server;         /* where the next fanout starts: round robin */
+	unsigned long batch_seq;    /* counts batches, for fanout_server_t.tried */
 	long foreground_timeout_ms; /* set by fanout_reconfigure from another thread */
 	long default_ttl;           /* likewise: read and written with __atomic */
 	char identifier[128];
@@ -729,14 +731,17 @@ fanout_submit_batch(fanout_t *f, const fanout_msg_t *m, fanout_copy_t *copies, s
 
 	why[0] = '\0';
 	f->next_server = (f->next_server + 1) % f->nservers;
+	f->batch_seq++;
 	for (pass = 0; pass < 2 && pending > 0; pass++) {
 		for (k = 0; k < f->nservers && pending > 0; k++) {
 			size_t s = (f->next_server + k) % f->nservers;
 
 			/* First the servers that answered last time, then the
 			 * others. */
-			if ((f->gm[s].retry_at > now) != (pass == 1))
+			if ((f->gm[s].retry_at > now) != (pass == 1) ||
+			    f->gm[s].tried == f->batch_seq)
 				continue;
+			f->gm[s].tried = f->batch_seq;
 			rc = fanout_submit_server(f, s, m, copies, first, n, why, whylen);
 			for (pending = 0, i = first; i < first + n; i++)
 				pending += !copies[i].done;
