@@ -117,7 +117,8 @@ struct bridge {
 	 * thread while it runs. */
 	pthread_t sub_thread;
 	int sub_started;
-	gearman_client_st *sub_client;
+	gearman_client_st *sub_client; /* to b->servers[sub_server] */
+	size_t sub_server;
 	int subscribed;       /* at least once */
 	uint64_t sub_next_ms; /* when to make them again */
 	long resubscribe_s;   /* atomic: the renewal period (written on SIGHUP) */
@@ -155,10 +156,12 @@ void backend_pause_ready(bridge_t *b);
 
 /* ---- gslot.c: ZeroMQ -> gearman ---- */
 
-/* A gearman client of b's identifier connected to b->servers, with the
- * callbacks of a slot's jobs; or NULL with err. Caller owns the result
- * (gearman_client_free). Safe from any thread. */
-gearman_client_st *gclient_new(bridge_t *b, char *err, size_t errlen);
+/* A gearman client of b's identifier connected to job server
+ * b->servers[server] only (one client per server, so that a dead server
+ * fails no job another one ran), with the callbacks of a slot's jobs; or
+ * NULL with err. Caller owns the result (gearman_client_free). Safe from
+ * any thread. */
+gearman_client_st *gclient_new(bridge_t *b, size_t server, char *err, size_t errlen);
 
 /* Allocates b->nthreads slots and the idle stack (b->gs, b->idle), none
  * started; gslot_stop frees them. */

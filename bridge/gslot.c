@@ -92,11 +92,10 @@ gj_on_exception(gearman_task_st *task)
 }
 
 gearman_client_st *
-gclient_new(bridge_t *b, char *err, size_t errlen)
+gclient_new(bridge_t *b, size_t server, char *err, size_t errlen)
 {
 	gearman_client_st *gc = gearman_client_create(NULL);
 	char host[256];
-	size_t i;
 	int port;
 
 	if (gc == NULL) {
@@ -104,15 +103,12 @@ gclient_new(bridge_t *b, char *err, size_t errlen)
 		return NULL;
 	}
 	gearman_client_set_identifier(gc, b->identifier, strlen(b->identifier));
-	for (i = 0; i < b->nservers; i++) {
-		if (conf_parse_server(b->servers[i], host, sizeof(host), &port, err, errlen) < 0 ||
-		    gearman_client_add_server(gc, host, (in_port_t)port) != GEARMAN_SUCCESS) {
-			if (gearman_client_error(gc) != NULL)
-				gh_err(err, errlen, "%s: %s", b->servers[i],
-				       gearman_client_error(gc));
-			gearman_client_free(gc);
-			return NULL;
-		}
+	if (conf_parse_server(b->servers[server], host, sizeof(host), &port, err, errlen) < 0 ||
+	    gearman_client_add_server(gc, host, (in_port_t)port) != GEARMAN_SUCCESS) {
+		if (gearman_client_error(gc) != NULL)
+			gh_err(err, errlen, "%s: %s", b->servers[server], gearman_client_error(gc));
+		gearman_client_free(gc);
+		return NULL;
 	}
 	gearman_client_set_created_fn(gc, gj_on_created);
 	gearman_client_set_data_fn(gc, gj_on_data);
@@ -125,11 +121,12 @@ gclient_new(bridge_t *b, char *err, size_t errlen)
 
 /* ---- the slot thread ---- */
 
-/* Runs one gearman job. Returns the eMQP answer: "REPLY" with the result
- * JSON in *out, or an ERROR code with its text in *out. */
+/* Runs one gearman job on job server s, whose client is *gcp. Returns the
+ * eMQP answer: "REPLY" with the result JSON in *out, or an ERROR code with
+ * its text in *out. */
 static const char *
-gslot_run(bridge_t *b, gearman_client_st **gcp, const char *fn, const char *w, size_t wlen,
-          long timeout_ms, char **out, size_t *outlen)
+gslot_run_on(bridge_t *b, size_t s, gearman_client_st **gcp, const char *fn, const char *w,
+             size_t wlen, long timeout_ms, char **out, size_t *outlen)
 {
 	gj_t j = {GJ_NONE, 0, NULL, 0};
 	gearman_return_t rc;
@@ -137,7 +134,7 @@ gslot_run(bridge_t *b, gearman_client_st **gcp, const char *fn, const char *w, s
 	const char *code;
 	char err[512];
 
-	if (*gcp == NULL && (*gcp = gclient_new(b, err, sizeof(err))) == NULL) {
+	if (*gcp == NULL && (*gcp = gclient_new(b, s, err, sizeof(err))) == NULL) {
 		*out = gh_asprintf("not run: %s", err);
 		*outlen = strlen(*out);
 		return "not-run";
@@ -186,13 +183,67 @@ gslot_run(bridge_t *b, gearman_client_st **gcp, const char *fn, const char *w, s
 	return code;
 }
 
+/* A slot's connection to one job server. */
+typedef struct {
+	gearman_client_st *gc; /* NULL until needed, or after an error */
+	uint64_t retry_at;     /* gh_now_ms(): tried after the others until then */
+	long backoff;          /* ms; 0 while the server takes jobs */
+	int tried;             /* by the job gslot_run runs */
+} gslot_server_t;
+
+/* Runs one gearman job on the next job server in turn (sv: one per
+ * server, *next: where to start); a server that did not take the job
+ * ("not-run": its connection failed before gearmand queued it) gives it
+ * to the next, and is tried after the others for a while (backoff per
+ * server). A job a server took is never submitted again: it may have run.
+ * Returns as gslot_run_on. */
+static const char *
+gslot_run(bridge_t *b, gslot_server_t *sv, size_t *next, const char *fn, const char *w, size_t wlen,
+          long timeout_ms, char **out, size_t *outlen)
+{
+	const char *code = "not-run";
+	uint64_t now = gh_now_ms();
+	size_t k, tried = 0;
+	int pass;
+
+	*next = (*next + 1) % b->nservers;
+	for (k = 0; k < b->nservers; k++)
+		sv[k].tried = 0;
+	for (pass = 0; pass < 2; pass++) {
+		for (k = 0; k < b->nservers; k++) {
+			size_t s = (*next + k) % b->nservers;
+
+			/* First the servers that took jobs lately. */
+			if ((sv[s].retry_at > now) != (pass == 1) || sv[s].tried)
+				continue;
+			sv[s].tried = 1;
+			code = gslot_run_on(b, s, &sv[s].gc, fn, w, wlen, timeout_ms, out, outlen);
+			if (strcmp(code, "not-run") != 0) {
+				sv[s].backoff = 0;
+				sv[s].retry_at = 0;
+				return code;
+			}
+			sv[s].backoff = backoff_next(sv[s].backoff);
+			sv[s].retry_at = now + (uint64_t)sv[s].backoff;
+			if (++tried < b->nservers) {
+				log_info("%s: job server %s: %s; trying the next one", fn,
+				         b->servers[s], *out);
+				free(*out);
+				*out = NULL;
+			}
+		}
+	}
+	return code;
+}
+
 static void *
 gslot_main(void *arg)
 {
 	gslot_t *s = arg;
 	bridge_t *b = s->b;
 	void *sock = zmq_socket(b->ctx, ZMQ_DEALER);
-	gearman_client_st *gc = NULL;
+	gslot_server_t *sv = gh_calloc(b->nservers, sizeof(*sv));
+	size_t next = 0, i;
 	char id[BRIDGE_ID_LEN];
 	int zero = 0;
 
@@ -202,6 +253,7 @@ gslot_main(void *arg)
 	if (zmq_connect(sock, BRIDGE_SLOTS) != 0) {
 		log_error("slot %d: %s", s->index, zmq_strerror(zmq_errno()));
 		zmq_close(sock);
+		free(sv);
 		return NULL;
 	}
 	/* Hello: idle, nothing to report. */
@@ -236,7 +288,7 @@ gslot_main(void *arg)
 			outlen = strlen(out);
 			code = "bad-job";
 		} else {
-			code = gslot_run(b, &gc, fn, w, wlen, timeout_ms, &out, &outlen);
+			code = gslot_run(b, sv, &next, fn, w, wlen, timeout_ms, &out, &outlen);
 		}
 		ans[0] = f[0];
 		ans[1] = f[3];
@@ -247,8 +299,10 @@ gslot_main(void *arg)
 		free(w);
 		free(out);
 	}
-	if (gc != NULL)
-		gearman_client_free(gc);
+	for (i = 0; i < b->nservers; i++)
+		if (sv[i].gc != NULL)
+			gearman_client_free(sv[i].gc);
+	free(sv);
 	zmq_close(sock);
 	return NULL;
 }

@@ -47,7 +47,8 @@ subscribe_all(bridge_t *b)
 	    now +
 	    (uint64_t)(period < BRIDGE_RESUBSCRIBE_RETRY_S ? period : BRIDGE_RESUBSCRIBE_RETRY_S) *
 	        1000;
-	if (b->sub_client == NULL && (b->sub_client = gclient_new(b, err, sizeof(err))) == NULL) {
+	if (b->sub_client == NULL &&
+	    (b->sub_client = gclient_new(b, b->sub_server, err, sizeof(err))) == NULL) {
 		log_warn("subscribe: %s", err);
 		return;
 	}
@@ -72,6 +73,8 @@ subscribe_all(bridge_t *b)
 			             : gearman_strerror(rc));
 			gearman_client_free(b->sub_client);
 			b->sub_client = NULL;
+			/* The next attempt through the next job server. */
+			b->sub_server = (b->sub_server + 1) % b->nservers;
 			return;
 		}
 		if (!b->subscribed)

@@ -71,13 +71,26 @@ typedef struct {
 	fanout_fn_t fn;
 } fanout_fn_ctx_t;
 
+/* The client connection to one job server. */
+typedef struct {
+	gearman_client_st *client; /* NULL until first needed, or after an error */
+	uint64_t retry_at;         /* gh_now_ms(): skipped before this, if others live */
+	long backoff;              /* ms; 0 while the server answers */
+	unsigned long tried;       /* the last batch (fanout.batch_seq) sent to it */
+} fanout_server_t;
+
 struct fanout {
 	store_t *store;
 	cache_t *cache; /* borrowed, may be NULL */
 	gearman_worker_st *worker;
-	gearman_client_st *client; /* NULL until first needed, or after an error */
+	/* One client per job server, so that a copy goes to one server only
+	 * and a dead one is skipped by us, not by libgearman (see
+	 * fanout_submit_batch). */
+	fanout_server_t *gm;
 	char **servers;
 	size_t nservers;
+	size_t next_server;         /* where the next fanout starts: round robin */
+	unsigned long batch_seq;    /* counts batches, for fanout_server_t.tried */
 	long foreground_timeout_ms; /* set by fanout_reconfigure from another thread */
 	long default_ttl;           /* likewise: read and written with __atomic */
 	char identifier[128];
@@ -93,7 +106,8 @@ struct fanout {
 typedef struct fanout_copy fanout_copy_t;
 typedef struct {
 	fanout_t *f;
-	uint64_t deadline_ms; /* gh_now_ms() clock */
+	gearman_client_st *client; /* the one the batch runs on */
+	uint64_t deadline_ms;      /* gh_now_ms() clock */
 	size_t pending;
 	size_t created; /* copies gearmand accepted (JOB_CREATED) */
 } fanout_batch_t;
@@ -102,6 +116,7 @@ struct fanout_copy {
 	fanout_batch_t *batch;
 	const char *client_id; /* borrowed from the subscriber list */
 	int done;
+	int created;   /* a job server queued it (JOB_CREATED) */
 	char *error;   /* NULL if it succeeded */
 	char *warning; /* the subscriber's last WORK_WARNING, the reason if it fails */
 };
@@ -137,7 +152,7 @@ fanout_batch_tick(fanout_batch_t *b)
 	if (b->deadline_ms == 0)
 		return;
 	left = now >= b->deadline_ms ? 1 : (long)(b->deadline_ms - now);
-	gearman_client_set_timeout(b->f->client, (int)(left > 0 ? left : 1));
+	gearman_client_set_timeout(b->client, (int)(left > 0 ? left : 1));
 }
 
 static gearman_return_t
@@ -147,6 +162,7 @@ fanout_on_created(gearman_task_st *task)
 
 	if (c != NULL) {
 		c->batch->created++;
+		c->created = 1;
 		/* A background copy is done once gearmand has queued it
 		 * (a background batch has no deadline). */
 		if (c->batch->deadline_ms == 0)
@@ -244,51 +260,59 @@ fanout_on_exception(gearman_task_st *task)
 }
 
 static void
-fanout_client_drop(fanout_t *f)
+fanout_client_drop(fanout_server_t *sv)
 {
-	if (f->client != NULL) {
-		gearman_client_task_free_all(f->client);
-		gearman_client_free(f->client);
-		f->client = NULL;
+	if (sv->client != NULL) {
+		gearman_client_task_free_all(sv->client);
+		gearman_client_free(sv->client);
+		sv->client = NULL;
 	}
 }
 
-static int
-fanout_client_get(fanout_t *f, char *err, size_t errlen)
+static void
+fanout_clients_drop(fanout_t *f)
 {
 	size_t i;
 
-	if (f->client != NULL)
-		return 0;
-	f->client = gearman_client_create(NULL);
-	if (f->client == NULL)
-		return gh_err(err, errlen, "cannot create a gearman client");
-	gearman_client_set_identifier(f->client, f->identifier, strlen(f->identifier));
-	for (i = 0; i < f->nservers; i++) {
-		char host[256];
-		int port;
+	for (i = 0; f->gm != NULL && i < f->nservers; i++)
+		fanout_client_drop(&f->gm[i]);
+}
 
-		if (conf_parse_server(f->servers[i], host, sizeof(host), &port, err, errlen) < 0 ||
-		    gearman_client_add_server(f->client, host, (in_port_t)port) !=
-		        GEARMAN_SUCCESS) {
-			if (f->client != NULL && err[0] == '\0')
-				gh_err(err, errlen, "%s", gearman_client_error(f->client));
-			fanout_client_drop(f);
-			return -1;
-		}
+/* The client for job server s, connected to that server only. */
+static gearman_client_st *
+fanout_client_get(fanout_t *f, size_t s, char *err, size_t errlen)
+{
+	fanout_server_t *sv = &f->gm[s];
+	char host[256];
+	int port;
+
+	if (sv->client != NULL)
+		return sv->client;
+	sv->client = gearman_client_create(NULL);
+	if (sv->client == NULL) {
+		gh_err(err, errlen, "cannot create a gearman client");
+		return NULL;
 	}
-	gearman_client_set_created_fn(f->client, fanout_on_created);
-	gearman_client_set_data_fn(f->client, fanout_on_progress);
-	gearman_client_set_warning_fn(f->client, fanout_on_warning);
-	gearman_client_set_status_fn(f->client, fanout_on_progress);
-	gearman_client_set_complete_fn(f->client, fanout_on_complete);
-	gearman_client_set_fail_fn(f->client, fanout_on_fail);
-	gearman_client_set_exception_fn(f->client, fanout_on_exception);
+	gearman_client_set_identifier(sv->client, f->identifier, strlen(f->identifier));
+	if (conf_parse_server(f->servers[s], host, sizeof(host), &port, err, errlen) < 0 ||
+	    gearman_client_add_server(sv->client, host, (in_port_t)port) != GEARMAN_SUCCESS) {
+		if (err[0] == '\0')
+			gh_err(err, errlen, "%s", gearman_client_error(sv->client));
+		fanout_client_drop(sv);
+		return NULL;
+	}
+	gearman_client_set_created_fn(sv->client, fanout_on_created);
+	gearman_client_set_data_fn(sv->client, fanout_on_progress);
+	gearman_client_set_warning_fn(sv->client, fanout_on_warning);
+	gearman_client_set_status_fn(sv->client, fanout_on_progress);
+	gearman_client_set_complete_fn(sv->client, fanout_on_complete);
+	gearman_client_set_fail_fn(sv->client, fanout_on_fail);
+	gearman_client_set_exception_fn(sv->client, fanout_on_exception);
 	/* Without this option gearmand sends a client nothing at all when a
 	 * subscriber's job ends in WORK_EXCEPTION, and the copy would time
 	 * out. */
-	gearman_client_add_options(f->client, GEARMAN_CLIENT_EXCEPTION);
-	return 0;
+	gearman_client_add_options(sv->client, GEARMAN_CLIENT_EXCEPTION);
+	return sv->client;
 }
 
 /* ---- input checks ---- */
@@ -555,14 +579,14 @@ typedef struct {
 } fanout_msg_t;
 
 /* One attempt at submitting copies[first .. first + n) that are not done
- * yet. Returns the result of gearman_client_run_tasks (GEARMAN_SUCCESS if
- * nothing was left to run) and sets *created to the number of copies
- * gearmand accepted. */
+ * yet to job server s. Returns the result of gearman_client_run_tasks
+ * (GEARMAN_SUCCESS if nothing was left to run) and sets *created to the
+ * number of copies gearmand accepted. */
 static gearman_return_t
-fanout_submit_once(fanout_t *f, const fanout_msg_t *m, fanout_copy_t *copies, size_t first,
-                   size_t n, size_t *created, char *why, size_t whylen)
+fanout_submit_once(fanout_t *f, size_t s, const fanout_msg_t *m, fanout_copy_t *copies,
+                   size_t first, size_t n, size_t *created, char *why, size_t whylen)
 {
-	fanout_batch_t batch = {f, 0, 0, 0};
+	fanout_batch_t batch = {f, NULL, 0, 0, 0};
 	gearman_return_t rc = GEARMAN_SUCCESS;
 	char err[512] = "";
 	size_t i, end = first + n;
@@ -572,7 +596,8 @@ fanout_submit_once(fanout_t *f, const fanout_msg_t *m, fanout_copy_t *copies, si
 		batch.pending += !copies[i].done;
 	}
 	*created = 0;
-	if (fanout_client_get(f, err, sizeof(err)) < 0) {
+	batch.client = fanout_client_get(f, s, err, sizeof(err));
+	if (batch.client == NULL) {
 		for (i = first; i < end; i++)
 			fanout_copy_finish(&copies[i], err);
 		return GEARMAN_SUCCESS;
@@ -590,14 +615,14 @@ fanout_submit_once(fanout_t *f, const fanout_msg_t *m, fanout_copy_t *copies, si
 		}
 		fn = gh_asprintf("%s_%s", m->topic, copies[i].client_id);
 		if (m->background)
-			task = gearman_client_add_task_background(f->client, NULL, &copies[i], fn,
-			                                          unique, m->payload, m->plen, &rc);
+			task = gearman_client_add_task_background(
+			    batch.client, NULL, &copies[i], fn, unique, m->payload, m->plen, &rc);
 		else
-			task = gearman_client_add_task(f->client, NULL, &copies[i], fn, unique,
+			task = gearman_client_add_task(batch.client, NULL, &copies[i], fn, unique,
 			                               m->payload, m->plen, &rc);
 		free(fn);
 		if (task == NULL)
-			fanout_copy_finish(&copies[i], gearman_client_error(f->client));
+			fanout_copy_finish(&copies[i], gearman_client_error(batch.client));
 	}
 	rc = GEARMAN_SUCCESS;
 	if (batch.pending > 0) {
@@ -607,8 +632,8 @@ fanout_submit_once(fanout_t *f, const fanout_msg_t *m, fanout_copy_t *copies, si
 		 * batch. */
 		if (!m->background)
 			batch.deadline_ms = gh_now_ms() + (uint64_t)timeout_ms;
-		gearman_client_set_timeout(f->client, (int)timeout_ms);
-		rc = gearman_client_run_tasks(f->client);
+		gearman_client_set_timeout(batch.client, (int)timeout_ms);
+		rc = gearman_client_run_tasks(batch.client);
 		if (rc == GEARMAN_SUCCESS && m->background) {
 			/* run_tasks returns once every background task has its
 			 * handle. */
@@ -618,12 +643,12 @@ fanout_submit_once(fanout_t *f, const fanout_msg_t *m, fanout_copy_t *copies, si
 	}
 	*created = batch.created;
 	if (rc != GEARMAN_SUCCESS)
-		gh_strlcpy(why, gearman_client_error(f->client), whylen);
-	gearman_client_task_free_all(f->client);
+		gh_strlcpy(why, gearman_client_error(batch.client), whylen);
+	gearman_client_task_free_all(batch.client);
 	/* After a timeout or an error the connection may still carry replies
 	 * for tasks we no longer track: start afresh. */
 	if (rc != GEARMAN_SUCCESS)
-		fanout_client_drop(f);
+		fanout_client_drop(&f->gm[s]);
 	return rc;
 }
 
@@ -642,28 +667,89 @@ fanout_fail_rest(fanout_copy_t *copies, size_t first, size_t end, const char *re
 		}
 }
 
-/* Submits copies[first .. first + n) and, in the foreground, waits for
- * them; fills each copy's outcome. A batch that found its connection dead
- * before gearmand accepted any copy (gearmand restarted since the last
- * fanout) is tried once more on a new connection. Returns 0, or -1 if the
- * job server is out of reach, with the reason in why. */
-static int
-fanout_submit_batch(fanout_t *f, const fanout_msg_t *m, fanout_copy_t *copies, size_t first,
-                    size_t n, char *why, size_t whylen)
+/* Submits the copies of copies[first .. first + n) not done yet to job
+ * server s and, in the foreground, waits for them. A batch that found its
+ * connection dead before gearmand accepted any copy (gearmand restarted
+ * since the last fanout) is tried once more on a new connection. A
+ * foreground copy that the server accepted before the connection died
+ * fails: it may have run. Returns the last result of
+ * gearman_client_run_tasks. */
+static gearman_return_t
+fanout_submit_server(fanout_t *f, size_t s, const fanout_msg_t *m, fanout_copy_t *copies,
+                     size_t first, size_t n, char *why, size_t whylen)
 {
+	fanout_server_t *sv = &f->gm[s];
 	gearman_return_t rc;
 	size_t i, created, pending;
 	int attempt;
 
 	for (attempt = 0;; attempt++) {
 		why[0] = '\0';
-		rc = fanout_submit_once(f, m, copies, first, n, &created, why, whylen);
+		rc = fanout_submit_once(f, s, m, copies, first, n, &created, why, whylen);
 		for (pending = 0, i = first; i < first + n; i++)
 			pending += !copies[i].done;
 		if (pending == 0 || attempt > 0 || created > 0 || !fanout_connection_error(rc))
 			break;
-		log_info("fanout: job server connection lost (%s); submitting again",
-		         gearman_strerror(rc));
+		log_info("fanout: job server %s: connection lost (%s); submitting again",
+		         f->servers[s], gearman_strerror(rc));
+	}
+	if (!fanout_connection_error(rc)) {
+		sv->backoff = 0;
+		sv->retry_at = 0;
+		return rc;
+	}
+	if (why[0] == '\0')
+		gh_strlcpy(why, gearman_strerror(rc), whylen);
+	for (i = first; i < first + n; i++)
+		if (copies[i].created && !copies[i].done)
+			fanout_copy_finish(&copies[i], why);
+	sv->backoff = sv->backoff == 0 ? FANOUT_BACKOFF_MIN_MS : sv->backoff * 2;
+	if (sv->backoff > FANOUT_BACKOFF_MAX_MS)
+		sv->backoff = FANOUT_BACKOFF_MAX_MS;
+	sv->retry_at = gh_now_ms() + (uint64_t)sv->backoff;
+	log_warn("fanout: job server %s: %s; copies go to the other servers, this one is "
+	         "tried again in %ld ms",
+	         f->servers[s], why, sv->backoff);
+	return rc;
+}
+
+/* Submits copies[first .. first + n) and, in the foreground, waits for
+ * them; fills each copy's outcome. Each copy goes to one job server: the
+ * batch to the next server in turn, and the copies a server did not
+ * accept because its connection died to the next one, servers that failed
+ * lately last. A copy a server accepted is not sent again (it would be
+ * queued twice); a copy no server accepted fails. Returns 0, or -1 if
+ * every job server is out of reach, with the reason in why. */
+static int
+fanout_submit_batch(fanout_t *f, const fanout_msg_t *m, fanout_copy_t *copies, size_t first,
+                    size_t n, char *why, size_t whylen)
+{
+	gearman_return_t rc = GEARMAN_SUCCESS;
+	uint64_t now = gh_now_ms();
+	size_t i, k, pending = n;
+	int pass;
+
+	why[0] = '\0';
+	f->next_server = (f->next_server + 1) % f->nservers;
+	f->batch_seq++;
+	for (pass = 0; pass < 2 && pending > 0; pass++) {
+		for (k = 0; k < f->nservers && pending > 0; k++) {
+			size_t s = (f->next_server + k) % f->nservers;
+
+			/* First the servers that answered last time, then the
+			 * others. */
+			if ((f->gm[s].retry_at > now) != (pass == 1) ||
+			    f->gm[s].tried == f->batch_seq)
+				continue;
+			f->gm[s].tried = f->batch_seq;
+			rc = fanout_submit_server(f, s, m, copies, first, n, why, whylen);
+			for (pending = 0, i = first; i < first + n; i++)
+				pending += !copies[i].done;
+			if (!fanout_connection_error(rc))
+				break;
+		}
+		if (!fanout_connection_error(rc))
+			break;
 	}
 	if (pending == 0)
 		return 0;
@@ -703,6 +789,7 @@ fanout_submit(fanout_t *f, const store_list_t *subs, const char *topic, const ch
 	for (i = 0; i < subs->n; i++) {
 		copies[i].client_id = subs->items[i];
 		copies[i].done = 0;
+		copies[i].created = 0;
 		copies[i].error = NULL;
 		copies[i].warning = NULL;
 	}
@@ -1091,6 +1178,7 @@ fanout_new(const conf_t *conf, const char *db_path, cache_t *cache, const char *
 		gh_err(err, errlen, "no gearman servers configured ([global] gearman_servers)");
 		goto fail;
 	}
+	f->gm = gh_calloc(f->nservers, sizeof(*f->gm));
 	f->store = store_open(db_path, err, errlen);
 	if (f->store == NULL)
 		goto fail;
@@ -1139,7 +1227,8 @@ fanout_destroy(fanout_t **self_p)
 	if (self_p == NULL || *self_p == NULL)
 		return;
 	f = *self_p;
-	fanout_client_drop(f);
+	fanout_clients_drop(f);
+	free(f->gm);
 	if (f->worker != NULL)
 		gearman_worker_free(f->worker);
 	store_destroy(&f->store);
@@ -1205,7 +1294,7 @@ fanout_run(fanout_t *f, volatile sig_atomic_t *stop)
 		 * GEARMAN_COULD_NOT_CONNECT, GEARMAN_NO_ACTIVE_FDS, ...):
 		 * libgearman reconnects on the next call; we wait first. The
 		 * client connection is most likely dead too: drop it. */
-		fanout_client_drop(f);
+		fanout_clients_drop(f);
 		backoff = backoff == 0 ? FANOUT_BACKOFF_MIN_MS : backoff * 2;
 		if (backoff > FANOUT_BACKOFF_MAX_MS)
 			backoff = FANOUT_BACKOFF_MAX_MS;

@@ -69,6 +69,7 @@ static pthread_t worker_thread;
 static volatile sig_atomic_t worker_stop;
 static int worker_rc;
 static int db_serial;
+static const char *worker_servers; /* NULL: gearmand.addr */
 
 static void *
 worker_main(void *arg)
@@ -84,9 +85,10 @@ worker_start(void)
 
 	snprintf(db, sizeof(db), "%s/fanout-%ld-%d.db", tmpdir, (long)getpid(), db_serial++);
 	conf = conf_new();
-	ck_assert_int_eq(
-	    conf_set(conf, "global", "gearman_servers", gearmand.addr, "test", err, sizeof(err)),
-	    0);
+	ck_assert_int_eq(conf_set(conf, "global", "gearman_servers",
+	                          worker_servers != NULL ? worker_servers : gearmand.addr, "test",
+	                          err, sizeof(err)),
+	                 0);
 	ck_assert_int_eq(conf_set(conf, "fanout", "database", db, "test", err, sizeof(err)), 0);
 	ck_assert_int_eq(
 	    conf_set(conf, "fanout", "foreground_timeout", fg_timeout, "test", err, sizeof(err)),
@@ -558,6 +560,40 @@ START_TEST(test_foreground_waits)
 	sub_stop(fast);
 	sub_stop(slow);
 	worker_finish();
+}
+END_TEST
+
+/* A job server that is down, listed first: every fanout, foreground and
+ * background, goes to the live one, succeeds, and each subscriber gets each
+ * copy once. (One client for both servers reported the copies lost with
+ * the dead connection after the live server had run them.) */
+START_TEST(test_dead_server)
+{
+	char servers[128];
+	sub_t *a, *b;
+	int i, port = harness_free_port();
+
+	ck_assert_int_gt(port, 0);
+	snprintf(servers, sizeof(servers), "127.0.0.1:%d, %s", port, gearmand.addr);
+	worker_servers = servers;
+	worker_start();
+	a = sub_start("dead", "a", SUB_OK);
+	b = sub_start("dead", "b", SUB_OK);
+	subscribe("dead", "a");
+	subscribe("dead", "b");
+	for (i = 0; i < 4; i++)
+		ck_complete(CALL("fanout", "{\"topic\":\"dead\",\"payload\":\"f\"}"), "2");
+	ck_assert_int_eq(a->finished, 4);
+	ck_assert_int_eq(b->finished, 4);
+	for (i = 0; i < 4; i++)
+		ck_complete(
+		    CALL("fanout", "{\"topic\":\"dead\",\"payload\":\"g\",\"background\":1}"), "0");
+	ck_assert_int_eq(sub_wait(a, 8), 8);
+	ck_assert_int_eq(sub_wait(b, 8), 8);
+	sub_stop(a);
+	sub_stop(b);
+	worker_finish();
+	worker_servers = NULL;
 }
 END_TEST
 
@@ -1154,6 +1190,7 @@ suite(void)
 	tcase_add_test(tc, test_background);
 	tcase_add_test(tc, test_unique_coalescing);
 	tcase_add_test(tc, test_foreground_waits);
+	tcase_add_test(tc, test_dead_server);
 	tcase_add_test(tc, test_payload_mapping);
 	tcase_add_test(tc, test_failure_reported_once);
 	tcase_add_test(tc, test_bad_input);
