@@ -204,8 +204,7 @@ bridge_read_gearman(bridge_t *b)
 	b->hb_timeout_s = conf_get_int(b->conf, SECTION, "heartbeat_timeout");
 	b->nthreads = conf_get_int(b->conf, SECTION, "max_in_flight");
 	if ((b->servers = startup_gearman_servers(b->conf, SECTION, &b->nservers, &e)) == NULL) {
-		log_error("%s", e.text);
-		return e.status;
+		return startup_log_fail(&e);
 	}
 	return EX_OK;
 }
@@ -230,8 +229,7 @@ bridge_open(bridge_t *b)
 	}
 	loop_add_socket(b->loop, b->slots, ZMQ_POLLIN, backend_on_slots, b);
 	if ((b->nins > 0 && zw_setup(b, &e) == -1) || (b->nouts > 0 && backend_open(b, &e) == -1)) {
-		log_error("%s", e.text);
-		return e.status;
+		return startup_log_fail(&e);
 	}
 	if (b->nouts > 0)
 		gslot_alloc(b);

@@ -98,8 +98,7 @@ fanout_create_workers(fanout_main_t *m)
 	long i;
 
 	if ((servers = startup_gearman_servers(m->conf, "fanout", &n, &e)) == NULL) {
-		log_error("%s", e.text);
-		return e.status;
+		return startup_log_fail(&e);
 	}
 	conf_list_free(servers, n);
 	m->db_path = fanout_db_path(m->conf);

@@ -459,8 +459,7 @@ router_open(router_t *r)
 	int rc;
 
 	if ((r->access = access_new(r->conf, &e)) == NULL) {
-		log_error("%s", e.text);
-		return e.status;
+		return startup_log_fail(&e);
 	}
 	r->ctx = zmq_ctx_new();
 	if (!r->ctx) {

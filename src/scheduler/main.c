@@ -218,8 +218,7 @@ scheduler_open_store(scheduler_t *s)
 	gh_error_t e;
 
 	if (startup_db_dir(s->conf, "scheduler", "database", &e) != 0) {
-		log_error("%s", e.text);
-		return e.status;
+		return startup_log_fail(&e);
 	}
 	path = startup_db_path(s->conf, "scheduler", "database", "scheduler.db");
 	s->sched = sched_open(path, err, sizeof(err));
@@ -260,8 +259,7 @@ scheduler_connect(scheduler_t *s)
 	s->peers =
 	    startup_peers_new(s->loop, s->ctx, s->conf, "scheduler", "router", &pc, &s->npeers, &e);
 	if (s->peers == NULL) {
-		log_error("%s", e.text);
-		return e.status;
+		return startup_log_fail(&e);
 	}
 	return 0;
 }
